@@ -1,0 +1,141 @@
+//! Every client-visible outcome other than a forwarded response.
+//!
+//! A [`Rejection`] carries its HTTP status and a stable reason code. The client sees only
+//! `{"error":"<reason_code>"}`; detail goes to the log. Neither ever holds a secret or an
+//! expected signature.
+
+use http::StatusCode;
+
+/// Why a request was not forwarded, or why forwarding failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// No route matches the request path.
+    #[error("no route matches the path")]
+    NoRoute,
+    /// The route exists but does not take this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// The signature header is absent.
+    #[error("signature header missing")]
+    SignatureMissing,
+    /// The signature header is present but cannot be parsed or decoded, or is repeated.
+    #[error("signature header malformed")]
+    SignatureMalformed,
+    /// No signature matched any configured secret.
+    #[error("signature does not match")]
+    SignatureMismatch,
+    /// The scheme is timestamped but no timestamp was sent.
+    #[error("timestamp missing")]
+    TimestampMissing,
+    /// The timestamp is not a number in the scheme's format.
+    #[error("timestamp malformed")]
+    TimestampMalformed,
+    /// The timestamp is further from now than the route's tolerance.
+    #[error("timestamp outside tolerance")]
+    TimestampOutOfTolerance,
+    /// This delivery was already accepted, or is being delivered right now.
+    #[error("replayed delivery")]
+    Replayed,
+    /// The body is larger than the route allows.
+    #[error("body larger than the limit")]
+    BodyTooLarge,
+    /// The client did not finish sending the body in time.
+    #[error("body not received in time")]
+    BodyTimeout,
+    /// The client's body stream failed (reset, bad chunk encoding).
+    #[error("body could not be read")]
+    BodyUnreadable,
+    /// A handshake request lacked what the handshake needs.
+    #[error("handshake request malformed")]
+    HandshakeMalformed,
+    /// The replay store cannot take the reservation (full or unreachable); the sender should retry.
+    #[error("replay store unavailable")]
+    ReplayStoreUnavailable,
+    /// The upstream could not be reached, reset the connection, or sent an unusable response.
+    #[error("upstream unreachable")]
+    UpstreamUnreachable,
+    /// The upstream did not answer within the timeout.
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+}
+
+impl Rejection {
+    /// The HTTP status sent to the client. Exhaustive on purpose: a new variant must choose.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Rejection::NoRoute => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::SignatureMissing
+            | Rejection::SignatureMalformed
+            | Rejection::SignatureMismatch
+            | Rejection::TimestampMissing
+            | Rejection::TimestampMalformed
+            | Rejection::TimestampOutOfTolerance
+            | Rejection::Replayed => StatusCode::UNAUTHORIZED,
+            Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::BodyUnreadable | Rejection::HandshakeMalformed => StatusCode::BAD_REQUEST,
+            Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The stable, machine-readable reason code: the response body, log field and metric label.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejection::NoRoute => "no_route",
+            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::SignatureMissing => "signature_missing",
+            Rejection::SignatureMalformed => "signature_malformed",
+            Rejection::SignatureMismatch => "signature_mismatch",
+            Rejection::TimestampMissing => "timestamp_missing",
+            Rejection::TimestampMalformed => "timestamp_malformed",
+            Rejection::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
+            Rejection::Replayed => "replayed",
+            Rejection::BodyTooLarge => "body_too_large",
+            Rejection::BodyTimeout => "body_timeout",
+            Rejection::BodyUnreadable => "body_unreadable",
+            Rejection::HandshakeMalformed => "handshake_malformed",
+            Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
+            Rejection::UpstreamUnreachable => "upstream_unreachable",
+            Rejection::UpstreamTimeout => "upstream_timeout",
+        }
+    }
+
+    /// The JSON body sent to the client.
+    pub fn body(self) -> String {
+        format!("{{\"error\":\"{}\"}}", self.reason())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_pinned() {
+        let cases = [
+            (Rejection::NoRoute, 404),
+            (Rejection::MethodNotAllowed, 405),
+            (Rejection::SignatureMissing, 401),
+            (Rejection::SignatureMalformed, 401),
+            (Rejection::SignatureMismatch, 401),
+            (Rejection::TimestampMissing, 401),
+            (Rejection::TimestampMalformed, 401),
+            (Rejection::TimestampOutOfTolerance, 401),
+            (Rejection::Replayed, 401),
+            (Rejection::BodyTooLarge, 413),
+            (Rejection::BodyTimeout, 408),
+            (Rejection::BodyUnreadable, 400),
+            (Rejection::HandshakeMalformed, 400),
+            (Rejection::ReplayStoreUnavailable, 503),
+            (Rejection::UpstreamUnreachable, 502),
+            (Rejection::UpstreamTimeout, 504),
+        ];
+        for (rejection, status) in cases {
+            assert_eq!(rejection.status().as_u16(), status, "{rejection:?}");
+            assert_eq!(rejection.body(), format!("{{\"error\":\"{}\"}}", rejection.reason()));
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The YAML shape of a scheme, shared by `scheme:` blocks in the config and by the preset table.
+
+use http::HeaderName;
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use super::{
+    Algorithm, Encoding, Handshake, ListFormat, Scheme, SignatureFormat, Template,
+    TimestampFormat, TimestampSource,
+};
+
+/// A scheme as written in YAML. Every key is optional where a sensible default exists.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemeSpec {
+    /// Hash under the HMAC; default `sha256`.
+    pub algorithm: Option<Algorithm>,
+    /// Signature encoding; default `hex`.
+    pub encoding: Option<Encoding>,
+    /// The header carrying the signature (required).
+    pub signature_header: Option<Spanned<String>>,
+    /// Optional prefix before the signature, e.g. `sha256=`.
+    pub prefix: Option<Spanned<String>>,
+    /// The header carrying the timestamp.
+    pub timestamp_header: Option<Spanned<String>>,
+    /// How the timestamp is written; default `unix`.
+    pub timestamp_format: Option<TimestampFormat>,
+    /// The signed payload template; default `{body}`.
+    pub signed_payload: Option<Spanned<String>>,
+    /// The structured form for `t=..,v1=..` headers.
+    pub signature_list: Option<Spanned<ListSpec>>,
+    /// A request the route answers itself.
+    pub handshake: Option<Handshake>,
+}
+
+/// The YAML shape of a key/value list signature header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSpec {
+    /// Between items; default `,`.
+    pub separator: Option<String>,
+    /// Between key and value; default `=`.
+    pub pair_separator: Option<String>,
+    /// Key of the timestamp item, if the timestamp travels in this header.
+    pub timestamp_key: Option<String>,
+    /// Key of each signature item (required).
+    pub signature_key: String,
+}
+
+/// A scheme description that does not hold together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct SchemeError {
+    /// The offending key, relative to the scheme block.
+    pub key: &'static str,
+    /// Where that key is, when known.
+    pub at: Option<Location>,
+    /// What is wrong, for an operator.
+    pub message: String,
+}
+
+fn fail(key: &'static str, at: Option<Location>, message: impl Into<String>) -> SchemeError {
+    SchemeError {
+        key,
+        at,
+        message: message.into(),
+    }
+}
+
+fn header_name(key: &'static str, value: &Spanned<String>) -> Result<HeaderName, SchemeError> {
+    HeaderName::try_from(value.value.trim()).map_err(|_| {
+        fail(
+            key,
+            Some(value.referenced),
+            format!("`{}` is not a valid HTTP header name", value.value),
+        )
+    })
+}
+
+fn one_byte(key: &'static str, at: Location, value: Option<&str>, default: u8) -> Result<u8, SchemeError> {
+    match value {
+        None => Ok(default),
+        Some(s) if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        Some(s) => Err(fail(key, Some(at), format!("must be one ASCII character, got `{s}`"))),
+    }
+}
+
+impl SchemeSpec {
+    /// Fills every key this spec leaves unset from `base` (a preset under route overrides).
+    pub fn or(self, base: &SchemeSpec) -> SchemeSpec {
+        SchemeSpec {
+            algorithm: self.algorithm.or(base.algorithm),
+            encoding: self.encoding.or(base.encoding),
+            signature_header: self.signature_header.or_else(|| base.signature_header.clone()),
+            prefix: self.prefix.or_else(|| base.prefix.clone()),
+            timestamp_header: self.timestamp_header.or_else(|| base.timestamp_header.clone()),
+            timestamp_format: self.timestamp_format.or(base.timestamp_format),
+            signed_payload: self.signed_payload.or_else(|| base.signed_payload.clone()),
+            signature_list: self.signature_list.or_else(|| base.signature_list.clone()),
+            handshake: self.handshake.or(base.handshake),
+        }
+    }
+
+    /// Validates the description into a [`Scheme`].
+    ///
+    /// # Errors
+    /// The first inconsistency, with the key and its location.
+    pub fn build(&self) -> Result<Scheme, SchemeError> {
+        let signature_header = match &self.signature_header {
+            Some(h) => header_name("signature_header", h)?,
+            None => return Err(fail("signature_header", None, "is required")),
+        };
+        let format = match (&self.signature_list, &self.prefix) {
+            (Some(_), Some(prefix)) => {
+                return Err(fail(
+                    "prefix",
+                    Some(prefix.referenced),
+                    "cannot be combined with signature_list",
+                ));
+            }
+            (Some(list), None) => {
+                let at = list.referenced;
+                let spec = &list.value;
+                if spec.signature_key.is_empty() {
+                    return Err(fail("signature_list.signature_key", Some(at), "must not be empty"));
+                }
+                SignatureFormat::List(ListFormat {
+                    separator: one_byte("signature_list.separator", at, spec.separator.as_deref(), b',')?,
+                    pair_separator: one_byte(
+                        "signature_list.pair_separator",
+                        at,
+                        spec.pair_separator.as_deref(),
+                        b'=',
+                    )?,
+                    timestamp_key: spec
+                        .timestamp_key
+                        .as_ref()
+                        .map(|k| k.as_bytes().into()),
+                    signature_key: spec.signature_key.as_bytes().into(),
+                })
+            }
+            (None, prefix) => SignatureFormat::Plain {
+                prefix: prefix
+                    .as_ref()
+                    .map(|p| p.value.as_bytes().into())
+                    .unwrap_or_default(),
+            },
+        };
+        let list_has_timestamp =
+            matches!(&format, SignatureFormat::List(l) if l.timestamp_key.is_some());
+        let timestamp = match (&self.timestamp_header, list_has_timestamp) {
+            (Some(h), true) => {
+                return Err(fail(
+                    "timestamp_header",
+                    Some(h.referenced),
+                    "the timestamp already comes from signature_list.timestamp_key; set only one",
+                ));
+            }
+            (Some(h), false) => Some(TimestampSource::Header(header_name("timestamp_header", h)?)),
+            (None, true) => Some(TimestampSource::SignatureList),
+            (None, false) => None,
+        };
+        let signed_payload = match &self.signed_payload {
+            Some(t) => Template::parse(&t.value)
+                .map_err(|e| fail("signed_payload", Some(t.referenced), e.to_string()))?,
+            None => Template::body_only(),
+        };
+        if timestamp.is_none() && signed_payload.uses(&super::Piece::Timestamp) {
+            let at = self.signed_payload.as_ref().map(|t| t.referenced);
+            return Err(fail(
+                "signed_payload",
+                at,
+                "uses {timestamp} but the scheme has no timestamp_header or signature_list.timestamp_key",
+            ));
+        }
+        Ok(Scheme {
+            algorithm: self.algorithm.unwrap_or(Algorithm::Sha256),
+            encoding: self.encoding.unwrap_or(Encoding::Hex),
+            signature_header,
+            format,
+            timestamp,
+            timestamp_format: self.timestamp_format.unwrap_or_default(),
+            signed_payload,
+            handshake: self.handshake,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> SchemeSpec {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_in() {
+        let scheme = spec("signature_header: X-Sig\n").build().unwrap();
+        assert_eq!(scheme.algorithm, Algorithm::Sha256);
+        assert_eq!(scheme.encoding, Encoding::Hex);
+        assert_eq!(scheme.signed_payload, Template::body_only());
+        assert_eq!(scheme.timestamp, None);
+        assert_eq!(scheme.format, SignatureFormat::Plain { prefix: Box::new([]) });
+    }
+
+    #[test]
+    fn list_with_timestamp_key() {
+        let scheme = spec(
+            "signature_header: X-Sig\nsignature_list: { separator: ';', timestamp_key: ts, signature_key: h1 }\n",
+        )
+        .build()
+        .unwrap();
+        assert_eq!(scheme.timestamp, Some(TimestampSource::SignatureList));
+        let SignatureFormat::List(list) = scheme.format else { panic!("not a list") };
+        assert_eq!(list.separator, b';');
+        assert_eq!(list.pair_separator, b'=');
+        assert_eq!(&*list.signature_key, b"h1");
+    }
+
+    #[test]
+    fn inconsistent_descriptions_name_the_key() {
+        let cases = [
+            ("encoding: hex\n", "signature_header"),
+            ("signature_header: 'bad header'\n", "signature_header"),
+            ("signature_header: X\nsigned_payload: '{timestamp}{body}'\n", "signed_payload"),
+            ("signature_header: X\nsigned_payload: '{nope}'\n", "signed_payload"),
+            ("signature_header: X\nprefix: a\nsignature_list: { signature_key: v1 }\n", "prefix"),
+            ("signature_header: X\nsignature_list: { separator: ',,', signature_key: v1 }\n", "signature_list.separator"),
+            (
+                "signature_header: X\ntimestamp_header: T\nsignature_list: { timestamp_key: t, signature_key: v1 }\n",
+                "timestamp_header",
+            ),
+        ];
+        for (yaml, key) in cases {
+            let err = spec(yaml).build().unwrap_err();
+            assert_eq!(err.key, key, "{yaml}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = serde_saphyr::from_str::<SchemeSpec>("signature_headr: X\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `signature_headr`"), "{err}");
+    }
+}

@@ -1,0 +1,212 @@
+//! The signed-payload template: which bytes, in which order, a sender feeds its HMAC.
+//!
+//! A template such as `v0:{timestamp}:{body}` is parsed once at config load into
+//! [`Piece`]s. At request time the verifier walks the pieces and feeds each slice straight
+//! into the keyed MAC, so the payload is never assembled into a new buffer.
+
+use std::fmt;
+
+use http::HeaderName;
+
+/// One part of a signed payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Fixed bytes, such as `v0:`.
+    Literal(Box<[u8]>),
+    /// The raw request body, exactly as received.
+    Body,
+    /// The timestamp exactly as the sender wrote it.
+    Timestamp,
+    /// The value of a request header (empty when absent).
+    Header(HeaderName),
+    /// The request method, e.g. `POST`.
+    Method,
+    /// The request path without the query.
+    Path,
+}
+
+/// A parsed signed-payload template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pieces: Box<[Piece]>,
+}
+
+/// Why a template string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// A `{` without its closing `}`.
+    #[error("unclosed `{{` at byte {0}; write `{{{{` for a literal brace")]
+    Unclosed(usize),
+    /// A `}` with no opening `{`.
+    #[error("unmatched `}}` at byte {0}; write `}}}}` for a literal brace")]
+    Unmatched(usize),
+    /// A placeholder name that is not known.
+    #[error(
+        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{header:NAME}}"
+    )]
+    Unknown(String),
+    /// `{header:...}` with an invalid header name.
+    #[error("`{{header:{0}}}` does not name a valid HTTP header")]
+    BadHeader(String),
+}
+
+impl Template {
+    /// The default template: the body alone.
+    pub fn body_only() -> Self {
+        Template {
+            pieces: Box::new([Piece::Body]),
+        }
+    }
+
+    /// Parses a template. Placeholders are `{body}`, `{timestamp}`, `{method}`, `{path}` and
+    /// `{header:NAME}`; `{{` and `}}` stand for literal braces.
+    ///
+    /// # Errors
+    /// A [`TemplateError`] naming the first problem.
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let mut pieces = Vec::new();
+        let mut literal = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'{' if bytes.get(i + 1) == Some(&b'{') => {
+                    literal.push(b'{');
+                    i += 2;
+                }
+                b'}' if bytes.get(i + 1) == Some(&b'}') => {
+                    literal.push(b'}');
+                    i += 2;
+                }
+                b'}' => return Err(TemplateError::Unmatched(i)),
+                b'{' => {
+                    let end = text[i..].find('}').ok_or(TemplateError::Unclosed(i))? + i;
+                    if !literal.is_empty() {
+                        pieces.push(Piece::Literal(std::mem::take(&mut literal).into()));
+                    }
+                    pieces.push(Self::placeholder(&text[i + 1..end])?);
+                    i = end + 1;
+                }
+                byte => {
+                    literal.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal.into()));
+        }
+        Ok(Template {
+            pieces: pieces.into(),
+        })
+    }
+
+    fn placeholder(name: &str) -> Result<Piece, TemplateError> {
+        Ok(match name {
+            "body" => Piece::Body,
+            "timestamp" => Piece::Timestamp,
+            "method" => Piece::Method,
+            "path" => Piece::Path,
+            _ => match name.strip_prefix("header:") {
+                Some(header) => Piece::Header(
+                    HeaderName::try_from(header.trim())
+                        .map_err(|_| TemplateError::BadHeader(header.to_owned()))?,
+                ),
+                None => return Err(TemplateError::Unknown(name.to_owned())),
+            },
+        })
+    }
+
+    /// The pieces in order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    /// Whether the template contains the given kind of piece.
+    pub fn uses(&self, wanted: &Piece) -> bool {
+        self.pieces.iter().any(|p| p == wanted)
+    }
+
+    /// The headers the template reads.
+    pub fn headers(&self) -> impl Iterator<Item = &HeaderName> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Header(name) => Some(name),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for piece in self.pieces.iter() {
+            match piece {
+                Piece::Literal(bytes) => {
+                    let text = String::from_utf8_lossy(bytes);
+                    f.write_str(&text.replace('{', "{{").replace('}', "}}"))?;
+                }
+                Piece::Body => f.write_str("{body}")?,
+                Piece::Timestamp => f.write_str("{timestamp}")?,
+                Piece::Method => f.write_str("{method}")?,
+                Piece::Path => f.write_str("{path}")?,
+                Piece::Header(name) => write!(f, "{{header:{name}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_placeholders_and_literals() {
+        let t = Template::parse("v0:{timestamp}:{body}").unwrap();
+        assert_eq!(
+            t.pieces(),
+            &[
+                Piece::Literal(b"v0:".to_vec().into()),
+                Piece::Timestamp,
+                Piece::Literal(b":".to_vec().into()),
+                Piece::Body,
+            ]
+        );
+        assert_eq!(t.to_string(), "v0:{timestamp}:{body}");
+    }
+
+    #[test]
+    fn header_method_path_and_escaped_braces() {
+        let t = Template::parse("{{{method}}} {path}|{header:X-Id}").unwrap();
+        assert_eq!(
+            t.pieces(),
+            &[
+                Piece::Literal(b"{".to_vec().into()),
+                Piece::Method,
+                Piece::Literal(b"} ".to_vec().into()),
+                Piece::Path,
+                Piece::Literal(b"|".to_vec().into()),
+                Piece::Header(HeaderName::from_static("x-id")),
+            ]
+        );
+        assert_eq!(t.to_string(), "{{{method}}} {path}|{header:x-id}");
+    }
+
+    #[test]
+    fn refuses_bad_templates() {
+        assert_eq!(Template::parse("{body"), Err(TemplateError::Unclosed(0)));
+        assert_eq!(Template::parse("a}b"), Err(TemplateError::Unmatched(1)));
+        assert_eq!(
+            Template::parse("{bodyy}"),
+            Err(TemplateError::Unknown("bodyy".into()))
+        );
+        assert_eq!(
+            Template::parse("{header:bad name}"),
+            Err(TemplateError::BadHeader("bad name".into()))
+        );
+    }
+
+    #[test]
+    fn empty_template_is_empty() {
+        assert!(Template::parse("").unwrap().pieces().is_empty());
+    }
+}

@@ -1,0 +1,137 @@
+//! Signature header grammars: where the signature candidates and timestamp sit in a value.
+//!
+//! Works on raw header bytes: a value that is not UTF-8 is simply one that does not verify.
+
+use crate::error::Rejection;
+use crate::scheme::{ListFormat, SignatureFormat};
+
+/// The most signatures one header may offer. Senders send one per active secret (two during a
+/// rotation); a cap bounds the work an attacker can ask for.
+pub(crate) const MAX_CANDIDATES: usize = 8;
+
+/// What a signature header holds.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed<'a> {
+    candidates: [&'a [u8]; MAX_CANDIDATES],
+    count: usize,
+    /// The timestamp item, when the header carries one.
+    pub(crate) timestamp: Option<&'a [u8]>,
+}
+
+impl<'a> Parsed<'a> {
+    /// The signature candidates in header order.
+    pub(crate) fn candidates(&self) -> &[&'a [u8]] {
+        &self.candidates[..self.count]
+    }
+
+    fn push(&mut self, candidate: &'a [u8]) -> Result<(), Rejection> {
+        let slot = self
+            .candidates
+            .get_mut(self.count)
+            .ok_or(Rejection::SignatureMalformed)?;
+        *slot = candidate;
+        self.count += 1;
+        Ok(())
+    }
+}
+
+/// Parses a signature header value according to `format`.
+///
+/// # Errors
+/// [`Rejection::SignatureMalformed`] when no signature can be found, when there are more than
+/// [`MAX_CANDIDATES`], or when the timestamp item is repeated.
+pub(crate) fn parse<'a>(format: &SignatureFormat, value: &'a [u8]) -> Result<Parsed<'a>, Rejection> {
+    let mut parsed = Parsed::default();
+    match format {
+        SignatureFormat::Plain { prefix } => {
+            let value = value.trim_ascii();
+            parsed.push(value.strip_prefix(&prefix[..]).unwrap_or(value))?;
+        }
+        SignatureFormat::List(list) => parse_list(list, value, &mut parsed)?,
+    }
+    if parsed.count == 0 || parsed.candidates().iter().any(|c| c.is_empty()) {
+        return Err(Rejection::SignatureMalformed);
+    }
+    Ok(parsed)
+}
+
+fn parse_list<'a>(list: &ListFormat, value: &'a [u8], parsed: &mut Parsed<'a>) -> Result<(), Rejection> {
+    for item in value.split(|&b| b == list.separator) {
+        let item = item.trim_ascii();
+        if item.is_empty() {
+            continue;
+        }
+        let Some(at) = item.iter().position(|&b| b == list.pair_separator) else {
+            continue; // Not a key/value item; senders may add fields we do not know.
+        };
+        let (key, val) = (item[..at].trim_ascii(), item[at + 1..].trim_ascii());
+        if key == &*list.signature_key {
+            parsed.push(val)?;
+        } else if list.timestamp_key.as_deref() == Some(key) {
+            if parsed.timestamp.replace(val).is_some() {
+                return Err(Rejection::SignatureMalformed);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(separator: u8, pair: u8, ts: Option<&str>, sig: &str) -> SignatureFormat {
+        SignatureFormat::List(ListFormat {
+            separator,
+            pair_separator: pair,
+            timestamp_key: ts.map(|t| t.as_bytes().into()),
+            signature_key: sig.as_bytes().into(),
+        })
+    }
+
+    fn plain(prefix: &str) -> SignatureFormat {
+        SignatureFormat::Plain {
+            prefix: prefix.as_bytes().into(),
+        }
+    }
+
+    #[test]
+    fn plain_with_and_without_prefix() {
+        let f = plain("sha-256=");
+        assert_eq!(parse(&f, b"sha-256=abcd").unwrap().candidates(), &[b"abcd"]);
+        assert_eq!(parse(&f, b"  abcd ").unwrap().candidates(), &[b"abcd"]);
+        assert_eq!(parse(&f, b"sha-256=").unwrap_err(), Rejection::SignatureMalformed);
+    }
+
+    #[test]
+    fn list_collects_every_signature_and_the_timestamp() {
+        let f = list(b',', b'=', Some("t"), "v1");
+        let p = parse(&f, b"t=1700000000, v1=aGVsbG8=,v0=old,v1=d29ybGQ=,junk").unwrap();
+        assert_eq!(p.timestamp, Some(&b"1700000000"[..]));
+        assert_eq!(p.candidates(), &[&b"aGVsbG8="[..], &b"d29ybGQ="[..]]);
+    }
+
+    #[test]
+    fn space_and_comma_pairs_as_in_standard_webhooks() {
+        let f = list(b' ', b',', None, "v1");
+        let p = parse(&f, b"v1,aaa v2,bbb v1,ccc").unwrap();
+        assert_eq!(p.candidates(), &[&b"aaa"[..], &b"ccc"[..]]);
+    }
+
+    #[test]
+    fn hostile_lists() {
+        let f = list(b',', b'=', Some("t"), "v1");
+        for bad in [
+            &b""[..],
+            b"t=1",
+            b",,,,",
+            b"v1=",
+            b"t=1,t=2,v1=a",
+            b"\xff\xfe\x00",
+            b"v1=a,v1=a,v1=a,v1=a,v1=a,v1=a,v1=a,v1=a,v1=a",
+        ] {
+            assert!(parse(&f, bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse(&f, b"v1=\xff\x00").unwrap().candidates(), &[&b"\xff\x00"[..]]);
+    }
+}

@@ -1,0 +1,181 @@
+//! Unit tests of the engine against each seed preset. Expected signatures come from the
+//! senders' docs (Flow, RFC 2286) or were computed independently with Python's `hmac`.
+
+use http::{HeaderMap, HeaderValue, Method};
+
+use super::*;
+use crate::scheme::{Algorithm, SchemeSpec, preset};
+
+const BODY: &str = r#"{"event":"order.created","id":42}"#;
+const TS: i64 = 1_700_000_000;
+
+fn verifier(provider: &str, secrets: &[&str], algorithm: Option<Algorithm>) -> Verifier {
+    let spec = SchemeSpec {
+        algorithm,
+        ..SchemeSpec::default()
+    }
+    .or(preset(provider).unwrap());
+    let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(s.as_bytes().to_vec())).collect();
+    Verifier::new(spec.build().unwrap(), &secrets, 300)
+}
+
+fn check(v: &Verifier, headers: &[(&str, &[u8])], body: &[u8], now: i64) -> Result<Verified, Rejection> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.append(
+            HeaderName::try_from(*name).unwrap(),
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    let delivery = Delivery {
+        method: &Method::POST,
+        path: "/hook",
+        headers: &map,
+        body,
+    };
+    v.verify(&delivery, now)
+}
+
+#[test]
+fn flow_published_vector_with_and_without_prefix() {
+    let v = verifier("flow", &["secret"], None);
+    let sig = "77325902caca812dc259733aacd046b73817372c777b8d95b402647474516e13";
+    let prefixed = format!("sha-256={sig}");
+    assert!(check(&v, &[("x-flow-signature", prefixed.as_bytes())], b"{}", TS).is_ok());
+    assert!(check(&v, &[("X-Flow-Signature", sig.as_bytes())], b"{}", TS).is_ok());
+    let upper = sig.to_uppercase();
+    assert!(check(&v, &[("x-flow-signature", upper.as_bytes())], b"{}", TS).is_ok());
+    assert_eq!(
+        check(&v, &[("x-flow-signature", prefixed.as_bytes())], b"{ }", TS).unwrap_err(),
+        Rejection::SignatureMismatch
+    );
+}
+
+#[test]
+fn patchworks_sha256_and_ripemd128() {
+    let v = verifier("patchworks", &["pw-secret"], None);
+    let sig = b"9df66874597f69615c2a15e5cbe894732592a52043c1983d17c180c835152940";
+    assert!(check(&v, &[("x-hmac-hash", sig)], BODY.as_bytes(), TS).is_ok());
+
+    // RFC 2286 test case 2 as a Patchworks delivery.
+    let v = verifier("patchworks", &["Jefe"], Some(Algorithm::Ripemd128));
+    let body = b"what do ya want for nothing?";
+    assert!(check(&v, &[("x-hmac-hash", b"875f828862b6b334b427c55f9f7ff09b")], body, TS).is_ok());
+    assert_eq!(
+        check(&v, &[("x-hmac-hash", sig)], body, TS).unwrap_err(),
+        Rejection::SignatureMalformed,
+        "a SHA-256-length signature cannot be a RIPEMD-128 one"
+    );
+}
+
+#[test]
+fn nopcommerce_prefixed_hex() {
+    let v = verifier("nopcommerce", &["nop-secret"], None);
+    let sig = b"sha256=3452ca0fd1b34ff26eb73e6a1938e87f0a2f963266e18f21036aa632f2abe648";
+    assert!(check(&v, &[("ms-signature", sig)], BODY.as_bytes(), TS).is_ok());
+    assert_eq!(
+        check(&v, &[("ms-signature", sig)], b"", TS).unwrap_err(),
+        Rejection::SignatureMismatch
+    );
+}
+
+#[test]
+fn extend_timestamped_template() {
+    let v = verifier("extend", &["ext-secret"], None);
+    let sig = b"87414610982914f0f72bae0a0b82402a4d0422538290c15171ebbdddb014e2c4";
+    let headers: [(&str, &[u8]); 2] = [
+        ("x-extend-request-signature", sig),
+        ("x-extend-request-timestamp", b"1700000000"),
+    ];
+    let ok = check(&v, &headers, BODY.as_bytes(), TS + 300).unwrap();
+    assert_eq!(ok.timestamp, Some(TS));
+    assert_eq!(
+        check(&v, &headers, BODY.as_bytes(), TS + 301).unwrap_err(),
+        Rejection::TimestampOutOfTolerance
+    );
+    assert_eq!(
+        check(&v, &headers, BODY.as_bytes(), TS - 301).unwrap_err(),
+        Rejection::TimestampOutOfTolerance
+    );
+    assert_eq!(
+        check(&v, &headers[..1], BODY.as_bytes(), TS).unwrap_err(),
+        Rejection::TimestampMissing
+    );
+    let moved: [(&str, &[u8]); 2] = [
+        ("x-extend-request-signature", sig),
+        ("x-extend-request-timestamp", b"1700000001"),
+    ];
+    assert_eq!(
+        check(&v, &moved, BODY.as_bytes(), TS).unwrap_err(),
+        Rejection::SignatureMismatch,
+        "the timestamp is signed"
+    );
+}
+
+#[test]
+fn timestamped_v1_any_signature_any_secret() {
+    let a = "TMWK1IiQ83CdgOrC9DCn1rtdAxRUwllYX2cAfFWIPR4=";
+    let b = "qjB8LZu+Z71Moi18wThKkjzC1kWkG9guDxPKj/ZXEfA=";
+    let both = format!("t=1700000000,v1={a},v1={b}");
+    let only_b = format!("t=1700000000,v1={b}");
+
+    let v = verifier("timestamped-v1", &["tv-secret-a"], None);
+    assert_eq!(check(&v, &[("x-webhook-signature", both.as_bytes())], BODY.as_bytes(), TS).unwrap().secret_index, 0);
+    assert_eq!(
+        check(&v, &[("x-webhook-signature", only_b.as_bytes())], BODY.as_bytes(), TS).unwrap_err(),
+        Rejection::SignatureMismatch
+    );
+
+    let rotated = verifier("timestamped-v1", &["tv-secret-a", "tv-secret-b"], None);
+    let via_b = check(&rotated, &[("x-webhook-signature", only_b.as_bytes())], BODY.as_bytes(), TS).unwrap();
+    let via_both = check(&rotated, &[("x-webhook-signature", both.as_bytes())], BODY.as_bytes(), TS).unwrap();
+    assert_eq!(via_b.secret_index, 1);
+    assert_eq!(
+        via_b.fingerprint.as_bytes(),
+        via_both.fingerprint.as_bytes(),
+        "the replay fingerprint must not depend on which signature matched"
+    );
+    assert_eq!(
+        check(&rotated, &[("x-webhook-signature", b"v1=x")], BODY.as_bytes(), TS).unwrap_err(),
+        Rejection::TimestampMissing
+    );
+}
+
+#[test]
+fn header_problems_map_to_their_rejections() {
+    let v = verifier("flow", &["secret"], None);
+    let good = b"sha-256=77325902caca812dc259733aacd046b73817372c777b8d95b402647474516e13";
+    assert_eq!(check(&v, &[], b"{}", TS).unwrap_err(), Rejection::SignatureMissing);
+    assert_eq!(
+        check(&v, &[("x-flow-signature", good), ("x-flow-signature", good)], b"{}", TS).unwrap_err(),
+        Rejection::SignatureMalformed,
+        "repeated signature headers are refused whatever they hold"
+    );
+    for garbage in [&b"sha-256=zz"[..], b"\xff\xfe\xfd", b"sha-256=", b"77325902"] {
+        assert_eq!(
+            check(&v, &[("x-flow-signature", garbage)], b"{}", TS).unwrap_err(),
+            Rejection::SignatureMalformed
+        );
+    }
+}
+
+#[test]
+fn sign_output_verifies_for_every_preset() {
+    for name in crate::scheme::preset_names() {
+        let v = verifier(name, &["s3cret", "other"], None);
+        let empty = HeaderMap::new();
+        let unsigned = Delivery {
+            method: &Method::POST,
+            path: "/hook",
+            headers: &empty,
+            body: BODY.as_bytes(),
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in v.sign(&unsigned, "1700000000").unwrap() {
+            headers.append(name, HeaderValue::from_str(&value).unwrap());
+        }
+        let delivery = Delivery { headers: &headers, ..unsigned };
+        let verified = v.verify(&delivery, TS).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(verified.secret_index, 0);
+    }
+}
