@@ -17,6 +17,7 @@ use crate::scheme::{Piece, Scheme, SignatureFormat, Template, TimestampSource};
 use crate::secret::Secret;
 
 
+use header::MAX_CANDIDATES;
 pub use mac::{KeyedMac, Tag};
 
 /// The parts of a request a signature can cover.
