@@ -135,7 +135,10 @@ mod tests {
         ];
         for (rejection, status) in cases {
             assert_eq!(rejection.status().as_u16(), status, "{rejection:?}");
-            assert_eq!(rejection.body(), format!("{{\"error\":\"{}\"}}", rejection.reason()));
+            assert_eq!(
+                rejection.body(),
+                format!("{{\"error\":\"{}\"}}", rejection.reason())
+            );
         }
     }
 }

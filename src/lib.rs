@@ -16,7 +16,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod config;
 pub mod error;
+pub mod route;
 pub mod scheme;
 pub mod secret;
 pub mod verify;

@@ -33,10 +33,17 @@ mod tests {
         let parsed: BTreeMap<String, SchemeSpec> = serde_saphyr::from_str(PRESETS_YAML).unwrap();
         assert!(parsed.len() >= 5);
         for (name, spec) in &parsed {
-            spec.build().unwrap_or_else(|e| panic!("preset {name}: {e}"));
+            spec.build()
+                .unwrap_or_else(|e| panic!("preset {name}: {e}"));
         }
         let names: Vec<_> = preset_names().collect();
-        for seed in ["flow", "patchworks", "nopcommerce", "extend", "timestamped-v1"] {
+        for seed in [
+            "flow",
+            "patchworks",
+            "nopcommerce",
+            "extend",
+            "timestamped-v1",
+        ] {
             assert!(names.contains(&seed), "{seed} missing");
         }
     }

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::{
-    Algorithm, Encoding, Handshake, ListFormat, Scheme, SignatureFormat, Template,
-    TimestampFormat, TimestampSource,
+    Algorithm, Encoding, Handshake, ListFormat, Scheme, SignatureFormat, Template, TimestampFormat,
+    TimestampSource,
 };
 
 /// A scheme as written in YAML. Every key is optional where a sensible default exists.
@@ -77,11 +77,20 @@ fn header_name(key: &'static str, value: &Spanned<String>) -> Result<HeaderName,
     })
 }
 
-fn one_byte(key: &'static str, at: Location, value: Option<&str>, default: u8) -> Result<u8, SchemeError> {
+fn one_byte(
+    key: &'static str,
+    at: Location,
+    value: Option<&str>,
+    default: u8,
+) -> Result<u8, SchemeError> {
     match value {
         None => Ok(default),
         Some(s) if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
-        Some(s) => Err(fail(key, Some(at), format!("must be one ASCII character, got `{s}`"))),
+        Some(s) => Err(fail(
+            key,
+            Some(at),
+            format!("must be one ASCII character, got `{s}`"),
+        )),
     }
 }
 
@@ -91,9 +100,13 @@ impl SchemeSpec {
         SchemeSpec {
             algorithm: self.algorithm.or(base.algorithm),
             encoding: self.encoding.or(base.encoding),
-            signature_header: self.signature_header.or_else(|| base.signature_header.clone()),
+            signature_header: self
+                .signature_header
+                .or_else(|| base.signature_header.clone()),
             prefix: self.prefix.or_else(|| base.prefix.clone()),
-            timestamp_header: self.timestamp_header.or_else(|| base.timestamp_header.clone()),
+            timestamp_header: self
+                .timestamp_header
+                .or_else(|| base.timestamp_header.clone()),
             timestamp_format: self.timestamp_format.or(base.timestamp_format),
             signed_payload: self.signed_payload.or_else(|| base.signed_payload.clone()),
             signature_list: self.signature_list.or_else(|| base.signature_list.clone()),
@@ -122,20 +135,26 @@ impl SchemeSpec {
                 let at = list.referenced;
                 let spec = &list.value;
                 if spec.signature_key.is_empty() {
-                    return Err(fail("signature_list.signature_key", Some(at), "must not be empty"));
+                    return Err(fail(
+                        "signature_list.signature_key",
+                        Some(at),
+                        "must not be empty",
+                    ));
                 }
                 SignatureFormat::List(ListFormat {
-                    separator: one_byte("signature_list.separator", at, spec.separator.as_deref(), b',')?,
+                    separator: one_byte(
+                        "signature_list.separator",
+                        at,
+                        spec.separator.as_deref(),
+                        b',',
+                    )?,
                     pair_separator: one_byte(
                         "signature_list.pair_separator",
                         at,
                         spec.pair_separator.as_deref(),
                         b'=',
                     )?,
-                    timestamp_key: spec
-                        .timestamp_key
-                        .as_ref()
-                        .map(|k| k.as_bytes().into()),
+                    timestamp_key: spec.timestamp_key.as_ref().map(|k| k.as_bytes().into()),
                     signature_key: spec.signature_key.as_bytes().into(),
                 })
             }
@@ -201,7 +220,12 @@ mod tests {
         assert_eq!(scheme.encoding, Encoding::Hex);
         assert_eq!(scheme.signed_payload, Template::body_only());
         assert_eq!(scheme.timestamp, None);
-        assert_eq!(scheme.format, SignatureFormat::Plain { prefix: Box::new([]) });
+        assert_eq!(
+            scheme.format,
+            SignatureFormat::Plain {
+                prefix: Box::new([])
+            }
+        );
     }
 
     #[test]
@@ -212,7 +236,9 @@ mod tests {
         .build()
         .unwrap();
         assert_eq!(scheme.timestamp, Some(TimestampSource::SignatureList));
-        let SignatureFormat::List(list) = scheme.format else { panic!("not a list") };
+        let SignatureFormat::List(list) = scheme.format else {
+            panic!("not a list")
+        };
         assert_eq!(list.separator, b';');
         assert_eq!(list.pair_separator, b'=');
         assert_eq!(&*list.signature_key, b"h1");
@@ -223,10 +249,22 @@ mod tests {
         let cases = [
             ("encoding: hex\n", "signature_header"),
             ("signature_header: 'bad header'\n", "signature_header"),
-            ("signature_header: X\nsigned_payload: '{timestamp}{body}'\n", "signed_payload"),
-            ("signature_header: X\nsigned_payload: '{nope}'\n", "signed_payload"),
-            ("signature_header: X\nprefix: a\nsignature_list: { signature_key: v1 }\n", "prefix"),
-            ("signature_header: X\nsignature_list: { separator: ',,', signature_key: v1 }\n", "signature_list.separator"),
+            (
+                "signature_header: X\nsigned_payload: '{timestamp}{body}'\n",
+                "signed_payload",
+            ),
+            (
+                "signature_header: X\nsigned_payload: '{nope}'\n",
+                "signed_payload",
+            ),
+            (
+                "signature_header: X\nprefix: a\nsignature_list: { signature_key: v1 }\n",
+                "prefix",
+            ),
+            (
+                "signature_header: X\nsignature_list: { separator: ',,', signature_key: v1 }\n",
+                "signature_list.separator",
+            ),
             (
                 "signature_header: X\ntimestamp_header: T\nsignature_list: { timestamp_key: t, signature_key: v1 }\n",
                 "timestamp_header",
@@ -241,6 +279,9 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         let err = serde_saphyr::from_str::<SchemeSpec>("signature_headr: X\n").unwrap_err();
-        assert!(err.to_string().contains("unknown field `signature_headr`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `signature_headr`"),
+            "{err}"
+        );
     }
 }

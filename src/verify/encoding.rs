@@ -28,7 +28,11 @@ pub(crate) fn decode(encoding: Encoding, text: &[u8], len: usize) -> Option<Tag>
             if text.len() != unpadded && text.len() != len.div_ceil(3) * 4 {
                 return None;
             }
-            let engine = if encoding == Encoding::Base64 { &BASE64 } else { &BASE64URL };
+            let engine = if encoding == Encoding::Base64 {
+                &BASE64
+            } else {
+                &BASE64URL
+            };
             let n = engine.decode_slice(text, &mut buf).ok()?;
             if n != len {
                 return None;
@@ -43,7 +47,9 @@ pub(crate) fn encode(encoding: Encoding, tag: &Tag) -> String {
     match encoding {
         Encoding::Hex => hex::encode(tag.as_bytes()),
         Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(tag.as_bytes()),
-        Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_bytes()),
+        Encoding::Base64url => {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_bytes())
+        }
     }
 }
 
@@ -67,7 +73,10 @@ mod tests {
     #[test]
     fn hex_either_case_and_base64_either_padding() {
         let tag = decode(Encoding::Hex, b"ABCDEF0123456789abcdef0123456789", 16).unwrap();
-        assert_eq!(hex::encode(tag.as_bytes()), "abcdef0123456789abcdef0123456789");
+        assert_eq!(
+            hex::encode(tag.as_bytes()),
+            "abcdef0123456789abcdef0123456789"
+        );
         let padded = decode(Encoding::Base64, b"AAECAwQFBgcICQoLDA0ODw==", 16).unwrap();
         let bare = decode(Encoding::Base64, b"AAECAwQFBgcICQoLDA0ODw", 16).unwrap();
         assert!(padded.ct_eq(&bare));

@@ -40,7 +40,10 @@ impl<'a> Parsed<'a> {
 /// # Errors
 /// [`Rejection::SignatureMalformed`] when no signature can be found, when there are more than
 /// [`MAX_CANDIDATES`], or when the timestamp item is repeated.
-pub(crate) fn parse<'a>(format: &SignatureFormat, value: &'a [u8]) -> Result<Parsed<'a>, Rejection> {
+pub(crate) fn parse<'a>(
+    format: &SignatureFormat,
+    value: &'a [u8],
+) -> Result<Parsed<'a>, Rejection> {
     let mut parsed = Parsed::default();
     match format {
         SignatureFormat::Plain { prefix } => {
@@ -55,7 +58,11 @@ pub(crate) fn parse<'a>(format: &SignatureFormat, value: &'a [u8]) -> Result<Par
     Ok(parsed)
 }
 
-fn parse_list<'a>(list: &ListFormat, value: &'a [u8], parsed: &mut Parsed<'a>) -> Result<(), Rejection> {
+fn parse_list<'a>(
+    list: &ListFormat,
+    value: &'a [u8],
+    parsed: &mut Parsed<'a>,
+) -> Result<(), Rejection> {
     for item in value.split(|&b| b == list.separator) {
         let item = item.trim_ascii();
         if item.is_empty() {
@@ -100,7 +107,10 @@ mod tests {
         let f = plain("sha-256=");
         assert_eq!(parse(&f, b"sha-256=abcd").unwrap().candidates(), &[b"abcd"]);
         assert_eq!(parse(&f, b"  abcd ").unwrap().candidates(), &[b"abcd"]);
-        assert_eq!(parse(&f, b"sha-256=").unwrap_err(), Rejection::SignatureMalformed);
+        assert_eq!(
+            parse(&f, b"sha-256=").unwrap_err(),
+            Rejection::SignatureMalformed
+        );
     }
 
     #[test]
@@ -130,8 +140,15 @@ mod tests {
             b"\xff\xfe\x00",
             b"v1=a,v1=a,v1=a,v1=a,v1=a,v1=a,v1=a,v1=a,v1=a",
         ] {
-            assert!(parse(&f, bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                parse(&f, bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
-        assert_eq!(parse(&f, b"v1=\xff\x00").unwrap().candidates(), &[&b"\xff\x00"[..]]);
+        assert_eq!(
+            parse(&f, b"v1=\xff\x00").unwrap().candidates(),
+            &[&b"\xff\x00"[..]]
+        );
     }
 }

@@ -130,14 +130,24 @@ mod tests {
         let long_key = [0xaa; 80];
         let long_data = b"Test Using Larger Than Block-Size Key - Hash Key First";
         let cases: [(Algorithm, &[u8], &[u8], &str); 6] = [
-            (Algorithm::Ripemd128, &[0x0b; 16], b"Hi There", "fbf61f9492aa4bbf81c172e84e0734db"),
+            (
+                Algorithm::Ripemd128,
+                &[0x0b; 16],
+                b"Hi There",
+                "fbf61f9492aa4bbf81c172e84e0734db",
+            ),
             (
                 Algorithm::Ripemd128,
                 b"Jefe",
                 b"what do ya want for nothing?",
                 "875f828862b6b334b427c55f9f7ff09b",
             ),
-            (Algorithm::Ripemd128, &long_key, long_data, "dc732928de98104a1f59d373c150acbb"),
+            (
+                Algorithm::Ripemd128,
+                &long_key,
+                long_data,
+                "dc732928de98104a1f59d373c150acbb",
+            ),
             (
                 Algorithm::Ripemd160,
                 &[0x0b; 20],
@@ -167,7 +177,10 @@ mod tests {
     fn sha_rfc_vectors() {
         let key = b"Jefe";
         let data = b"what do ya want for nothing?";
-        assert_eq!(hex_tag(Algorithm::Sha1, key, data), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+        assert_eq!(
+            hex_tag(Algorithm::Sha1, key, data),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
         assert_eq!(
             hex_tag(Algorithm::Sha256, key, data),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"

@@ -16,7 +16,6 @@ use crate::error::Rejection;
 use crate::scheme::{Piece, Scheme, SignatureFormat, Template, TimestampSource};
 use crate::secret::Secret;
 
-
 use header::MAX_CANDIDATES;
 pub use mac::{KeyedMac, Tag};
 
@@ -113,7 +112,8 @@ impl Verifier {
 
         let mut fingerprint = None;
         for (secret_index, key) in self.keys.iter().enumerate() {
-            let expected = key.tag(&mut |sink| render(&scheme.signed_payload, delivery, stamp, sink));
+            let expected =
+                key.tag(&mut |sink| render(&scheme.signed_payload, delivery, stamp, sink));
             fingerprint.get_or_insert(expected);
             // Compare against every candidate without short-circuiting.
             let mut hit = false;
@@ -134,7 +134,11 @@ impl Verifier {
     /// The headers a sender would attach to `delivery`, signed with the first secret.
     /// `timestamp` is written as given; schemes without a timestamp ignore it. Returns `None`
     /// when the verifier has no secret.
-    pub fn sign(&self, delivery: &Delivery<'_>, timestamp: &str) -> Option<Vec<(HeaderName, String)>> {
+    pub fn sign(
+        &self,
+        delivery: &Delivery<'_>,
+        timestamp: &str,
+    ) -> Option<Vec<(HeaderName, String)>> {
         let scheme = &self.scheme;
         let stamp = scheme.timestamp.as_ref().map(|_| timestamp.as_bytes());
         let tag = self
@@ -143,7 +147,9 @@ impl Verifier {
             .tag(&mut |sink| render(&scheme.signed_payload, delivery, stamp, sink));
         let signature = encoding::encode(scheme.encoding, &tag);
         let value = match &scheme.format {
-            SignatureFormat::Plain { prefix } => format!("{}{signature}", String::from_utf8_lossy(prefix)),
+            SignatureFormat::Plain { prefix } => {
+                format!("{}{signature}", String::from_utf8_lossy(prefix))
+            }
             SignatureFormat::List(list) => {
                 let pair = char::from(list.pair_separator);
                 let key = String::from_utf8_lossy(&list.signature_key);
@@ -179,13 +185,24 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u
 }
 
 /// Feeds the signed payload, piece by piece, into `sink`.
-fn render(template: &Template, delivery: &Delivery<'_>, stamp: Option<&[u8]>, sink: &mut dyn FnMut(&[u8])) {
+fn render(
+    template: &Template,
+    delivery: &Delivery<'_>,
+    stamp: Option<&[u8]>,
+    sink: &mut dyn FnMut(&[u8]),
+) {
     for piece in template.pieces() {
         match piece {
             Piece::Literal(bytes) => sink(bytes),
             Piece::Body => sink(delivery.body),
             Piece::Timestamp => sink(stamp.unwrap_or_default()),
-            Piece::Header(name) => sink(delivery.headers.get(name).map(|v| v.as_bytes()).unwrap_or_default()),
+            Piece::Header(name) => sink(
+                delivery
+                    .headers
+                    .get(name)
+                    .map(|v| v.as_bytes())
+                    .unwrap_or_default(),
+            ),
             Piece::Method => sink(delivery.method.as_str().as_bytes()),
             Piece::Path => sink(delivery.path.as_bytes()),
         }

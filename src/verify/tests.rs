@@ -15,11 +15,19 @@ fn verifier(provider: &str, secrets: &[&str], algorithm: Option<Algorithm>) -> V
         ..SchemeSpec::default()
     }
     .or(preset(provider).unwrap());
-    let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(s.as_bytes().to_vec())).collect();
+    let secrets: Vec<Secret> = secrets
+        .iter()
+        .map(|s| Secret::new(s.as_bytes().to_vec()))
+        .collect();
     Verifier::new(spec.build().unwrap(), &secrets, 300)
 }
 
-fn check(v: &Verifier, headers: &[(&str, &[u8])], body: &[u8], now: i64) -> Result<Verified, Rejection> {
+fn check(
+    v: &Verifier,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+    now: i64,
+) -> Result<Verified, Rejection> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
         map.append(
@@ -60,7 +68,15 @@ fn patchworks_sha256_and_ripemd128() {
     // RFC 2286 test case 2 as a Patchworks delivery.
     let v = verifier("patchworks", &["Jefe"], Some(Algorithm::Ripemd128));
     let body = b"what do ya want for nothing?";
-    assert!(check(&v, &[("x-hmac-hash", b"875f828862b6b334b427c55f9f7ff09b")], body, TS).is_ok());
+    assert!(
+        check(
+            &v,
+            &[("x-hmac-hash", b"875f828862b6b334b427c55f9f7ff09b")],
+            body,
+            TS
+        )
+        .is_ok()
+    );
     assert_eq!(
         check(&v, &[("x-hmac-hash", sig)], body, TS).unwrap_err(),
         Rejection::SignatureMalformed,
@@ -120,15 +136,43 @@ fn timestamped_v1_any_signature_any_secret() {
     let only_b = format!("t=1700000000,v1={b}");
 
     let v = verifier("timestamped-v1", &["tv-secret-a"], None);
-    assert_eq!(check(&v, &[("x-webhook-signature", both.as_bytes())], BODY.as_bytes(), TS).unwrap().secret_index, 0);
     assert_eq!(
-        check(&v, &[("x-webhook-signature", only_b.as_bytes())], BODY.as_bytes(), TS).unwrap_err(),
+        check(
+            &v,
+            &[("x-webhook-signature", both.as_bytes())],
+            BODY.as_bytes(),
+            TS
+        )
+        .unwrap()
+        .secret_index,
+        0
+    );
+    assert_eq!(
+        check(
+            &v,
+            &[("x-webhook-signature", only_b.as_bytes())],
+            BODY.as_bytes(),
+            TS
+        )
+        .unwrap_err(),
         Rejection::SignatureMismatch
     );
 
     let rotated = verifier("timestamped-v1", &["tv-secret-a", "tv-secret-b"], None);
-    let via_b = check(&rotated, &[("x-webhook-signature", only_b.as_bytes())], BODY.as_bytes(), TS).unwrap();
-    let via_both = check(&rotated, &[("x-webhook-signature", both.as_bytes())], BODY.as_bytes(), TS).unwrap();
+    let via_b = check(
+        &rotated,
+        &[("x-webhook-signature", only_b.as_bytes())],
+        BODY.as_bytes(),
+        TS,
+    )
+    .unwrap();
+    let via_both = check(
+        &rotated,
+        &[("x-webhook-signature", both.as_bytes())],
+        BODY.as_bytes(),
+        TS,
+    )
+    .unwrap();
     assert_eq!(via_b.secret_index, 1);
     assert_eq!(
         via_b.fingerprint.as_bytes(),
@@ -136,7 +180,13 @@ fn timestamped_v1_any_signature_any_secret() {
         "the replay fingerprint must not depend on which signature matched"
     );
     assert_eq!(
-        check(&rotated, &[("x-webhook-signature", b"v1=x")], BODY.as_bytes(), TS).unwrap_err(),
+        check(
+            &rotated,
+            &[("x-webhook-signature", b"v1=x")],
+            BODY.as_bytes(),
+            TS
+        )
+        .unwrap_err(),
         Rejection::TimestampMissing
     );
 }
@@ -145,13 +195,27 @@ fn timestamped_v1_any_signature_any_secret() {
 fn header_problems_map_to_their_rejections() {
     let v = verifier("flow", &["secret"], None);
     let good = b"sha-256=77325902caca812dc259733aacd046b73817372c777b8d95b402647474516e13";
-    assert_eq!(check(&v, &[], b"{}", TS).unwrap_err(), Rejection::SignatureMissing);
     assert_eq!(
-        check(&v, &[("x-flow-signature", good), ("x-flow-signature", good)], b"{}", TS).unwrap_err(),
+        check(&v, &[], b"{}", TS).unwrap_err(),
+        Rejection::SignatureMissing
+    );
+    assert_eq!(
+        check(
+            &v,
+            &[("x-flow-signature", good), ("x-flow-signature", good)],
+            b"{}",
+            TS
+        )
+        .unwrap_err(),
         Rejection::SignatureMalformed,
         "repeated signature headers are refused whatever they hold"
     );
-    for garbage in [&b"sha-256=zz"[..], b"\xff\xfe\xfd", b"sha-256=", b"77325902"] {
+    for garbage in [
+        &b"sha-256=zz"[..],
+        b"\xff\xfe\xfd",
+        b"sha-256=",
+        b"77325902",
+    ] {
         assert_eq!(
             check(&v, &[("x-flow-signature", garbage)], b"{}", TS).unwrap_err(),
             Rejection::SignatureMalformed
@@ -174,8 +238,13 @@ fn sign_output_verifies_for_every_preset() {
         for (name, value) in v.sign(&unsigned, "1700000000").unwrap() {
             headers.append(name, HeaderValue::from_str(&value).unwrap());
         }
-        let delivery = Delivery { headers: &headers, ..unsigned };
-        let verified = v.verify(&delivery, TS).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let delivery = Delivery {
+            headers: &headers,
+            ..unsigned
+        };
+        let verified = v
+            .verify(&delivery, TS)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(verified.secret_index, 0);
     }
 }

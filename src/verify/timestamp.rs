@@ -40,15 +40,36 @@ mod tests {
 
     #[test]
     fn parses_seconds_and_milliseconds() {
-        assert_eq!(parse(TimestampFormat::Unix, b"1700000000"), Ok(1_700_000_000));
-        assert_eq!(parse(TimestampFormat::Unix, b" 1700000000 "), Ok(1_700_000_000));
-        assert_eq!(parse(TimestampFormat::UnixMs, b"1700000000999"), Ok(1_700_000_000));
+        assert_eq!(
+            parse(TimestampFormat::Unix, b"1700000000"),
+            Ok(1_700_000_000)
+        );
+        assert_eq!(
+            parse(TimestampFormat::Unix, b" 1700000000 "),
+            Ok(1_700_000_000)
+        );
+        assert_eq!(
+            parse(TimestampFormat::UnixMs, b"1700000000999"),
+            Ok(1_700_000_000)
+        );
     }
 
     #[test]
     fn refuses_anything_but_digits() {
-        for bad in [&b""[..], b"-1", b"+1", b"1e9", b"0x10", b"12 34", b"9999999999999999999", b"\xff"] {
-            assert_eq!(parse(TimestampFormat::Unix, bad), Err(Rejection::TimestampMalformed));
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+1",
+            b"1e9",
+            b"0x10",
+            b"12 34",
+            b"9999999999999999999",
+            b"\xff",
+        ] {
+            assert_eq!(
+                parse(TimestampFormat::Unix, bad),
+                Err(Rejection::TimestampMalformed)
+            );
         }
     }
 
@@ -56,8 +77,17 @@ mod tests {
     fn tolerance_is_inclusive_both_ways() {
         assert!(check(1000, 1300, 300).is_ok());
         assert!(check(1600, 1300, 300).is_ok());
-        assert_eq!(check(999, 1300, 300), Err(Rejection::TimestampOutOfTolerance));
-        assert_eq!(check(1601, 1300, 300), Err(Rejection::TimestampOutOfTolerance));
-        assert_eq!(check(0, i64::MAX, 300), Err(Rejection::TimestampOutOfTolerance));
+        assert_eq!(
+            check(999, 1300, 300),
+            Err(Rejection::TimestampOutOfTolerance)
+        );
+        assert_eq!(
+            check(1601, 1300, 300),
+            Err(Rejection::TimestampOutOfTolerance)
+        );
+        assert_eq!(
+            check(0, i64::MAX, 300),
+            Err(Rejection::TimestampOutOfTolerance)
+        );
     }
 }

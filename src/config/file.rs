@@ -1,0 +1,77 @@
+//! The config file's shape, exactly as written. Unknown keys are refused; values that need a
+//! semantic check keep their source location so that check can point at the line.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::scheme::{Algorithm, SchemeSpec};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    pub(crate) listen: Spanned<String>,
+    pub(crate) upstream: Option<Spanned<String>>,
+    pub(crate) max_body_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub(crate) replay: ReplayFile,
+    #[serde(default)]
+    pub(crate) timeouts: TimeoutsFile,
+    pub(crate) log_format: Option<LogFormat>,
+    pub(crate) routes: Spanned<Vec<RouteFile>>,
+}
+
+/// Output format of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Which replay store backs the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// In-process, bounded; state is lost on restart and not shared between replicas.
+    #[default]
+    Memory,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReplayFile {
+    #[serde(default)]
+    pub(crate) store: StoreKind,
+    pub(crate) max_entries: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TimeoutsFile {
+    pub(crate) header_seconds: Option<Spanned<u64>>,
+    pub(crate) body_seconds: Option<Spanned<u64>>,
+    pub(crate) upstream_seconds: Option<Spanned<u64>>,
+    pub(crate) shutdown_grace_seconds: Option<Spanned<u64>>,
+}
+
+/// One route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) path_prefix: Option<Spanned<String>>,
+    pub(crate) provider: Option<Spanned<String>>,
+    pub(crate) scheme: Option<Spanned<SchemeSpec>>,
+    pub(crate) algorithm: Option<Algorithm>,
+    pub(crate) secrets: Spanned<Vec<Spanned<String>>>,
+    pub(crate) upstream: Option<Spanned<String>>,
+    pub(crate) tolerance_seconds: Option<Spanned<u64>>,
+    pub(crate) replay: Option<bool>,
+    pub(crate) replay_window_seconds: Option<Spanned<u64>>,
+    pub(crate) max_body_bytes: Option<Spanned<u64>>,
+    pub(crate) handshake: Option<bool>,
+}

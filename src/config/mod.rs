@@ -1,0 +1,513 @@
+//! Configuration in two stages: the file's shape ([`file`]), then validated, typed values.
+//!
+//! Validation collects every problem rather than stopping at the first, and each problem names
+//! the file, line, column and key. Secrets are resolved here, once, and HMAC keys prepared, so
+//! a config that loads is a config that can serve.
+
+mod file;
+mod problem;
+mod secrets;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_saphyr::{Location, Spanned};
+
+use crate::route::{PathMatch, ReplayPolicy, Route, RouteTable, Upstream};
+use crate::scheme::{SchemeSpec, preset, preset_names};
+use crate::verify::Verifier;
+
+pub use file::{LogFormat, StoreKind};
+pub use problem::{ConfigError, Problem};
+
+/// Default `max_body_bytes`: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
+/// Default timestamp tolerance, past and future.
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+/// Default replay window for schemes without a timestamp.
+pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 300;
+/// Default bound on the memory replay store.
+pub const DEFAULT_REPLAY_MAX_ENTRIES: u64 = 1_000_000;
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Address of the webhook listener.
+    pub listen: SocketAddr,
+    /// Replay store settings.
+    pub replay: ReplaySettings,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Log format, when the file sets one.
+    pub log_format: Option<LogFormat>,
+    /// The routes.
+    pub routes: RouteTable,
+}
+
+/// Replay store settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplaySettings {
+    /// Which store.
+    pub store: StoreKind,
+    /// Most reservations the memory store holds at once.
+    pub max_entries: usize,
+}
+
+/// Timeouts, all with defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To receive the request head.
+    pub header: Duration,
+    /// To receive the whole body once the head arrived.
+    pub body: Duration,
+    /// For the upstream's whole response.
+    pub upstream: Duration,
+    /// For in-flight requests to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Reads and validates the config at `path`, resolving secrets through `env`.
+    ///
+    /// # Errors
+    /// Every problem found, each with its location.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            problems: vec![Problem::new(None, "", format!("cannot read config: {e}"))],
+        })?;
+        let base = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+        Config::parse(&text, path, &base, env)
+    }
+
+    /// Validates config `text`. `file` names it in errors; relative `file:` secrets are read
+    /// from `base`.
+    ///
+    /// # Errors
+    /// Every problem found, each with its location.
+    pub fn parse(
+        text: &str,
+        file: &Path,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            file: file.to_path_buf(),
+            problems,
+        };
+        let raw = read_shape(text).map_err(|p| fail(vec![p]))?;
+        let mut v = Validator {
+            problems: Vec::new(),
+            env,
+            base,
+        };
+        let config = v.config(raw);
+        if v.problems.is_empty() {
+            config.ok_or_else(|| fail(vec![Problem::new(None, "", "invalid config")]))
+        } else {
+            v.problems.sort_by_key(|p| (p.line, p.column));
+            Err(fail(v.problems))
+        }
+    }
+}
+
+/// Stage one: YAML to the file's shape, with the key path of any error.
+fn read_shape(text: &str) -> Result<file::FileConfig, Problem> {
+    let mut path = String::new();
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = e.path().to_string();
+            e.into_inner()
+        })
+    })
+    .map_err(|e| {
+        let message = e.without_snippet().to_string();
+        // The parser appends the location; we print it in front instead.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_owned(),
+            None => message,
+        };
+        // `Spanned` wrappers show up as `.value` segments; no config key is named `value`.
+        let key = path.replace(".value", "");
+        let key = if key == "." || key == "?" {
+            String::new()
+        } else {
+            key
+        };
+        Problem::new(e.location(), key, message)
+    })
+}
+
+struct Validator<'a> {
+    problems: Vec<Problem>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn problem(
+        &mut self,
+        at: Option<Location>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.problems.push(Problem::new(at, key, message));
+    }
+
+    fn positive(&mut self, value: &Option<Spanned<u64>>, key: &str, default: u64) -> u64 {
+        match value {
+            Some(v) if v.value == 0 => {
+                self.problem(Some(v.referenced), key, "must be greater than 0");
+                default
+            }
+            Some(v) => v.value,
+            None => default,
+        }
+    }
+
+    fn seconds(&mut self, value: &Option<Spanned<u64>>, key: &str, default: u64) -> Duration {
+        Duration::from_secs(self.positive(value, key, default))
+    }
+
+    fn config(&mut self, raw: file::FileConfig) -> Option<Config> {
+        let listen = raw.listen.value.parse::<SocketAddr>().map_err(|_| {
+            self.problem(
+                Some(raw.listen.referenced),
+                "listen",
+                format!(
+                    "`{}` is not an address such as 127.0.0.1:8080",
+                    raw.listen.value
+                ),
+            )
+        });
+        let upstream = raw
+            .upstream
+            .as_ref()
+            .and_then(|u| self.upstream(u, "upstream"));
+        let max_body = self.positive(
+            &raw.max_body_bytes,
+            "max_body_bytes",
+            DEFAULT_MAX_BODY_BYTES,
+        );
+        let max_entries = self.positive(
+            &raw.replay.max_entries,
+            "replay.max_entries",
+            DEFAULT_REPLAY_MAX_ENTRIES,
+        );
+        let t = &raw.timeouts;
+        let timeouts = Timeouts {
+            header: self.seconds(&t.header_seconds, "timeouts.header_seconds", 10),
+            body: self.seconds(&t.body_seconds, "timeouts.body_seconds", 30),
+            upstream: self.seconds(&t.upstream_seconds, "timeouts.upstream_seconds", 30),
+            shutdown_grace: self.seconds(
+                &t.shutdown_grace_seconds,
+                "timeouts.shutdown_grace_seconds",
+                30,
+            ),
+        };
+        if raw.routes.value.is_empty() {
+            self.problem(
+                Some(raw.routes.referenced),
+                "routes",
+                "at least one route is required",
+            );
+        }
+        let mut names: HashMap<String, u64> = HashMap::new();
+        let mut paths: HashMap<String, u64> = HashMap::new();
+        let mut routes = Vec::new();
+        for (i, route) in raw.routes.value.iter().enumerate() {
+            let key = format!("routes[{i}]");
+            let name = &route.name;
+            if name.value.trim().is_empty() {
+                self.problem(
+                    Some(name.referenced),
+                    format!("{key}.name"),
+                    "must not be empty",
+                );
+            } else if let Some(line) = names.insert(name.value.clone(), name.referenced.line()) {
+                self.problem(
+                    Some(name.referenced),
+                    format!("{key}.name"),
+                    format!(
+                        "duplicate route name `{}` (first defined at line {line})",
+                        name.value
+                    ),
+                );
+            }
+            if let Some(path) = self.path(route, &key) {
+                let (label, at) = match &path {
+                    PathMatch::Exact(p) => (format!("path {p}"), route.path.as_ref()),
+                    PathMatch::Prefix(p) => {
+                        (format!("path_prefix {p}"), route.path_prefix.as_ref())
+                    }
+                };
+                let at = at.map(|s| s.referenced);
+                if let Some(line) = paths.insert(label.clone(), at.map_or(0, |l| l.line())) {
+                    self.problem(
+                        at,
+                        &key,
+                        format!("{label} is already claimed by the route at line {line}"),
+                    );
+                }
+                if let Some(route) = self.route(route, &key, path, upstream.as_ref(), max_body) {
+                    routes.push(route);
+                }
+            }
+        }
+        let listen = listen.ok()?;
+        Some(Config {
+            listen,
+            replay: ReplaySettings {
+                store: raw.replay.store,
+                max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
+            },
+            timeouts,
+            log_format: raw.log_format,
+            routes: RouteTable::new(routes),
+        })
+    }
+
+    fn path(&mut self, route: &file::RouteFile, key: &str) -> Option<PathMatch> {
+        let (value, exact) = match (&route.path, &route.path_prefix) {
+            (Some(p), None) => (p, true),
+            (None, Some(p)) => (p, false),
+            (Some(p), Some(_)) => {
+                self.problem(
+                    Some(p.referenced),
+                    key,
+                    "set either path or path_prefix, not both",
+                );
+                return None;
+            }
+            (None, None) => {
+                self.problem(
+                    Some(route.name.referenced),
+                    key,
+                    "needs a path or a path_prefix",
+                );
+                return None;
+            }
+        };
+        let field = if exact { "path" } else { "path_prefix" };
+        if !value.value.starts_with('/') || value.value.contains(['?', '#', ' ']) {
+            self.problem(
+                Some(value.referenced),
+                format!("{key}.{field}"),
+                format!(
+                    "`{}` must start with / and contain no query, fragment or space",
+                    value.value
+                ),
+            );
+            return None;
+        }
+        Some(if exact {
+            PathMatch::Exact(value.value.clone())
+        } else {
+            PathMatch::Prefix(value.value.clone())
+        })
+    }
+
+    fn upstream(&mut self, value: &Spanned<String>, key: &str) -> Option<Upstream> {
+        let at = Some(value.referenced);
+        let text = value.value.trim();
+        let uri = match text.parse::<http::Uri>() {
+            Ok(uri) => uri,
+            Err(_) => {
+                self.problem(
+                    at,
+                    key,
+                    format!("`{text}` is not a URL such as http://127.0.0.1:3000"),
+                );
+                return None;
+            }
+        };
+        let problem = match (uri.scheme_str(), uri.authority()) {
+            (Some("http"), Some(_)) if uri.query().is_some() => Some("must not have a query"),
+            (Some("http"), Some(a)) if a.as_str().contains('@') => {
+                Some("must not carry credentials")
+            }
+            (Some("http"), Some(_)) => None,
+            (Some("https"), _) => Some(
+                "https upstreams are not supported yet; use http to the app beside the sidecar",
+            ),
+            _ => Some("must be an absolute http:// URL with a host, such as http://127.0.0.1:3000"),
+        };
+        if let Some(problem) = problem {
+            self.problem(at, key, format!("`{text}`: {problem}"));
+            return None;
+        }
+        let authority = uri.authority()?.clone();
+        Some(Upstream {
+            scheme: http::uri::Scheme::HTTP,
+            authority,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    fn scheme_spec(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+    ) -> Option<(SchemeSpec, String, Location)> {
+        let overrides = SchemeSpec {
+            algorithm: route.algorithm,
+            ..SchemeSpec::default()
+        };
+        match (&route.provider, &route.scheme) {
+            (Some(p), None) => match preset(&p.value) {
+                Some(base) => Some((overrides.or(base), p.value.clone(), p.referenced)),
+                None => {
+                    let known: Vec<_> = preset_names().collect();
+                    self.problem(
+                        Some(p.referenced),
+                        format!("{key}.provider"),
+                        format!(
+                            "unknown provider `{}`; known providers: {}",
+                            p.value,
+                            known.join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+            (None, Some(s)) => Some((overrides.or(&s.value), "custom".to_owned(), s.referenced)),
+            (Some(p), Some(_)) => {
+                self.problem(
+                    Some(p.referenced),
+                    key,
+                    "set either provider or scheme, not both",
+                );
+                None
+            }
+            (None, None) => {
+                self.problem(
+                    Some(route.name.referenced),
+                    key,
+                    "needs a provider or a scheme",
+                );
+                None
+            }
+        }
+    }
+
+    fn route(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+        path: PathMatch,
+        default_upstream: Option<&Upstream>,
+        default_max_body: u64,
+    ) -> Option<Route> {
+        let scheme = self
+            .scheme_spec(route, key)
+            .and_then(|(spec, provider, at)| match spec.build() {
+                Ok(scheme) => Some((scheme, provider)),
+                Err(e) => {
+                    let field = if route.scheme.is_some() {
+                        "scheme."
+                    } else {
+                        ""
+                    };
+                    self.problem(
+                        e.at.or(Some(at)),
+                        format!("{key}.{field}{}", e.key),
+                        e.message,
+                    );
+                    None
+                }
+            });
+        let mut secrets = Vec::new();
+        if route.secrets.value.is_empty() {
+            self.problem(
+                Some(route.secrets.referenced),
+                format!("{key}.secrets"),
+                "at least one secret is required",
+            );
+        }
+        for (j, reference) in route.secrets.value.iter().enumerate() {
+            match secrets::resolve(&reference.value, self.env, self.base) {
+                Ok(secret) => secrets.push(secret),
+                Err(message) => self.problem(
+                    Some(reference.referenced),
+                    format!("{key}.secrets[{j}]"),
+                    message,
+                ),
+            }
+        }
+        let upstream = match &route.upstream {
+            Some(u) => self.upstream(u, &format!("{key}.upstream")),
+            None => {
+                if default_upstream.is_none() {
+                    self.problem(
+                        Some(route.name.referenced),
+                        format!("{key}.upstream"),
+                        "no upstream: set `upstream` on the route or at the top level",
+                    );
+                }
+                default_upstream.cloned()
+            }
+        };
+        let tolerance = self.positive(
+            &route.tolerance_seconds,
+            &format!("{key}.tolerance_seconds"),
+            DEFAULT_TOLERANCE_SECONDS,
+        );
+        let window = self.positive(
+            &route.replay_window_seconds,
+            &format!("{key}.replay_window_seconds"),
+            DEFAULT_REPLAY_WINDOW_SECONDS,
+        );
+        let max_body_bytes = self.positive(
+            &route.max_body_bytes,
+            &format!("{key}.max_body_bytes"),
+            default_max_body,
+        );
+        let (scheme, provider) = scheme?;
+        let timestamped = scheme.timestamp.is_some();
+        if let (false, Some(t)) = (timestamped, &route.tolerance_seconds) {
+            self.problem(
+                Some(t.referenced),
+                format!("{key}.tolerance_seconds"),
+                "has no effect: this scheme has no timestamp",
+            );
+        }
+        if let (true, Some(w)) = (timestamped, &route.replay_window_seconds) {
+            self.problem(
+                Some(w.referenced),
+                format!("{key}.replay_window_seconds"),
+                "has no effect: a timestamped scheme is replay-protected for as long as its timestamp is within tolerance_seconds",
+            );
+        }
+        let replay = match (route.replay.unwrap_or(true), timestamped) {
+            (false, _) => ReplayPolicy::Off,
+            (true, true) => ReplayPolicy::UntilStale,
+            (true, false) => ReplayPolicy::Window(window),
+        };
+        let handshake = if route.handshake.unwrap_or(true) {
+            scheme.handshake
+        } else {
+            None
+        };
+        if secrets.len() != route.secrets.value.len() || secrets.is_empty() {
+            return None;
+        }
+        Some(Route {
+            name: route.name.value.as_str().into(),
+            path,
+            provider,
+            secret_count: secrets.len(),
+            verifier: Verifier::new(scheme, &secrets, tolerance),
+            upstream: upstream?,
+            tolerance,
+            replay,
+            max_body_bytes,
+            handshake,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+use std::path::Path;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    (name == "FLOW_SECRET").then(|| "s3cret".to_owned())
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("gw.yaml"), Path::new("."), &env)
+}
+
+fn errors(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+const GOOD: &str = "\
+listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:3000
+routes:
+  - name: orders
+    path: /webhooks/orders
+    provider: flow
+    secrets: [env:FLOW_SECRET, literal-two]
+  - name: custom
+    path_prefix: /hooks/
+    upstream: http://10.0.0.1:9000/base/
+    scheme:
+      algorithm: sha512
+      encoding: base64
+      signature_header: X-Sig
+      timestamp_header: X-Ts
+      signed_payload: '{timestamp}.{body}'
+    secrets: [abc]
+    tolerance_seconds: 60
+";
+
+#[test]
+fn a_good_config_loads_with_defaults() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.timeouts.upstream, Duration::from_secs(30));
+    assert_eq!(config.replay.max_entries, 1_000_000);
+    let orders = config.routes.find("/webhooks/orders").unwrap();
+    assert_eq!(&*orders.name, "orders");
+    assert_eq!(orders.secret_count, 2);
+    assert_eq!(orders.replay, ReplayPolicy::Window(300));
+    assert_eq!(orders.max_body_bytes, 1 << 20);
+    let custom = config.routes.find("/hooks/anything").unwrap();
+    assert_eq!(custom.upstream.to_string(), "http://10.0.0.1:9000/base");
+    assert_eq!(custom.replay, ReplayPolicy::UntilStale);
+    assert_eq!(custom.tolerance, 60);
+    assert!(config.routes.find("/webhooks/orders/x").is_none());
+    assert!(config.routes.find("/hooks").is_none());
+}
+
+#[test]
+fn typo_names_line_column_and_key() {
+    let text = GOOD.replace("    secrets: [abc]", "    secretz: [abc]");
+    assert_eq!(
+        errors(&text),
+        "gw.yaml:17:5: routes[1].secretz: unknown field `secretz`, expected one of name, path, \
+         path_prefix, provider, scheme, algorithm, secrets, upstream, tolerance_seconds, replay, \
+         replay_window_seconds, max_body_bytes, handshake"
+    );
+}
+
+#[test]
+fn every_semantic_problem_is_reported_with_its_location() {
+    let text = "\
+listen: nowhere
+routes:
+  - name: a
+    path: /a
+    provider: flw
+    secrets: [env:NOPE]
+    upstream: ftp://x
+  - name: a
+    path: /a
+    provider: flow
+    secrets: [x]
+";
+    assert_eq!(
+        errors(text),
+        "gw.yaml:1:9: listen: `nowhere` is not an address such as 127.0.0.1:8080\n\
+         gw.yaml:5:15: routes[0].provider: unknown provider `flw`; known providers: extend, flow, nopcommerce, patchworks, timestamped-v1\n\
+         gw.yaml:6:15: routes[0].secrets[0]: environment variable NOPE is not set\n\
+         gw.yaml:7:15: routes[0].upstream: `ftp://x`: must be an absolute http:// URL with a host, such as http://127.0.0.1:3000\n\
+         gw.yaml:8:11: routes[1].name: duplicate route name `a` (first defined at line 3)\n\
+         gw.yaml:8:11: routes[1].upstream: no upstream: set `upstream` on the route or at the top level\n\
+         gw.yaml:9:11: routes[1]: path /a is already claimed by the route at line 4"
+    );
+}
+
+#[test]
+fn scheme_problems_point_into_the_scheme_block() {
+    let text = "\
+listen: 127.0.0.1:1
+upstream: http://127.0.0.1:2
+routes:
+  - name: a
+    path: /a
+    scheme:
+      signature_header: X-Sig
+      signed_payload: '{timestamp}'
+    secrets: [x]
+    tolerance_seconds: 5
+";
+    assert_eq!(
+        errors(text),
+        "gw.yaml:8:23: routes[0].scheme.signed_payload: uses {timestamp} but the scheme has no \
+         timestamp_header or signature_list.timestamp_key"
+    );
+}
+
+#[test]
+fn options_that_cannot_apply_are_refused() {
+    let text = GOOD.replace("    tolerance_seconds: 60", "    replay_window_seconds: 60");
+    assert!(errors(&text).contains("routes[1].replay_window_seconds: has no effect"));
+    let text = GOOD.replace(
+        "    secrets: [env:FLOW_SECRET, literal-two]",
+        "    secrets: [env:FLOW_SECRET]\n    tolerance_seconds: 10",
+    );
+    assert!(errors(&text).contains("routes[0].tolerance_seconds: has no effect"));
+}
+
+#[test]
+fn yaml_syntax_and_type_errors_have_locations() {
+    assert!(errors("listen: [").starts_with("gw.yaml:1:"));
+    let text = GOOD.replace(
+        "upstream: http://127.0.0.1:3000",
+        "upstream: http://127.0.0.1:3000\nmax_body_bytes: lots",
+    );
+    assert!(
+        errors(&text).starts_with("gw.yaml:3:17: max_body_bytes: "),
+        "{}",
+        errors(&text)
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_errors() {
+    let text = GOOD
+        .replace("literal-two", "hunter2-secret-value")
+        .replace("name: custom", "name: orders");
+    let message = errors(&text);
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+}

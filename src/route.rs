@@ -1,0 +1,147 @@
+//! Routes and the table that matches a request path to one.
+//!
+//! Exact paths win over prefixes; among prefixes the longest wins. The query never takes part.
+//! Matching allocates nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::Uri;
+use http::uri::{Authority, Scheme as UriScheme};
+
+use crate::scheme::Handshake;
+use crate::verify::Verifier;
+
+/// How a route claims paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    /// This path only.
+    Exact(String),
+    /// Every path starting with this.
+    Prefix(String),
+}
+
+/// Where verified requests go: an absolute `http://` URL with an optional base path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// `http`.
+    pub scheme: UriScheme,
+    /// Host and port.
+    pub authority: Authority,
+    /// Prepended to the request path; empty or starting with `/`, never ending with `/`.
+    pub base_path: String,
+}
+
+impl Upstream {
+    /// The URI to forward `path_and_query` to.
+    ///
+    /// # Errors
+    /// When the pieces do not form a URI (they always do for a validated upstream and a path
+    /// hyper accepted).
+    pub fn uri_for(&self, path_and_query: &str) -> Result<Uri, http::Error> {
+        let pq = if self.base_path.is_empty() {
+            path_and_query.to_owned()
+        } else {
+            format!("{}{path_and_query}", self.base_path)
+        };
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+    }
+}
+
+impl std::fmt::Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.base_path)
+    }
+}
+
+/// Replay protection for a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayPolicy {
+    /// No replay protection.
+    Off,
+    /// Reserve each delivery until its timestamp leaves the tolerance window.
+    UntilStale,
+    /// Reserve each delivery for this many seconds (schemes without a timestamp).
+    Window(u64),
+}
+
+/// One validated route.
+#[derive(Debug)]
+pub struct Route {
+    /// Unique name; part of every replay key, log line and metric label.
+    pub name: Arc<str>,
+    /// Which paths it claims.
+    pub path: PathMatch,
+    /// What the config said: a provider name or `custom`.
+    pub provider: String,
+    /// The scheme, keyed with the route's secrets.
+    pub verifier: Verifier,
+    /// How many secrets are configured.
+    pub secret_count: usize,
+    /// Where verified requests go.
+    pub upstream: Upstream,
+    /// Timestamp tolerance in seconds (timestamped schemes).
+    pub tolerance: u64,
+    /// Replay protection.
+    pub replay: ReplayPolicy,
+    /// Largest body accepted.
+    pub max_body_bytes: u64,
+    /// A handshake the route answers itself, if enabled.
+    pub handshake: Option<Handshake>,
+}
+
+/// All routes, indexed for matching.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+    exact: HashMap<String, usize>,
+    /// Longest prefix first.
+    prefixes: Vec<(String, usize)>,
+}
+
+impl RouteTable {
+    /// Indexes `routes`. Paths must already be unique (config validation ensures it).
+    pub fn new(routes: Vec<Route>) -> RouteTable {
+        let mut exact = HashMap::new();
+        let mut prefixes = Vec::new();
+        for (i, route) in routes.iter().enumerate() {
+            match &route.path {
+                PathMatch::Exact(p) => {
+                    exact.insert(p.clone(), i);
+                }
+                PathMatch::Prefix(p) => prefixes.push((p.clone(), i)),
+            }
+        }
+        prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        RouteTable {
+            routes,
+            exact,
+            prefixes,
+        }
+    }
+
+    /// The route claiming `path`, if any.
+    pub fn find(&self, path: &str) -> Option<&Route> {
+        let i = self.exact.get(path).copied().or_else(|| {
+            self.prefixes
+                .iter()
+                .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+                .map(|(_, i)| *i)
+        })?;
+        self.routes.get(i)
+    }
+
+    /// The route named `name`.
+    pub fn by_name(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| &*r.name == name)
+    }
+
+    /// All routes in config order.
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter()
+    }
+}
