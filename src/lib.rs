@@ -24,3 +24,11 @@ pub mod secret;
 pub mod verify;
 
 pub use error::Rejection;
+pub mod body;
+pub mod cli;
+pub mod clock;
+pub mod gateway;
+pub mod handshake;
+pub mod proxy;
+pub mod replay;
+pub mod server;

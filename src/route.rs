@@ -116,7 +116,7 @@ impl RouteTable {
                 PathMatch::Prefix(p) => prefixes.push((p.clone(), i)),
             }
         }
-        prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        prefixes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         RouteTable {
             routes,
             exact,

@@ -74,10 +74,10 @@ fn parse_list<'a>(
         let (key, val) = (item[..at].trim_ascii(), item[at + 1..].trim_ascii());
         if key == &*list.signature_key {
             parsed.push(val)?;
-        } else if list.timestamp_key.as_deref() == Some(key) {
-            if parsed.timestamp.replace(val).is_some() {
-                return Err(Rejection::SignatureMalformed);
-            }
+        } else if list.timestamp_key.as_deref() == Some(key)
+            && parsed.timestamp.replace(val).is_some()
+        {
+            return Err(Rejection::SignatureMalformed);
         }
     }
     Ok(())

@@ -69,13 +69,16 @@ impl std::fmt::Debug for KeyedMac {
     }
 }
 
+/// A function that passes the message, chunk by chunk, to the sink it is given.
+pub type Feed<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&[u8]));
+
 fn keyed<M: KeyInit>(key: &[u8]) -> M {
     // HMAC takes keys of any length (long keys are hashed first), so this never fails;
     // `new_from_slice` is still checked rather than unwrapped.
     M::new_from_slice(key).unwrap_or_else(|_| M::new(&Default::default()))
 }
 
-fn finish<M: Mac + Clone>(mac: &M, feed: &mut dyn FnMut(&mut dyn FnMut(&[u8]))) -> Tag {
+fn finish<M: Mac + Clone>(mac: &M, feed: Feed<'_>) -> Tag {
     let mut mac = mac.clone();
     feed(&mut |chunk| mac.update(chunk));
     let out = mac.finalize().into_bytes();
@@ -99,7 +102,7 @@ impl KeyedMac {
     }
 
     /// Computes the tag over whatever `feed` passes to its sink, in order.
-    pub fn tag(&self, feed: &mut dyn FnMut(&mut dyn FnMut(&[u8]))) -> Tag {
+    pub fn tag(&self, feed: Feed<'_>) -> Tag {
         match self {
             KeyedMac::Sha1(m) => finish(m, feed),
             KeyedMac::Sha256(m) => finish(m, feed),

@@ -17,7 +17,7 @@ use crate::scheme::{Piece, Scheme, SignatureFormat, Template, TimestampSource};
 use crate::secret::Secret;
 
 use header::MAX_CANDIDATES;
-pub use mac::{KeyedMac, Tag};
+pub use mac::{Feed, KeyedMac, Tag};
 
 /// The parts of a request a signature can cover.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,172 @@
+//! The command line: `serve` (the default), `check` and `sign`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::route::{PathMatch, ReplayPolicy};
+use crate::verify::Delivery;
+
+/// A webhook-verification gateway.
+#[derive(Debug, Parser)]
+#[command(name = "hookgate", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The config file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "HOOKGATE_CONFIG",
+        default_value = "gateway.yaml"
+    )]
+    pub config: PathBuf,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve,
+    /// Validate the config offline, secrets included, and summarise each route.
+    Check,
+    /// Print the headers a sender would attach to a body (signed with the route's first secret).
+    Sign(SignArgs),
+}
+
+/// Arguments of `sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The route whose scheme and first secret sign.
+    #[arg(long)]
+    pub route: String,
+    /// The body to sign; standard input when omitted.
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// Unix seconds to sign with (timestamped schemes); now when omitted.
+    #[arg(long)]
+    pub timestamp: Option<String>,
+    /// A message id, for schemes that sign one.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The request path, for schemes that sign it; the route's path when omitted.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// A request header `Name: value` the scheme signs; repeatable.
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
+}
+
+/// Loads the config, resolving secrets from the process environment.
+///
+/// # Errors
+/// The config's problems, one per line.
+pub fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(path, &|name| std::env::var(name).ok()).map_err(anyhow::Error::new)
+}
+
+/// `hookgate check`: the summary printed when the config is valid.
+pub fn summary(config: &Config, path: &std::path::Path) -> String {
+    let mut out = format!(
+        "{}: ok, listening on {}, {} route(s)\n",
+        path.display(),
+        config.listen,
+        config.routes.iter().count()
+    );
+    for route in config.routes.iter() {
+        let path = match &route.path {
+            PathMatch::Exact(p) => p.clone(),
+            PathMatch::Prefix(p) => format!("{p}*"),
+        };
+        let replay = match route.replay {
+            ReplayPolicy::Off => "replay off".to_owned(),
+            ReplayPolicy::UntilStale => format!("timestamp ±{}s, replay on", route.tolerance),
+            ReplayPolicy::Window(s) => format!("replay window {s}s"),
+        };
+        let handshake = route
+            .handshake
+            .map(|h| format!(", handshake {h:?}").to_lowercase())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {}  POST {path} -> {}  {} ({}), {} secret(s), {replay}{handshake}, max body {} bytes\n",
+            route.name,
+            route.upstream,
+            route.provider,
+            route.verifier.scheme().algorithm.name(),
+            route.secret_count,
+            route.max_body_bytes,
+        ));
+    }
+    out
+}
+
+/// `hookgate sign`: the header lines for a body.
+///
+/// # Errors
+/// Unknown route, unreadable body, a malformed `--header` or `--timestamp`.
+pub fn sign(config: &Config, args: &SignArgs) -> anyhow::Result<String> {
+    let route = config
+        .routes
+        .by_name(&args.route)
+        .with_context(|| format!("no route named `{}`", args.route))?;
+    if args.id.is_some() {
+        bail!(
+            "route `{}`: its scheme does not sign a message id",
+            route.name
+        );
+    }
+    let body = match &args.body_file {
+        Some(file) => {
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+        }
+        None => {
+            let mut body = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .context("cannot read the body from stdin")?;
+            body
+        }
+    };
+    let timestamp = match &args.timestamp {
+        Some(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => t.clone(),
+        Some(t) => bail!("--timestamp `{t}` is not Unix seconds"),
+        None => Clock::System.now().to_string(),
+    };
+    let mut headers = HeaderMap::new();
+    for line in &args.headers {
+        let (name, value) = line
+            .split_once(':')
+            .with_context(|| format!("--header `{line}` is not `Name: value`"))?;
+        headers.append(
+            HeaderName::try_from(name.trim())
+                .with_context(|| format!("bad header name in `{line}`"))?,
+            HeaderValue::try_from(value.trim())
+                .with_context(|| format!("bad header value in `{line}`"))?,
+        );
+    }
+    let path = match (&args.path, &route.path) {
+        (Some(p), _) => p.clone(),
+        (None, PathMatch::Exact(p) | PathMatch::Prefix(p)) => p.clone(),
+    };
+    let delivery = Delivery {
+        method: &Method::POST,
+        path: &path,
+        headers: &headers,
+        body: &body,
+    };
+    let lines = route
+        .verifier
+        .sign(&delivery, &timestamp)
+        .context("the route has no secret")?;
+    Ok(lines
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect())
+}

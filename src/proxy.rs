@@ -1,0 +1,173 @@
+//! Forwarding to the upstream: a pooled keep-alive client, hop-by-hop header stripping
+//! (RFC 9110 section 7.6.1) and `X-Forwarded-*`.
+//!
+//! The request goes out with the exact body bytes received and every end-to-end header,
+//! signature headers included, so an app that verifies too still works. The upstream's
+//! response is read whole (bounded) before anything is sent back, so a response that breaks
+//! midway becomes a 502 rather than a truncated 2xx.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::error::Rejection;
+use crate::route::Upstream;
+
+/// The largest upstream response hookgate relays. Webhook answers are tiny; anything bigger
+/// is treated as a broken upstream (502) rather than buffered without bound.
+pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// Headers that describe one connection, not the message (RFC 9110 7.6.1), plus `Expect`,
+/// which hookgate already answered by reading the body.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// A finished upstream response.
+pub type Answer = Response<Full<Bytes>>;
+
+/// The pooled upstream client.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    client: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl Proxy {
+    /// A client whose whole exchange (connect, send, response) is bounded by `timeout`.
+    pub fn new(timeout: Duration) -> Proxy {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Proxy { client, timeout }
+    }
+
+    /// Sends the verified request upstream and returns its response.
+    ///
+    /// # Errors
+    /// [`Rejection::UpstreamTimeout`] past the timeout, [`Rejection::UpstreamUnreachable`] for
+    /// anything else that keeps a complete response from arriving.
+    pub async fn forward(
+        &self,
+        upstream: &Upstream,
+        parts: &Parts,
+        body: Bytes,
+        peer: SocketAddr,
+    ) -> Result<Answer, Rejection> {
+        let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let uri = upstream
+            .uri_for(path)
+            .map_err(|_| Rejection::UpstreamUnreachable)?;
+        let mut request = Request::builder()
+            .method(parts.method.clone())
+            .uri(uri)
+            .body(Full::new(body))
+            .map_err(|_| Rejection::UpstreamUnreachable)?;
+        let headers = request.headers_mut();
+        *headers = parts.headers.clone();
+        strip_hop_by_hop(headers);
+        headers.remove(header::EXPECT);
+        append_forwarded_for(headers, peer);
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|_| Rejection::UpstreamUnreachable)?;
+            let (mut head, body) = response.into_parts();
+            let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|_| Rejection::UpstreamUnreachable)?
+                .to_bytes();
+            strip_hop_by_hop(&mut head.headers);
+            Ok(Response::from_parts(head, Full::new(bytes)))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| Rejection::UpstreamTimeout)?
+    }
+}
+
+/// Removes hop-by-hop headers, including any the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
+    let ip = peer.ip().to_string();
+    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) => format!("{existing}, {ip}"),
+        None => ip,
+    };
+    if let Ok(value) = HeaderValue::try_from(value) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret-Hop"),
+        );
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-flow-signature", HeaderValue::from_static("sha-256=ab"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-flow-signature"));
+    }
+
+    #[test]
+    fn forwarded_for_appends() {
+        let peer: SocketAddr = "10.1.2.3:5555".parse().unwrap();
+        let mut h = HeaderMap::new();
+        append_forwarded_for(&mut h, peer);
+        assert_eq!(h[&X_FORWARDED_FOR], "10.1.2.3");
+        append_forwarded_for(&mut h, peer);
+        assert_eq!(h[&X_FORWARDED_FOR], "10.1.2.3, 10.1.2.3");
+    }
+}

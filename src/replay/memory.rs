@@ -1,0 +1,185 @@
+//! The in-process replay store, bounded.
+//!
+//! Holds at most `capacity` live reservations. Expired ones are purged a few at a time on each
+//! reservation, and all at once when the store looks full. When it is full of live
+//! reservations, new ones are refused with [`StoreError::Full`] and the gateway answers 503, so
+//! senders retry later: failing closed, rather than forgetting a live key and letting a replay
+//! through. Entries cost about 80 bytes each.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use super::{Key, ReplayStore, StoreError, StoreFuture};
+
+/// How many expired entries one reservation purges in passing.
+const PURGE_STEP: usize = 32;
+
+/// An in-process [`ReplayStore`].
+#[derive(Debug)]
+pub struct MemoryStore {
+    /// A std mutex: critical sections are short and never span an `.await`.
+    state: Mutex<State>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    expiry_of: HashMap<Key, i64>,
+    by_expiry: BTreeSet<(i64, Key)>,
+}
+
+impl State {
+    fn purge(&mut self, now: i64, limit: usize) {
+        for _ in 0..limit {
+            match self.by_expiry.first() {
+                Some(&(expiry, key)) if expiry <= now => {
+                    self.by_expiry.pop_first();
+                    self.expiry_of.remove(&key);
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+impl MemoryStore {
+    /// A store holding at most `capacity` live reservations.
+    pub fn new(capacity: usize) -> MemoryStore {
+        MemoryStore {
+            state: Mutex::new(State::default()),
+            capacity,
+        }
+    }
+
+    /// Live and not-yet-purged reservations.
+    pub fn len(&self) -> usize {
+        self.lock().expiry_of.len()
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the two indexes inconsistent in a way
+        // that matters more than refusing all service, so keep going with the data.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn reserve_now(&self, key: Key, expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        state.purge(now, PURGE_STEP);
+        if let Some(&expiry) = state.expiry_of.get(&key) {
+            if expiry > now {
+                return Ok(false);
+            }
+            state.by_expiry.remove(&(expiry, key));
+            state.expiry_of.remove(&key);
+        }
+        if state.expiry_of.len() >= self.capacity {
+            state.purge(now, usize::MAX);
+            if state.expiry_of.len() >= self.capacity {
+                return Err(StoreError::Full(self.capacity));
+            }
+        }
+        state.expiry_of.insert(key, expires_at);
+        state.by_expiry.insert((expires_at, key));
+        Ok(true)
+    }
+
+    fn release_now(&self, key: Key) {
+        let mut state = self.lock();
+        if let Some(expiry) = state.expiry_of.remove(&key) {
+            state.by_expiry.remove(&(expiry, key));
+        }
+    }
+}
+
+impl ReplayStore for MemoryStore {
+    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, bool> {
+        let result = self.reserve_now(key, expires_at, now);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn release(&self, key: Key) -> StoreFuture<'_, ()> {
+        self.release_now(key);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(n: u8) -> Key {
+        [n; 16]
+    }
+
+    #[test]
+    fn reserve_once_until_expiry() {
+        let store = MemoryStore::new(10);
+        assert_eq!(store.reserve_now(k(1), 100, 0), Ok(true));
+        assert_eq!(store.reserve_now(k(1), 100, 50), Ok(false));
+        assert_eq!(
+            store.reserve_now(k(1), 200, 100),
+            Ok(true),
+            "expired keys can be taken again"
+        );
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn release_gives_the_key_back() {
+        let store = MemoryStore::new(10);
+        assert_eq!(store.reserve_now(k(1), 100, 0), Ok(true));
+        store.release_now(k(1));
+        assert!(store.is_empty());
+        assert_eq!(store.reserve_now(k(1), 100, 0), Ok(true));
+        store.release_now(k(9)); // unknown keys are fine
+    }
+
+    #[test]
+    fn full_of_live_keys_fails_closed_then_recovers_as_they_expire() {
+        let store = MemoryStore::new(3);
+        for n in 0..3 {
+            assert_eq!(store.reserve_now(k(n), 100 + i64::from(n), 0), Ok(true));
+        }
+        assert_eq!(store.reserve_now(k(7), 500, 10), Err(StoreError::Full(3)));
+        assert_eq!(
+            store.reserve_now(k(0), 500, 10),
+            Ok(false),
+            "a live duplicate is still a duplicate"
+        );
+        assert_eq!(
+            store.reserve_now(k(7), 500, 100),
+            Ok(true),
+            "the expired key made room"
+        );
+        assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn purges_expired_entries_in_passing() {
+        let store = MemoryStore::new(1000);
+        for n in 0..100 {
+            assert_eq!(store.reserve_now([n; 16], 10, 0), Ok(true));
+        }
+        assert_eq!(store.reserve_now([200; 16], 1000, 20), Ok(true));
+        assert_eq!(store.len(), 100 - PURGE_STEP + 1, "one step purged");
+        for n in 1..4u8 {
+            assert_eq!(store.reserve_now([200 + n; 16], 1000, 20), Ok(true));
+        }
+        assert_eq!(store.len(), 4, "the rest purged over the next steps");
+    }
+
+    #[test]
+    fn keys_differ_by_route_and_fingerprint() {
+        assert_ne!(super::super::key("a", b"x"), super::super::key("b", b"x"));
+        assert_ne!(super::super::key("a", b"x"), super::super::key("a", b"y"));
+        assert_ne!(super::super::key("ab", b"c"), super::super::key("a", b"bc"));
+        assert_eq!(super::super::key("a", b"x"), super::super::key("a", b"x"));
+    }
+}

@@ -1,0 +1,114 @@
+//! Replay protection: each verified delivery is reserved once, for as long as it could be
+//! accepted again.
+//!
+//! The gateway reserves a key after verification and before forwarding. If the upstream does not
+//! answer 2xx, the reservation is released before the sender hears back, so the sender's retry
+//! of the very same request passes. A duplicate while the first is in flight, or after it
+//! succeeded, finds the key taken. Only verified deliveries ever reach the store.
+
+mod memory;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+pub use memory::MemoryStore;
+
+/// A compact replay key: 128 bits of SHA-256 over the route name and the delivery's
+/// fingerprint. Fixed size, so a million keys stay small.
+pub type Key = [u8; 16];
+
+/// A boxed future, so the store can be a trait object.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Why the store could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The memory store holds its maximum of live reservations.
+    #[error("replay store is full ({0} live reservations)")]
+    Full(usize),
+}
+
+/// Shared replay state.
+pub trait ReplayStore: Send + Sync + Debug {
+    /// Atomically reserves `key` until `expires_at` (Unix seconds) unless it is already held.
+    /// `Ok(true)` when this call took it, `Ok(false)` when it was already taken.
+    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, bool>;
+
+    /// Gives `key` back, so the same delivery may be accepted again.
+    fn release(&self, key: Key) -> StoreFuture<'_, ()>;
+}
+
+/// Derives the replay key of a delivery on a route.
+pub fn key(route: &str, fingerprint: &[u8]) -> Key {
+    let mut hash = Sha256::new();
+    hash.update((route.len() as u64).to_be_bytes());
+    hash.update(route.as_bytes());
+    hash.update(fingerprint);
+    let digest = hash.finalize();
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+/// A held reservation. [`Reservation::keep`] makes it permanent (until expiry);
+/// [`Reservation::release`] gives it back. Dropped without either (the request was cancelled
+/// mid-flight), it is released in the background: a duplicate is better than a lost webhook.
+#[derive(Debug)]
+pub struct Reservation {
+    store: Arc<dyn ReplayStore>,
+    key: Key,
+    armed: bool,
+}
+
+impl Reservation {
+    /// Takes `key` in `store`. `Ok(None)` when it was already taken.
+    ///
+    /// # Errors
+    /// When the store cannot answer.
+    pub async fn take(
+        store: &Arc<dyn ReplayStore>,
+        key: Key,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let taken = store.reserve(key, expires_at, now).await?;
+        Ok(taken.then(|| Reservation {
+            store: Arc::clone(store),
+            key,
+            armed: true,
+        }))
+    }
+
+    /// The delivery succeeded: keep the key until it expires.
+    pub fn keep(mut self) {
+        self.armed = false;
+    }
+
+    /// The delivery failed: give the key back before answering the sender.
+    ///
+    /// # Errors
+    /// When the store cannot answer; the key then stays until it expires.
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        self.armed = false;
+        self.store.release(self.key).await
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        let key = self.key;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = store.release(key).await;
+            });
+        }
+    }
+}
