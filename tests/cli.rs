@@ -1,0 +1,228 @@
+//! The real binary: `check`, `sign`, and `serve` accepting what `sign` printed.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::{Binary, Upstream, bin, post};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+const GOOD: &str = "\
+listen: 127.0.0.1:0
+upstream: http://127.0.0.1:3000
+routes:
+  - name: orders
+    path: /webhooks/orders
+    provider: flow
+    secrets: [env:FLOW_SECRET]
+  - name: payments
+    path: /webhooks/payments
+    provider: timestamped-v1
+    secrets: [file:payments.secret, old-secret]
+";
+
+#[test]
+fn shipped_gateway_yaml_checks() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.yaml");
+    let (code, out, err) = run(&["check", "--config", config], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("6 route(s)"), "{out}");
+}
+
+#[test]
+fn check_summarises_a_good_config_one_line_per_route() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "payments.secret", "from-a-file\n");
+    let config = write(dir.path(), "gw.yaml", GOOD);
+    let (code, out, err) = run(
+        &["check", "--config", &config],
+        &[("FLOW_SECRET", "s3cr3t-value")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("orders")
+            && lines[1].contains("flow")
+            && lines[1].contains("1 secret(s)"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("payments")
+            && lines[2].contains("2 secret(s)")
+            && lines[2].contains("±300s"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("s3cr3t-value") && !out.contains("from-a-file"),
+        "no secret in the summary"
+    );
+
+    // HOOKGATE_CONFIG replaces the default path.
+    let (code, _, err) = run(
+        &["check"],
+        &[("FLOW_SECRET", "x"), ("HOOKGATE_CONFIG", &config)],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn check_names_file_line_column_and_key_for_each_broken_config() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "payments.secret", "x");
+    let cases = [
+        (
+            "    provider: flow\n",
+            "    providr: flow\n",
+            ":6:5: routes[0].providr: unknown field `providr`",
+        ),
+        (
+            "    provider: flow\n",
+            "    provider: flo\n",
+            ":6:15: routes[0].provider: unknown provider `flo`; known providers: ",
+        ),
+        (
+            "",
+            "",
+            ":7:15: routes[0].secrets[0]: environment variable FLOW_SECRET is not set",
+        ),
+        (
+            "name: payments",
+            "name: orders",
+            ":8:11: routes[1].name: duplicate route name `orders` (first defined at line 4)",
+        ),
+        (
+            "upstream: http://127.0.0.1:3000",
+            "upstream: 127.0.0.1:3000",
+            ":2:11: upstream: `127.0.0.1:3000`: must be an absolute http:// URL with a host",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let text = GOOD.replacen(from, to, 1);
+        let config = write(dir.path(), "broken.yaml", &text);
+        let env: &[(&str, &str)] = if from.is_empty() {
+            &[]
+        } else {
+            &[("FLOW_SECRET", "x")]
+        };
+        let (code, out, err) = run(&["check", "--config", &config], env);
+        assert_eq!(code, 1, "{to}");
+        assert!(out.is_empty());
+        let expected = format!("{config}{expected}");
+        assert!(
+            err.starts_with(&expected),
+            "expected {expected:?}\ngot {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sign_output_is_accepted_by_the_running_gateway_and_tampering_is_not() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "payments.secret", "new-secret");
+    let config = write(
+        dir.path(),
+        "gw.yaml",
+        &GOOD.replace(
+            "http://127.0.0.1:3000",
+            &format!("http://{}", upstream.addr),
+        ),
+    );
+    let body = write(dir.path(), "body.json", "{\"order\":7}");
+    let env = [("FLOW_SECRET", "flow-secret")];
+    let gateway = Binary::start(Path::new(&config), &env);
+
+    for (route, path) in [
+        ("orders", "/webhooks/orders"),
+        ("payments", "/webhooks/payments"),
+    ] {
+        let (code, out, err) = run(
+            &[
+                "sign",
+                "--config",
+                &config,
+                "--route",
+                route,
+                "--body-file",
+                &body,
+            ],
+            &env,
+        );
+        assert_eq!(code, 0, "{err}");
+        let headers: Vec<(String, String)> = out
+            .lines()
+            .map(|l| {
+                let (n, v) = l.split_once(": ").unwrap();
+                (n.to_owned(), v.to_owned())
+            })
+            .collect();
+        assert!(!headers.is_empty());
+        let reply = post(gateway.addr, path, &headers, b"{\"order\":7}").await;
+        assert_eq!(reply.status, 200, "{route}: {reply:?}");
+        let reply = post(gateway.addr, path, &headers, b"{\"order\":8}").await;
+        assert_eq!(reply.status, 401, "{route}: tampered");
+    }
+    assert_eq!(upstream.count(), 2);
+
+    let logs = gateway.logs().join("\n");
+    assert!(logs.contains("\"outcome\":\"forwarded\""), "{logs}");
+    for secret in ["flow-secret", "new-secret", "old-secret"] {
+        assert!(!logs.contains(secret), "secret {secret} in the log");
+    }
+}
+
+#[test]
+fn sign_with_a_fixed_timestamp_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "payments.secret", "tv-secret-a");
+    let config = write(dir.path(), "gw.yaml", GOOD);
+    let body = write(
+        dir.path(),
+        "body.json",
+        r#"{"event":"order.created","id":42}"#,
+    );
+    let (code, out, err) = run(
+        &[
+            "sign",
+            "--config",
+            &config,
+            "--route",
+            "payments",
+            "--body-file",
+            &body,
+            "--timestamp",
+            "1700000000",
+        ],
+        &[("FLOW_SECRET", "x")],
+    );
+    assert_eq!(code, 0, "{err}");
+    // Computed independently with Python's hmac.
+    assert_eq!(
+        out,
+        "x-webhook-signature: t=1700000000,v1=TMWK1IiQ83CdgOrC9DCn1rtdAxRUwllYX2cAfFWIPR4=\n"
+    );
+    let (code, _, err) = run(
+        &["sign", "--config", &config, "--route", "nope"],
+        &[("FLOW_SECRET", "x")],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("no route named `nope`"), "{err}");
+}

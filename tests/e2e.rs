@@ -1,0 +1,8 @@
+//! End-to-end tests over real sockets: the gateway (in-process with a pinned clock, or the real
+//! binary) in front of a real recording HTTP upstream.
+
+mod support;
+
+mod cli;
+mod limits;
+mod seed_senders;

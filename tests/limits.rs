@@ -1,0 +1,170 @@
+//! Statuses other than verify: limits, routing and upstream failures.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::sign::sign;
+use crate::support::{InProcess, NOW, Upstream, one_route, parse_reply, post, raw};
+
+async fn flow_gateway() -> (Upstream, InProcess) {
+    let upstream = Upstream::start().await;
+    let gw = InProcess::start(&one_route(
+        &upstream,
+        "    provider: flow\n    secrets: [s]\n",
+    ))
+    .await;
+    (upstream, gw)
+}
+
+#[tokio::test]
+async fn unknown_path_is_404() {
+    let (upstream, gw) = flow_gateway().await;
+    let reply = post(gw.addr, "/nope", &[], b"{}").await;
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (404, &br#"{"error":"no_route"}"#[..])
+    );
+    assert_eq!(
+        post(gw.addr, "/hook/deeper", &[], b"{}").await.status,
+        404,
+        "exact paths are exact"
+    );
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn oversize_content_length_is_413_before_the_body_is_read() {
+    let (upstream, gw) = flow_gateway().await;
+    let body = vec![b'a'; 4097];
+    let reply = post(gw.addr, "/hook", &sign("flow", &["s"], &body, NOW), &body).await;
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (413, &br#"{"error":"body_too_large"}"#[..])
+    );
+
+    // With Expect: 100-continue the answer comes without a 100 and without sending the body.
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"POST /hook HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 100000000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = parse_reply(&out);
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert!(!String::from_utf8_lossy(&out).contains("100 Continue"));
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn oversize_chunked_body_is_413() {
+    let (upstream, gw) = flow_gateway().await;
+    let chunk = "a".repeat(1000);
+    let mut request = String::from(
+        "POST /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\nx-flow-signature: sha-256=00\r\n\r\n",
+    );
+    for _ in 0..5 {
+        request.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    request.push_str("0\r\n\r\n");
+    let reply = raw(gw.addr, request.as_bytes()).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn chunked_body_within_the_limit_is_verified_and_forwarded_whole() {
+    let (upstream, gw) = flow_gateway().await;
+    let body = b"{\"chunked\":true,\"pad\":\"0123456789\"}";
+    let (name, value) = sign("flow", &["s"], body, NOW).remove(0);
+    let mut request = format!("POST /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n{name}: {value}\r\n\r\n").into_bytes();
+    for part in body.chunks(7) {
+        request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        request.extend_from_slice(part);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let reply = raw(gw.addr, &request).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let received = upstream.received();
+    assert_eq!(&received[0].body[..], body);
+    assert!(received[0].headers.get("transfer-encoding").is_none());
+    assert_eq!(
+        received[0].headers["content-length"],
+        body.len().to_string()
+    );
+}
+
+#[tokio::test]
+async fn wrong_method_is_405() {
+    let (upstream, gw) = flow_gateway().await;
+    let reply = raw(
+        gw.addr,
+        b"PUT /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn unreachable_upstream_is_502_and_the_retry_passes_once_it_is_back() {
+    let spare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = spare.local_addr().unwrap().port();
+    drop(spare);
+    let config = format!(
+        "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:{port}\nroutes:\n  - name: r\n    path: /hook\n    provider: flow\n    secrets: [s]\n"
+    );
+    let gw = InProcess::start(&config).await;
+    let headers = sign("flow", &["s"], b"{}", NOW);
+    let reply = post(gw.addr, "/hook", &headers, b"{}").await;
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (502, &br#"{"error":"upstream_unreachable"}"#[..])
+    );
+    let reply = post(gw.addr, "/hook", &headers, b"{}").await;
+    assert_eq!(
+        reply.status, 502,
+        "not a replay: the reservation was released"
+    );
+}
+
+#[tokio::test]
+async fn slow_upstream_is_504_and_the_reservation_is_released() {
+    let (upstream, gw) = flow_gateway().await;
+    upstream
+        .delay_ms
+        .store(3000, std::sync::atomic::Ordering::SeqCst);
+    let headers = sign("flow", &["s"], b"{}", NOW);
+    let reply = post(gw.addr, "/hook", &headers, b"{}").await;
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (504, &br#"{"error":"upstream_timeout"}"#[..])
+    );
+    upstream
+        .delay_ms
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(post(gw.addr, "/hook", &headers, b"{}").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_body_trickled_past_the_body_timeout_is_408() {
+    let (upstream, gw) = flow_gateway().await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"POST /hook HTTP/1.1\r\nhost: x\r\nx-flow-signature: sha-256=00\r\ncontent-length: 10\r\n\r\n{")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(6), stream.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(parse_reply(&out).status, 408);
+    assert_eq!(upstream.count(), 0);
+}
