@@ -132,7 +132,7 @@ async fn missing_garbage_and_wrong_secret_signatures_are_rejected() {
 async fn non_utf8_bytes_in_the_signature_header_are_a_401() {
     let (upstream, gw) = gateway("flow", &[SECRET]).await;
     let request = b"POST /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-flow-signature: sha-256=\xff\xfe\r\ncontent-length: 2\r\n\r\n{}".to_vec();
-    let reply = crate::support::raw(gw.addr, request).await;
+    let reply = crate::support::raw(gw.addr, &request).await;
     assert_eq!(
         (reply.status, reply.body.as_slice()),
         (401, &br#"{"error":"signature_malformed"}"#[..])
