@@ -226,3 +226,60 @@ fn sign_with_a_fixed_timestamp_is_deterministic() {
     assert_eq!(code, 1);
     assert!(err.contains("no route named `nope`"), "{err}");
 }
+
+#[tokio::test]
+async fn sigterm_drains_an_in_flight_request_then_exits_zero() {
+    let upstream = Upstream::start().await;
+    upstream
+        .delay_ms
+        .store(700, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "payments.secret", "x");
+    let config = write(
+        dir.path(),
+        "gw.yaml",
+        &GOOD.replace(
+            "http://127.0.0.1:3000",
+            &format!("http://{}", upstream.addr),
+        ),
+    );
+    let mut gateway = Binary::start(Path::new(&config), &[("FLOW_SECRET", "flow-secret")]);
+    let (code, out, err) = run(
+        &[
+            "sign",
+            "--config",
+            &config,
+            "--route",
+            "orders",
+            "--timestamp",
+            "1",
+        ],
+        &[("FLOW_SECRET", "flow-secret")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (name, value) = out.trim().split_once(": ").unwrap();
+    let headers = vec![(name.to_owned(), value.to_owned())];
+    let addr = gateway.addr;
+    let in_flight =
+        tokio::spawn(async move { post(addr, "/webhooks/orders", &headers, b"").await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = gateway.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reply = in_flight.await.unwrap();
+    assert_eq!(
+        reply.status, 200,
+        "the in-flight request finished: {reply:?}"
+    );
+    let status = tokio::task::spawn_blocking(move || gateway.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(upstream.count(), 1);
+}
