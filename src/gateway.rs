@@ -136,10 +136,7 @@ impl Gateway {
         let verified = route.verifier.verify(&delivery, now)?;
         trace.secret_index = Some(verified.secret_index);
         let reservation = self.reserve(route, &verified, now).await?;
-        let result = self
-            .proxy
-            .forward(&route.upstream, &parts, body, peer)
-            .await;
+        let result = self.proxy.forward(&route.upstream, parts, body, peer).await;
         trace.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
         trace.outcome = "forwarded";
         settle(reservation, &result).await;

@@ -72,7 +72,7 @@ impl Proxy {
     pub async fn forward(
         &self,
         upstream: &Upstream,
-        parts: &Parts,
+        parts: Parts,
         body: Bytes,
         peer: SocketAddr,
     ) -> Result<Answer, Rejection> {
@@ -81,12 +81,12 @@ impl Proxy {
             .uri_for(path)
             .map_err(|_| Rejection::UpstreamUnreachable)?;
         let mut request = Request::builder()
-            .method(parts.method.clone())
+            .method(parts.method)
             .uri(uri)
             .body(Full::new(body))
             .map_err(|_| Rejection::UpstreamUnreachable)?;
         let headers = request.headers_mut();
-        *headers = parts.headers.clone();
+        *headers = parts.headers;
         strip_hop_by_hop(headers);
         headers.remove(header::EXPECT);
         append_forwarded_for(headers, peer);

@@ -133,19 +133,21 @@ fn check_names_file_line_column_and_key_for_each_broken_config() {
     }
 }
 
+/// Writes `GOOD` pointing at `upstream`, with the payments secret file holding `secret`.
+fn config_in_front_of(dir: &Path, upstream: &Upstream, secret: &str) -> String {
+    write(dir, "payments.secret", secret);
+    let text = GOOD.replace(
+        "http://127.0.0.1:3000",
+        &format!("http://{}", upstream.addr),
+    );
+    write(dir, "gw.yaml", &text)
+}
+
 #[tokio::test]
 async fn sign_output_is_accepted_by_the_running_gateway_and_tampering_is_not() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "payments.secret", "new-secret");
-    let config = write(
-        dir.path(),
-        "gw.yaml",
-        &GOOD.replace(
-            "http://127.0.0.1:3000",
-            &format!("http://{}", upstream.addr),
-        ),
-    );
+    let config = config_in_front_of(dir.path(), &upstream, "new-secret");
     let body = write(dir.path(), "body.json", "{\"order\":7}");
     let env = [("FLOW_SECRET", "flow-secret")];
     let gateway = Binary::start(Path::new(&config), &env);
@@ -234,15 +236,7 @@ async fn sigterm_drains_an_in_flight_request_then_exits_zero() {
         .delay_ms
         .store(700, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "payments.secret", "x");
-    let config = write(
-        dir.path(),
-        "gw.yaml",
-        &GOOD.replace(
-            "http://127.0.0.1:3000",
-            &format!("http://{}", upstream.addr),
-        ),
-    );
+    let config = config_in_front_of(dir.path(), &upstream, "x");
     let mut gateway = Binary::start(Path::new(&config), &[("FLOW_SECRET", "flow-secret")]);
     let (code, out, err) = run(
         &[
