@@ -168,3 +168,22 @@ async fn a_body_trickled_past_the_body_timeout_is_408() {
     assert_eq!(parse_reply(&out).status, 408);
     assert_eq!(upstream.count(), 0);
 }
+
+#[tokio::test]
+async fn a_route_upstream_with_a_base_path_prefixes_the_forwarded_path() {
+    let upstream = Upstream::start().await;
+    let config = format!(
+        "listen: 127.0.0.1:0\nroutes:\n  - name: r\n    path_prefix: /in/\n    upstream: http://{}/base/\n    provider: flow\n    secrets: [s]\n",
+        upstream.addr
+    );
+    let gw = InProcess::start(&config).await;
+    let reply = post(
+        gw.addr,
+        "/in/orders?x=1",
+        &sign("flow", &["s"], b"{}", NOW),
+        b"{}",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(upstream.received()[0].uri, "/base/in/orders?x=1");
+}
