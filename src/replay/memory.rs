@@ -4,7 +4,7 @@
 //! reservation, and all at once when the store looks full. When it is full of live
 //! reservations, new ones are refused with [`StoreError::Full`] and the gateway answers 503, so
 //! senders retry later: failing closed, rather than forgetting a live key and letting a replay
-//! through. Entries cost about 80 bytes each.
+//! through. Entries cost about 92 bytes each (1M keys measured at 88 MiB of RSS).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
