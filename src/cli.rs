@@ -87,7 +87,9 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
         };
         let replay = match route.replay {
             ReplayPolicy::Off => "replay off".to_owned(),
-            ReplayPolicy::UntilStale => format!("timestamp ±{}s, replay on", route.tolerance),
+            ReplayPolicy::UntilStale => {
+                format!("timestamp ±{}s, replay on", route.verifier.tolerance())
+            }
             ReplayPolicy::Window(s) => format!("replay window {s}s"),
         };
         let handshake = route

@@ -70,8 +70,9 @@ impl Gateway {
     ) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let id = self.requests.fetch_add(1, Ordering::Relaxed);
+        // Both clones are cheap: standard methods are inline and a Uri shares its bytes.
         let method = request.method().clone();
-        let path = request.uri().path().to_owned();
+        let uri = request.uri().clone();
         let mut trace = Trace::default();
         let (response, reason) = match self.pipeline(request, peer, &mut trace).await {
             Ok(response) => (response, ""),
@@ -83,7 +84,7 @@ impl Gateway {
         tracing::info!(
             request_id = id,
             %method,
-            path,
+            path = uri.path(),
             route = trace.route.as_deref().unwrap_or(""),
             outcome = trace.outcome,
             reason,
@@ -156,7 +157,7 @@ impl Gateway {
             // ts + tolerance.
             ReplayPolicy::UntilStale => {
                 let ts = verified.timestamp.unwrap_or(now);
-                ts.saturating_add_unsigned(route.tolerance)
+                ts.saturating_add_unsigned(route.verifier.tolerance())
                     .saturating_add(1)
                     .max(now + 1)
             }

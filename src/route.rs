@@ -84,8 +84,6 @@ pub struct Route {
     pub secret_count: usize,
     /// Where verified requests go.
     pub upstream: Upstream,
-    /// Timestamp tolerance in seconds (timestamped schemes).
-    pub tolerance: u64,
     /// Replay protection.
     pub replay: ReplayPolicy,
     /// Largest body accepted.

@@ -501,7 +501,6 @@ impl Validator<'_> {
             secret_count: secrets.len(),
             verifier: Verifier::new(scheme, &secrets, tolerance),
             upstream: upstream?,
-            tolerance,
             replay,
             max_body_bytes,
             handshake,

@@ -49,7 +49,7 @@ fn a_good_config_loads_with_defaults() {
     let custom = config.routes.find("/hooks/anything").unwrap();
     assert_eq!(custom.upstream.to_string(), "http://10.0.0.1:9000/base");
     assert_eq!(custom.replay, ReplayPolicy::UntilStale);
-    assert_eq!(custom.tolerance, 60);
+    assert_eq!(custom.verifier.tolerance(), 60);
     assert!(config.routes.find("/webhooks/orders/x").is_none());
     assert!(config.routes.find("/hooks").is_none());
 }

@@ -66,6 +66,11 @@ impl Verifier {
         }
     }
 
+    /// Timestamp tolerance in seconds, past and future.
+    pub fn tolerance(&self) -> u64 {
+        self.tolerance
+    }
+
     /// The scheme this verifier checks.
     pub fn scheme(&self) -> &Scheme {
         &self.scheme
