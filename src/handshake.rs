@@ -79,8 +79,9 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn echoes_the_value_decoded() {
+    #[tokio::test]
+    async fn echoes_the_value_decoded() {
+        use http_body_util::BodyExt;
         let uri: Uri = "/hook?x=1&echo=ab%2Fc+d".parse().unwrap();
         let response = answer(Handshake::Echo, &Method::GET, &uri)
             .unwrap()
@@ -90,6 +91,8 @@ mod tests {
             response.headers()[CONTENT_TYPE],
             "text/plain; charset=utf-8"
         );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"ab/c d");
     }
 
     #[test]
