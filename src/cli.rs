@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `check` and `sign`.
+//! The command line: `serve` (the default), `check`, `sign` and `probe`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Mode, StoreKind};
 use crate::route::{PathMatch, ReplayPolicy};
 use crate::verify::Delivery;
 
@@ -39,6 +39,59 @@ pub enum Command {
     Check,
     /// Print the headers a sender would attach to a body (signed with the route's first secret).
     Sign(SignArgs),
+    /// Ask a running gateway's admin listener for a health endpoint; exit 0 on 200. For
+    /// container health checks in images without a shell or curl.
+    Probe(ProbeArgs),
+}
+
+/// Arguments of `probe`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The admin listener's address.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub admin: String,
+    /// Which endpoint: /healthz or /readyz.
+    #[arg(long, default_value = "/healthz")]
+    pub path: String,
+}
+
+/// `hookgate probe`: GETs the endpoint with a 2-second bound; `Ok` on 200.
+///
+/// # Errors
+/// Unreachable, timed out, or any status other than 200.
+pub fn probe(args: &ProbeArgs) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let bound = Duration::from_secs(2);
+    let addr = args
+        .admin
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .with_context(|| format!("`{}` is not an address", args.admin))?;
+    let mut stream = TcpStream::connect_timeout(&addr, bound)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_read_timeout(Some(bound))?;
+    stream.set_write_timeout(Some(bound))?;
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
+        args.path
+    )?;
+    let mut reply = Vec::new();
+    stream
+        .take(64 * 1024)
+        .read_to_end(&mut reply)
+        .context("no answer")?;
+    let reply = String::from_utf8_lossy(&reply);
+    let status = reply.lines().next().unwrap_or_default();
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    if status.split(' ').nth(1) == Some("200") {
+        Ok(body.to_owned())
+    } else {
+        bail!("{status}: {}", body.trim())
+    }
 }
 
 /// Arguments of `sign`.
@@ -75,11 +128,20 @@ pub fn load(path: &std::path::Path) -> anyhow::Result<Config> {
 /// `hookgate check`: the summary printed when the config is valid.
 pub fn summary(config: &Config, path: &std::path::Path) -> String {
     let mut out = format!(
-        "{}: ok, listening on {}, {} route(s)\n",
+        "{}: ok, listening on {}{}, {} route(s)\n",
         path.display(),
         config.listen,
+        if config.tls.is_some() { " (TLS)" } else { "" },
         config.routes.iter().count()
     );
+    if let Some(admin) = config.admin_listen {
+        out.push_str(&format!("  admin on {admin}: /healthz /readyz /metrics\n"));
+    }
+    let store = match config.replay.store {
+        StoreKind::Memory => format!("memory, at most {} entries", config.replay.max_entries),
+        StoreKind::Redis => "redis".to_owned(),
+    };
+    out.push_str(&format!("  replay store: {store}\n"));
     for route in config.routes.iter() {
         let path = match &route.path {
             PathMatch::Exact(p) => p.clone(),
@@ -96,8 +158,16 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             .handshake
             .map(|h| format!(", handshake {h:?}").to_lowercase())
             .unwrap_or_default();
+        let mode = match route.mode {
+            Mode::Enforce => String::new(),
+            Mode::Observe => ", OBSERVE ONLY (forwards what fails)".to_owned(),
+        };
+        let rate = route
+            .rate_limit
+            .map(|r| format!(", rate {}/s burst {}", r.per_second, r.burst))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  {}  POST {path} -> {}  {} ({}), {} secret(s), {replay}{handshake}, max body {} bytes\n",
+            "  {}  POST {path} -> {}  {} ({}), {} secret(s), {replay}{handshake}, max body {} bytes{rate}{mode}\n",
             route.name,
             route.upstream,
             route.provider,

@@ -57,6 +57,12 @@ pub enum Rejection {
     /// The upstream did not answer within the timeout.
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// The route's rate limit is exhausted; the sender may retry after the given seconds.
+    #[error("rate limited")]
+    RateLimited {
+        /// Whole seconds until a request would be admitted, at least 1.
+        retry_after_seconds: u32,
+    },
 }
 
 impl Rejection {
@@ -78,6 +84,7 @@ impl Rejection {
             Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Rejection::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -100,7 +107,71 @@ impl Rejection {
             Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
             Rejection::UpstreamUnreachable => "upstream_unreachable",
             Rejection::UpstreamTimeout => "upstream_timeout",
+            Rejection::RateLimited { .. } => "rate_limited",
         }
+    }
+
+    /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
+    pub const ALL: [Rejection; 17] = [
+        Rejection::NoRoute,
+        Rejection::MethodNotAllowed,
+        Rejection::SignatureMissing,
+        Rejection::SignatureMalformed,
+        Rejection::SignatureMismatch,
+        Rejection::TimestampMissing,
+        Rejection::TimestampMalformed,
+        Rejection::TimestampOutOfTolerance,
+        Rejection::Replayed,
+        Rejection::BodyTooLarge,
+        Rejection::BodyTimeout,
+        Rejection::BodyUnreadable,
+        Rejection::HandshakeMalformed,
+        Rejection::ReplayStoreUnavailable,
+        Rejection::UpstreamUnreachable,
+        Rejection::UpstreamTimeout,
+        Rejection::RateLimited {
+            retry_after_seconds: 1,
+        },
+    ];
+
+    /// A dense index, `0..ALL.len()`, for per-reason counters.
+    pub fn index(self) -> usize {
+        match self {
+            Rejection::NoRoute => 0,
+            Rejection::MethodNotAllowed => 1,
+            Rejection::SignatureMissing => 2,
+            Rejection::SignatureMalformed => 3,
+            Rejection::SignatureMismatch => 4,
+            Rejection::TimestampMissing => 5,
+            Rejection::TimestampMalformed => 6,
+            Rejection::TimestampOutOfTolerance => 7,
+            Rejection::Replayed => 8,
+            Rejection::BodyTooLarge => 9,
+            Rejection::BodyTimeout => 10,
+            Rejection::BodyUnreadable => 11,
+            Rejection::HandshakeMalformed => 12,
+            Rejection::ReplayStoreUnavailable => 13,
+            Rejection::UpstreamUnreachable => 14,
+            Rejection::UpstreamTimeout => 15,
+            Rejection::RateLimited { .. } => 16,
+        }
+    }
+
+    /// Whether a route in `mode: observe` logs and counts this rejection but forwards anyway:
+    /// the verdicts about the delivery (signature, timestamp, replay) and an unavailable
+    /// replay store. Limits (body size, rate) and upstream failures apply in every mode.
+    pub fn observable(self) -> bool {
+        matches!(
+            self,
+            Rejection::ReplayStoreUnavailable
+                | Rejection::SignatureMissing
+                | Rejection::SignatureMalformed
+                | Rejection::SignatureMismatch
+                | Rejection::TimestampMissing
+                | Rejection::TimestampMalformed
+                | Rejection::TimestampOutOfTolerance
+                | Rejection::Replayed
+        )
     }
 
     /// The JSON body sent to the client.
@@ -132,6 +203,12 @@ mod tests {
             (Rejection::ReplayStoreUnavailable, 503),
             (Rejection::UpstreamUnreachable, 502),
             (Rejection::UpstreamTimeout, 504),
+            (
+                Rejection::RateLimited {
+                    retry_after_seconds: 3,
+                },
+                429,
+            ),
         ];
         for (rejection, status) in cases {
             assert_eq!(rejection.status().as_u16(), status, "{rejection:?}");
@@ -140,5 +217,16 @@ mod tests {
                 format!("{{\"error\":\"{}\"}}", rejection.reason())
             );
         }
+    }
+
+    #[test]
+    fn all_is_dense_and_in_index_order() {
+        for (i, rejection) in Rejection::ALL.iter().enumerate() {
+            assert_eq!(rejection.index(), i, "{rejection:?}");
+        }
+        let mut reasons: Vec<_> = Rejection::ALL.iter().map(|r| r.reason()).collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        assert_eq!(reasons.len(), Rejection::ALL.len());
     }
 }

@@ -4,10 +4,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Method, Request, Response};
 use http_body_util::Full;
@@ -15,51 +18,148 @@ use hyper::body::Incoming;
 
 use crate::body;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Mode, ReplaySettings, StoreKind};
 use crate::error::Rejection;
 use crate::handshake;
+use crate::metrics::{Metrics, Outcome, RouteMetrics, StoreOp};
 use crate::proxy::{Answer, Proxy};
-use crate::replay::{self, MemoryStore, ReplayStore, Reservation};
-use crate::route::{ReplayPolicy, Route};
+use crate::replay::{self, MemoryStore, RedisStore, ReplayStore, Reservation, StoreError};
+use crate::route::{RateLimit, ReplayPolicy, Route};
 use crate::verify::{Delivery, Verified};
 
-/// Everything a request needs: the validated config, the replay store, the upstream client and
-/// the clock.
+/// The gateway: the active config and what was built from it, plus what outlives a reload
+/// (metrics, the request counter, readiness).
 #[derive(Debug)]
 pub struct Gateway {
-    config: Config,
-    store: Arc<dyn ReplayStore>,
-    proxy: Proxy,
+    active: ArcSwap<Active>,
+    metrics: Metrics,
     clock: Clock,
     requests: AtomicU64,
+    listening: AtomicBool,
+    draining: AtomicBool,
 }
 
-/// What the log line of a request reports besides its status.
+/// One loaded config and everything built from it. A request holds the `Arc<Active>` it
+/// started with, so a reload never changes the rules under a request in flight.
+#[derive(Debug)]
+pub struct Active {
+    /// The validated config.
+    pub config: Config,
+    /// Per-route state, in the same order as `config.routes`.
+    routes: Vec<RouteState>,
+    proxy: Proxy,
+    store: Arc<dyn ReplayStore>,
+}
+
+#[derive(Debug)]
+struct RouteState {
+    metrics: Arc<RouteMetrics>,
+    limiter: Option<(RateLimit, Arc<DefaultDirectRateLimiter>)>,
+}
+
+/// What the log line and the metrics of a request report besides its status.
 #[derive(Debug, Default)]
 struct Trace {
-    route: Option<Arc<str>>,
-    outcome: &'static str,
+    route: Option<usize>,
+    handshake: bool,
+    observed: Option<Rejection>,
     secret_index: Option<usize>,
     upstream_status: Option<u16>,
 }
 
+/// Decrements the in-flight gauge however the request ends, cancellation included.
+struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight(-1);
+    }
+}
+
 impl Gateway {
-    /// A gateway for `config`, with its own memory replay store, reading time from `clock`.
-    pub fn new(config: Config, clock: Clock) -> Gateway {
-        let store: Arc<dyn ReplayStore> = Arc::new(MemoryStore::new(config.replay.max_entries));
-        let proxy = Proxy::new(config.timeouts.upstream);
-        Gateway {
-            config,
-            store,
-            proxy,
+    /// A gateway serving `config`, reading time from `clock`.
+    ///
+    /// # Errors
+    /// When the replay store cannot be built from the settings.
+    pub fn new(config: Config, clock: Clock) -> Result<Gateway, StoreError> {
+        let metrics = Metrics::new();
+        let store = build_store(&config.replay)?;
+        let active = Active::build(config, store, &metrics, None);
+        metrics.reload(true, clock.now());
+        Ok(Gateway {
+            active: ArcSwap::from_pointee(active),
+            metrics,
             clock,
             requests: AtomicU64::new(0),
-        }
+            listening: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+        })
     }
 
-    /// The config this gateway serves.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The config and state new requests use.
+    pub fn active(&self) -> Arc<Active> {
+        self.active.load_full()
+    }
+
+    /// Metrics of this gateway.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Swaps in `config` for new requests; requests in flight finish on the old one. The
+    /// replay store is kept when its settings did not change, and so are rate limiter states
+    /// of routes whose name and limit did not change.
+    ///
+    /// # Errors
+    /// When a new replay store cannot be built; the old config keeps serving.
+    pub fn reload(&self, config: Config) -> Result<(), StoreError> {
+        let old = self.active();
+        for (key, was, now) in [
+            ("listen", Some(old.config.listen), Some(config.listen)),
+            ("admin_listen", old.config.admin_listen, config.admin_listen),
+        ] {
+            if was != now {
+                tracing::warn!(
+                    key,
+                    "changed in the config; a restart applies it, reload does not"
+                );
+            }
+        }
+        let store = if old.config.replay == config.replay {
+            Arc::clone(&old.store)
+        } else {
+            tracing::warn!("replay settings changed: starting a new replay store");
+            build_store(&config.replay)?
+        };
+        let active = Active::build(config, store, &self.metrics, Some(&old));
+        self.active.store(Arc::new(active));
+        self.metrics.reload(true, self.clock.now());
+        Ok(())
+    }
+
+    /// Marks the webhook listener as accepting.
+    pub fn set_listening(&self) {
+        self.listening.store(true, Ordering::Relaxed);
+    }
+
+    /// Marks the gateway as draining: `/readyz` fails from now on.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Ready to take traffic: listening, not draining, and the replay store answers.
+    ///
+    /// # Errors
+    /// Why not, for the `/readyz` body.
+    pub async fn readiness(&self) -> Result<(), &'static str> {
+        if self.draining.load(Ordering::Relaxed) {
+            return Err("draining");
+        }
+        if !self.listening.load(Ordering::Relaxed) {
+            return Err("not listening yet");
+        }
+        let store = Arc::clone(&self.active().store);
+        store.ping().await.map_err(|_| "replay store unreachable")
     }
 
     /// Handles one request; never fails, every outcome is a response.
@@ -69,29 +169,43 @@ impl Gateway {
         peer: SocketAddr,
     ) -> Response<Full<Bytes>> {
         let started = Instant::now();
+        let active = self.active();
+        self.metrics.in_flight(1);
+        let _in_flight = InFlight(&self.metrics);
         let id = self.requests.fetch_add(1, Ordering::Relaxed);
         // Both clones are cheap: standard methods are inline and a Uri shares its bytes.
         let method = request.method().clone();
         let uri = request.uri().clone();
         let mut trace = Trace::default();
-        let (response, reason) = match self.pipeline(request, peer, &mut trace).await {
-            Ok(response) => (response, ""),
-            Err(rejection) => {
-                trace.outcome = "rejected";
-                (reject(rejection), rejection.reason())
+        let result = self.pipeline(&active, request, peer, &mut trace).await;
+        let (response, outcome) = match result {
+            Ok(response) => {
+                let outcome = match (trace.handshake, trace.observed) {
+                    (true, _) => Outcome::Handshake,
+                    (false, Some(rejection)) => Outcome::Observed(rejection),
+                    (false, None) => Outcome::Forwarded,
+                };
+                (response, outcome)
             }
+            Err(rejection) => (reject(rejection), Outcome::Rejected(rejection)),
         };
+        let latency = started.elapsed();
+        let route = trace
+            .route
+            .and_then(|i| Some((active.config.routes.get(i)?, active.routes.get(i)?)));
+        let series = route.map_or(self.metrics.unrouted(), |(_, state)| &state.metrics);
+        series.request(outcome, latency);
         tracing::info!(
             request_id = id,
             %method,
             path = uri.path(),
-            route = trace.route.as_deref().unwrap_or(""),
-            outcome = trace.outcome,
-            reason,
+            route = route.map_or("", |(r, _)| &*r.name),
+            outcome = outcome.label(),
+            reason = outcome.reason(),
             status = response.status().as_u16(),
             upstream_status = trace.upstream_status,
             secret_index = trace.secret_index,
-            latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
             "request"
         );
         response
@@ -99,21 +213,26 @@ impl Gateway {
 
     async fn pipeline(
         &self,
+        active: &Active,
         request: Request<Incoming>,
         peer: SocketAddr,
         trace: &mut Trace,
     ) -> Result<Answer, Rejection> {
-        let route = self
+        let (index, route) = active
             .config
             .routes
             .find(request.uri().path())
             .ok_or(Rejection::NoRoute)?;
-        trace.route = Some(Arc::clone(&route.name));
+        trace.route = Some(index);
+        let state = active.routes.get(index).ok_or(Rejection::NoRoute)?;
+        if let Some((_, limiter)) = &state.limiter {
+            admit(limiter)?;
+        }
         if let Some(answer) = route
             .handshake
             .and_then(|h| handshake::answer(h, request.method(), request.uri()))
         {
-            trace.outcome = "handshake";
+            trace.handshake = true;
             return answer;
         }
         if request.method() != Method::POST {
@@ -124,9 +243,10 @@ impl Gateway {
             incoming,
             &parts.headers,
             route.max_body_bytes,
-            self.config.timeouts.body,
+            active.config.timeouts.body,
         )
         .await?;
+        state.metrics.body(body.len());
         let now = self.clock.now();
         let delivery = Delivery {
             method: &parts.method,
@@ -134,19 +254,37 @@ impl Gateway {
             headers: &parts.headers,
             body: &body,
         };
-        let verified = route.verifier.verify(&delivery, now)?;
-        trace.secret_index = Some(verified.secret_index);
-        let reservation = self.reserve(route, &verified, now).await?;
-        let result = self.proxy.forward(&route.upstream, parts, body, peer).await;
+        let verdict = match route.verifier.verify(&delivery, now) {
+            Ok(verified) => {
+                trace.secret_index = Some(verified.secret_index);
+                state.metrics.secret_match(verified.secret_index);
+                self.reserve(active, route, &verified, now).await
+            }
+            Err(rejection) => Err(rejection),
+        };
+        let reservation = match (verdict, route.mode) {
+            (Ok(reservation), _) => reservation,
+            (Err(rejection), Mode::Observe) if rejection.observable() => {
+                trace.observed = Some(rejection);
+                None
+            }
+            (Err(rejection), _) => return Err(rejection),
+        };
+        let sent = Instant::now();
+        let result = active
+            .proxy
+            .forward(&route.upstream, parts, body, peer)
+            .await;
+        state.metrics.upstream(sent.elapsed());
         trace.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
-        trace.outcome = "forwarded";
-        settle(reservation, &result).await;
+        self.settle(reservation, &result).await;
         result
     }
 
     /// Reserves the delivery's replay key; `Ok(None)` when the route has replay off.
     async fn reserve(
         &self,
+        active: &Active,
         route: &Route,
         verified: &Verified,
         now: i64,
@@ -164,28 +302,104 @@ impl Gateway {
             ReplayPolicy::Window(seconds) => now.saturating_add_unsigned(seconds),
         };
         let key = replay::key(&route.name, verified.fingerprint.as_bytes());
-        match Reservation::take(&self.store, key, expires_at, now).await {
+        match Reservation::take(&active.store, key, expires_at, now).await {
             Ok(Some(reservation)) => Ok(Some(reservation)),
             Ok(None) => Err(Rejection::Replayed),
             Err(e) => {
+                self.metrics.store_error(StoreOp::Reserve);
                 tracing::warn!(route = &*route.name, error = %e, "replay store refused a reservation");
                 Err(Rejection::ReplayStoreUnavailable)
             }
         }
     }
+
+    /// Keeps the reservation only if the sender is about to hear 2xx; otherwise releases it
+    /// before the sender hears back, so an immediate retry passes.
+    async fn settle(&self, reservation: Option<Reservation>, result: &Result<Answer, Rejection>) {
+        let Some(reservation) = reservation else {
+            return;
+        };
+        if matches!(result, Ok(response) if response.status().is_success()) {
+            reservation.keep();
+        } else if let Err(e) = reservation.release().await {
+            self.metrics.store_error(StoreOp::Release);
+            tracing::warn!(error = %e, "could not release a replay reservation; the retry may be refused until it expires");
+        }
+    }
 }
 
-/// Keeps the reservation only if the sender is about to hear 2xx; otherwise releases it
-/// before the sender hears back, so an immediate retry passes.
-async fn settle(reservation: Option<Reservation>, result: &Result<Answer, Rejection>) {
-    let Some(reservation) = reservation else {
-        return;
-    };
-    if matches!(result, Ok(response) if response.status().is_success()) {
-        reservation.keep();
-    } else if let Err(e) = reservation.release().await {
-        tracing::warn!(error = %e, "could not release a replay reservation; the retry may be refused until it expires");
+impl Active {
+    fn build(
+        config: Config,
+        store: Arc<dyn ReplayStore>,
+        metrics: &Metrics,
+        previous: Option<&Active>,
+    ) -> Active {
+        let names: Vec<_> = config
+            .routes
+            .iter()
+            .map(|r| (Arc::clone(&r.name), r.secret_count))
+            .collect();
+        let series = metrics.routes(&names);
+        let routes = config
+            .routes
+            .iter()
+            .zip(series)
+            .map(|(route, metrics)| RouteState {
+                metrics,
+                limiter: route.rate_limit.map(|limit| {
+                    let kept = previous.and_then(|p| p.limiter(&route.name, limit));
+                    (limit, kept.unwrap_or_else(|| Arc::new(limiter(limit))))
+                }),
+            })
+            .collect();
+        let proxy = Proxy::new(
+            config.timeouts.upstream,
+            Arc::clone(&config.upstream_tls),
+            config.tls.is_some(),
+        );
+        Active {
+            config,
+            routes,
+            proxy,
+            store,
+        }
     }
+
+    /// The limiter of the route named `name`, if it has exactly `limit`.
+    fn limiter(&self, name: &str, limit: RateLimit) -> Option<Arc<DefaultDirectRateLimiter>> {
+        self.config
+            .routes
+            .iter()
+            .zip(&self.routes)
+            .find(|(route, _)| &*route.name == name)
+            .and_then(|(_, state)| state.limiter.as_ref())
+            .filter(|(had, _)| *had == limit)
+            .map(|(_, limiter)| Arc::clone(limiter))
+    }
+}
+
+fn limiter(limit: RateLimit) -> DefaultDirectRateLimiter {
+    RateLimiter::direct(Quota::per_second(limit.per_second).allow_burst(limit.burst))
+}
+
+/// Takes a token, or says how long until one is free.
+fn admit(limiter: &DefaultDirectRateLimiter) -> Result<(), Rejection> {
+    limiter.check().map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        // Whole seconds, rounded up: Retry-After has no finer unit.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Rejection::RateLimited {
+            retry_after_seconds: u32::try_from(seconds.max(1)).unwrap_or(u32::MAX),
+        }
+    })
+}
+
+fn build_store(settings: &ReplaySettings) -> Result<Arc<dyn ReplayStore>, StoreError> {
+    Ok(match (settings.store, &settings.redis) {
+        (StoreKind::Redis, Some(redis)) => Arc::new(RedisStore::new(redis)?),
+        _ => Arc::new(MemoryStore::new(settings.max_entries)),
+    })
 }
 
 /// The response for a rejection: its status and `{"error":"<reason>"}`, nothing more.
@@ -204,6 +418,11 @@ pub fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
         }
         Rejection::ReplayStoreUnavailable => {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        Rejection::RateLimited {
+            retry_after_seconds,
+        } => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }
         _ => {}
     }

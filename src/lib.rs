@@ -24,11 +24,14 @@ pub mod secret;
 pub mod verify;
 
 pub use error::Rejection;
+pub mod admin;
 pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod gateway;
 pub mod handshake;
+pub mod metrics;
 pub mod proxy;
 pub mod replay;
 pub mod server;
+pub mod tls;

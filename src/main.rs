@@ -2,6 +2,7 @@
 //! 1 invalid config or usage, 2 runtime failure (cannot bind, cannot serve).
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -23,6 +24,16 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Probe(args) => match cli::probe(args) {
+            Ok(body) => {
+                print!("{body}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
                 ExitCode::from(1)
             }
         },
@@ -66,15 +77,77 @@ fn serve(cli: &Cli) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let gateway = Arc::new(Gateway::new(config, Clock::System));
-        match hookgate::server::run(listener, gateway, shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
+        let admin = match config.admin_listen {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    tracing::error!(%addr, error = %e, "cannot listen for admin");
+                    return ExitCode::from(2);
+                }
+            },
+            None => None,
+        };
+        let gateway = match Gateway::new(config, Clock::System) {
+            Ok(gateway) => Arc::new(gateway),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the replay store");
+                return ExitCode::from(2);
+            }
+        };
+        let admin = admin.map(|l| tokio::spawn(hookgate::admin::run(l, Arc::clone(&gateway))));
+        let reloads = tokio::spawn(reload_on_hangup(Arc::clone(&gateway), cli.config.clone()));
+        let result = hookgate::server::run(listener, gateway, shutdown_signal()).await;
+        reloads.abort();
+        if let Some(admin) = admin {
+            admin.abort();
+        }
+        match result {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 tracing::error!(error = %e, "server failed");
                 ExitCode::from(2)
             }
         }
     })
+}
+
+/// Reloads the config on every SIGHUP. A config that fails to load is logged and refused;
+/// the last good one keeps serving.
+async fn reload_on_hangup(gateway: Arc<Gateway>, path: PathBuf) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot watch SIGHUP; reload needs a restart");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let outcome = cli::load(&path)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|config| gateway.reload(config).map_err(|e| e.to_string()));
+            match outcome {
+                Ok(()) => {
+                    let active = gateway.active();
+                    tracing::info!(
+                        config = %path.display(),
+                        routes = active.config.routes.iter().count(),
+                        "config reloaded"
+                    );
+                }
+                Err(e) => {
+                    gateway.metrics().reload(false, 0);
+                    tracing::error!(config = %path.display(), error = %e, "config reload refused; the last good config keeps serving");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (gateway, path);
+    }
 }
 
 fn init_logging(config: &Config) {

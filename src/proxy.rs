@@ -7,6 +7,7 @@
 //! midway becomes a 502 rather than a truncated 2xx.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -45,23 +47,38 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 /// A finished upstream response.
 pub type Answer = Response<Full<Bytes>>;
 
-/// The pooled upstream client.
+/// The pooled upstream client, for http and https upstreams.
 #[derive(Debug, Clone)]
 pub struct Proxy {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    forwarded_proto: HeaderValue,
 }
 
 impl Proxy {
-    /// A client whose whole exchange (connect, send, response) is bounded by `timeout`.
-    pub fn new(timeout: Duration) -> Proxy {
+    /// A client whose whole exchange (connect, TLS, send, response) is bounded by `timeout`,
+    /// trusting `tls` for https upstreams. `listener_tls` says whether senders reach hookgate
+    /// over TLS, for `X-Forwarded-Proto`.
+    pub fn new(timeout: Duration, tls: Arc<rustls::ClientConfig>, listener_tls: bool) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(timeout));
+        // Lets the https connector see https:// URIs; it does TLS itself.
+        connector.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        Proxy { client, timeout }
+        let forwarded_proto = HeaderValue::from_static(if listener_tls { "https" } else { "http" });
+        Proxy {
+            client,
+            timeout,
+            forwarded_proto,
+        }
     }
 
     /// Sends the verified request upstream and returns its response.
@@ -90,14 +107,13 @@ impl Proxy {
         strip_hop_by_hop(headers);
         headers.remove(header::EXPECT);
         append_forwarded_for(headers, peer);
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(X_FORWARDED_PROTO, self.forwarded_proto.clone());
 
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|_| Rejection::UpstreamUnreachable)?;
+            let response = self.client.request(request).await.map_err(|e| {
+                tracing::warn!(upstream = %upstream, error = %error_chain(&e), "upstream request failed");
+                Rejection::UpstreamUnreachable
+            })?;
             let (mut head, body) = response.into_parts();
             let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
@@ -111,6 +127,18 @@ impl Proxy {
             .await
             .map_err(|_| Rejection::UpstreamTimeout)?
     }
+}
+
+/// An error with its sources, e.g. "client error (Connect): invalid peer certificate".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.

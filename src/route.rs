@@ -4,11 +4,13 @@
 //! Matching allocates nothing.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use http::Uri;
 use http::uri::{Authority, Scheme as UriScheme};
 
+pub use crate::config::Mode;
 use crate::scheme::Handshake;
 use crate::verify::Verifier;
 
@@ -21,10 +23,11 @@ pub enum PathMatch {
     Prefix(String),
 }
 
-/// Where verified requests go: an absolute `http://` URL with an optional base path.
+/// Where verified requests go: an absolute `http://` or `https://` URL with an optional base
+/// path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
-    /// `http`.
+    /// `http` or `https`.
     pub scheme: UriScheme,
     /// Host and port.
     pub authority: Authority,
@@ -69,6 +72,15 @@ pub enum ReplayPolicy {
     Window(u64),
 }
 
+/// A route's admission rate: a token bucket refilled `per_second`, holding up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: NonZeroU32,
+    /// Requests admitted at once after a quiet spell.
+    pub burst: NonZeroU32,
+}
+
 /// One validated route.
 #[derive(Debug)]
 pub struct Route {
@@ -90,6 +102,10 @@ pub struct Route {
     pub max_body_bytes: u64,
     /// A handshake the route answers itself, if enabled.
     pub handshake: Option<Handshake>,
+    /// Enforce verdicts, or only observe them.
+    pub mode: Mode,
+    /// Admission rate, checked before any body is read.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// All routes, indexed for matching.
@@ -122,15 +138,20 @@ impl RouteTable {
         }
     }
 
-    /// The route claiming `path`, if any.
-    pub fn find(&self, path: &str) -> Option<&Route> {
+    /// The route claiming `path`, if any, with its position in config order.
+    pub fn find(&self, path: &str) -> Option<(usize, &Route)> {
         let i = self.exact.get(path).copied().or_else(|| {
             self.prefixes
                 .iter()
                 .find(|(prefix, _)| path.starts_with(prefix.as_str()))
                 .map(|(_, i)| *i)
         })?;
-        self.routes.get(i)
+        self.routes.get(i).map(|route| (i, route))
+    }
+
+    /// The route at `index` in config order.
+    pub fn get(&self, index: usize) -> Option<&Route> {
+        self.routes.get(index)
     }
 
     /// The route named `name`.

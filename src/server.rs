@@ -1,18 +1,23 @@
-//! The accept loop and graceful shutdown.
+//! The accept loop, TLS, and graceful shutdown.
 //!
 //! HTTP/1.1 only: webhook senders speak it, and it keeps header and smuggling rules simple.
-//! On shutdown the listener closes at once, connections finish their in-flight request, and
-//! whatever is still open after the grace period is dropped.
+//! Each connection takes the TLS certificate and timeouts of the config active when it was
+//! accepted, so a reload applies to new connections. On shutdown the listener closes at once,
+//! `/readyz` fails, connections finish their in-flight request, and whatever is still open
+//! after the grace period is dropped.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use crate::gateway::Gateway;
 
@@ -25,13 +30,17 @@ pub async fn run(
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let timeouts = gateway.config().timeouts;
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header)
-        .keep_alive(true);
     let graceful = GracefulShutdown::new();
-    tracing::info!(addr = %listener.local_addr()?, routes = gateway.config().routes.iter().count(), "listening");
+    {
+        let active = gateway.active();
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            tls = active.config.tls.is_some(),
+            routes = active.config.routes.iter().count(),
+            "listening"
+        );
+    }
+    gateway.set_listening();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -46,29 +55,66 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let gateway = Arc::clone(&gateway);
-        let service = service_fn(move |request| {
-            let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
-        });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
-            }
-        });
+        tokio::spawn(connection(
+            stream,
+            peer,
+            Arc::clone(&gateway),
+            graceful.watcher(),
+        ));
     }
+    gateway.set_draining();
     drop(listener);
+    let grace = gateway.active().config.timeouts.shutdown_grace;
     tracing::info!(
-        grace_seconds = timeouts.shutdown_grace.as_secs(),
+        grace_seconds = grace.as_secs(),
         "shutting down: draining connections"
     );
-    if tokio::time::timeout(timeouts.shutdown_grace, graceful.shutdown())
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("grace period over; dropping connections still open");
     }
     Ok(())
+}
+
+/// One connection: TLS if configured (the handshake bounded by the header timeout), then HTTP.
+async fn connection(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>, watcher: Watcher) {
+    let _ = stream.set_nodelay(true);
+    let active = gateway.active();
+    let header_timeout = active.config.timeouts.header;
+    match &active.config.tls {
+        None => serve(stream, peer, gateway, header_timeout, watcher).await,
+        Some(tls) => {
+            let acceptor = TlsAcceptor::from(Arc::clone(tls));
+            match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => serve(stream, peer, gateway, header_timeout, watcher).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    gateway: Arc<Gateway>,
+    header_timeout: Duration,
+    watcher: Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let gateway = Arc::clone(&gateway);
+        async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
+    });
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
 }

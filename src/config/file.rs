@@ -11,7 +11,10 @@ use crate::scheme::{Algorithm, SchemeSpec};
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
     pub(crate) listen: Spanned<String>,
+    pub(crate) admin_listen: Option<Spanned<String>>,
+    pub(crate) tls: Option<Spanned<TlsFile>>,
     pub(crate) upstream: Option<Spanned<String>>,
+    pub(crate) upstream_ca_file: Option<Spanned<String>>,
     pub(crate) max_body_bytes: Option<Spanned<u64>>,
     #[serde(default)]
     pub(crate) replay: ReplayFile,
@@ -38,14 +41,44 @@ pub enum StoreKind {
     /// In-process, bounded; state is lost on restart and not shared between replicas.
     #[default]
     Memory,
+    /// A Redis server shared by every replica.
+    Redis,
+}
+
+/// What a route does with a delivery that fails verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Reject it (the default).
+    #[default]
+    Enforce,
+    /// Log and count the verdict, then forward anyway: for rolling out in front of a live app.
+    Observe,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsFile {
+    pub(crate) cert_file: Spanned<String>,
+    pub(crate) key_file: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitFile {
+    pub(crate) per_second: Spanned<u64>,
+    pub(crate) burst: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReplayFile {
     #[serde(default)]
-    pub(crate) store: StoreKind,
+    pub(crate) store: Option<Spanned<StoreKind>>,
     pub(crate) max_entries: Option<Spanned<u64>>,
+    pub(crate) redis_url: Option<Spanned<String>>,
+    pub(crate) key_prefix: Option<Spanned<String>>,
+    pub(crate) timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,4 +107,7 @@ pub(crate) struct RouteFile {
     pub(crate) replay_window_seconds: Option<Spanned<u64>>,
     pub(crate) max_body_bytes: Option<Spanned<u64>>,
     pub(crate) handshake: Option<bool>,
+    #[serde(default)]
+    pub(crate) mode: Mode,
+    pub(crate) rate_limit: Option<Spanned<RateLimitFile>>,
 }

@@ -9,17 +9,22 @@ mod problem;
 mod secrets;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::{ClientConfig, ServerConfig};
 use serde_saphyr::{Location, Spanned};
 
-use crate::route::{PathMatch, ReplayPolicy, Route, RouteTable, Upstream};
+use crate::route::{PathMatch, RateLimit, ReplayPolicy, Route, RouteTable, Upstream};
 use crate::scheme::{SchemeSpec, preset, preset_names};
+use crate::tls;
 use crate::verify::Verifier;
 
-pub use file::{LogFormat, StoreKind};
+pub use file::{LogFormat, Mode, StoreKind};
 pub use problem::{ConfigError, Problem};
 
 /// Default `max_body_bytes`: 1 MiB.
@@ -30,12 +35,22 @@ pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 300;
 /// Default bound on the memory replay store.
 pub const DEFAULT_REPLAY_MAX_ENTRIES: u64 = 1_000_000;
+/// Default prefix of replay keys in Redis.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "hookgate:replay:";
+/// Default bound on one Redis command, connecting included.
+pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 1000;
 
 /// A validated configuration.
 #[derive(Debug)]
 pub struct Config {
     /// Address of the webhook listener.
     pub listen: SocketAddr,
+    /// Address of the admin listener (health, readiness, metrics), if enabled.
+    pub admin_listen: Option<SocketAddr>,
+    /// TLS for the webhook listener, if enabled.
+    pub tls: Option<Arc<ServerConfig>>,
+    /// Trust for https upstreams: system roots plus `upstream_ca_file`.
+    pub upstream_tls: Arc<ClientConfig>,
     /// Replay store settings.
     pub replay: ReplaySettings,
     /// Timeouts.
@@ -47,12 +62,35 @@ pub struct Config {
 }
 
 /// Replay store settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplaySettings {
     /// Which store.
     pub store: StoreKind,
     /// Most reservations the memory store holds at once.
     pub max_entries: usize,
+    /// Where the Redis store connects, when `store` is Redis.
+    pub redis: Option<RedisSettings>,
+}
+
+/// How to reach the shared Redis replay store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` URL; may carry a password, so it never prints.
+    pub url: String,
+    /// Prepended to every key, so several gateways can share one Redis.
+    pub key_prefix: String,
+    /// Bound on each command, connecting included.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &"<redacted>")
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Timeouts, all with defaults.
@@ -192,11 +230,31 @@ impl Validator<'_> {
             "max_body_bytes",
             DEFAULT_MAX_BODY_BYTES,
         );
-        let max_entries = self.positive(
-            &raw.replay.max_entries,
-            "replay.max_entries",
-            DEFAULT_REPLAY_MAX_ENTRIES,
-        );
+        let admin_listen = raw.admin_listen.as_ref().and_then(|a| {
+            let parsed = a.value.parse::<SocketAddr>().ok();
+            if parsed.is_none() {
+                self.problem(
+                    Some(a.referenced),
+                    "admin_listen",
+                    format!("`{}` is not an address such as 127.0.0.1:9090", a.value),
+                );
+            } else if parsed == listen.as_ref().ok().copied() {
+                self.problem(
+                    Some(a.referenced),
+                    "admin_listen",
+                    "must differ from `listen`",
+                );
+            }
+            parsed
+        });
+        let tls = raw.tls.as_ref().and_then(|t| {
+            let cert = self.base.join(&t.value.cert_file.value);
+            let key = self.base.join(&t.value.key_file.value);
+            tls::server_config(&cert, &key)
+                .map_err(|e| self.problem(Some(t.referenced), "tls", e))
+                .ok()
+        });
+        let replay = self.replay(&raw.replay);
         let t = &raw.timeouts;
         let timeouts = Timeouts {
             header: self.seconds(&t.header_seconds, "timeouts.header_seconds", 10),
@@ -257,13 +315,27 @@ impl Validator<'_> {
                 }
             }
         }
+        let any_https = routes
+            .iter()
+            .map(|r: &Route| &r.upstream)
+            .chain(upstream.as_ref())
+            .any(|u| u.scheme == http::uri::Scheme::HTTPS);
+        let ca_file = raw.upstream_ca_file.as_ref();
+        let upstream_tls = tls::client_config(
+            ca_file.map(|f| self.base.join(&f.value)).as_deref(),
+            any_https,
+        )
+        .map_err(|e| {
+            self.problem(ca_file.map(|f| f.referenced), "upstream_ca_file", e);
+        })
+        .ok();
         let listen = listen.ok()?;
         Some(Config {
             listen,
-            replay: ReplaySettings {
-                store: raw.replay.store,
-                max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
-            },
+            admin_listen,
+            tls,
+            upstream_tls: upstream_tls?,
+            replay: replay?,
             timeouts,
             log_format: raw.log_format,
             routes: RouteTable::new(routes),
@@ -325,15 +397,16 @@ impl Validator<'_> {
             }
         };
         let problem = match (uri.scheme_str(), uri.authority()) {
-            (Some("http"), Some(_)) if uri.query().is_some() => Some("must not have a query"),
-            (Some("http"), Some(a)) if a.as_str().contains('@') => {
+            (Some("http" | "https"), Some(_)) if uri.query().is_some() => {
+                Some("must not have a query")
+            }
+            (Some("http" | "https"), Some(a)) if a.as_str().contains('@') => {
                 Some("must not carry credentials")
             }
-            (Some("http"), Some(_)) => None,
-            (Some("https"), _) => Some(
-                "https upstreams are not supported yet; use http to the app beside the sidecar",
+            (Some("http" | "https"), Some(_)) => None,
+            _ => Some(
+                "must be an absolute http:// or https:// URL with a host, such as http://127.0.0.1:3000",
             ),
-            _ => Some("must be an absolute http:// URL with a host, such as http://127.0.0.1:3000"),
         };
         if let Some(problem) = problem {
             self.problem(at, key, format!("`{text}`: {problem}"));
@@ -341,7 +414,7 @@ impl Validator<'_> {
         }
         let authority = uri.authority()?.clone();
         Some(Upstream {
-            scheme: http::uri::Scheme::HTTP,
+            scheme: uri.scheme()?.clone(),
             authority,
             base_path: uri.path().trim_end_matches('/').to_owned(),
         })
@@ -491,6 +564,10 @@ impl Validator<'_> {
         } else {
             None
         };
+        let rate_limit = route
+            .rate_limit
+            .as_ref()
+            .and_then(|r| self.rate_limit(r, &format!("{key}.rate_limit")));
         if secrets.len() != route.secrets.value.len() || secrets.is_empty() {
             return None;
         }
@@ -504,6 +581,105 @@ impl Validator<'_> {
             replay,
             max_body_bytes,
             handshake,
+            mode: route.mode,
+            rate_limit,
+        })
+    }
+
+    fn rate_limit(&mut self, raw: &Spanned<file::RateLimitFile>, key: &str) -> Option<RateLimit> {
+        let mut bounded = |value: &Spanned<u64>, field: &str| {
+            let n = u32::try_from(value.value).ok().and_then(NonZeroU32::new);
+            if n.is_none() {
+                self.problem(
+                    Some(value.referenced),
+                    format!("{key}.{field}"),
+                    format!("must be between 1 and {}", u32::MAX),
+                );
+            }
+            n
+        };
+        let per_second = bounded(&raw.value.per_second, "per_second");
+        let burst = match &raw.value.burst {
+            Some(b) => bounded(b, "burst"),
+            None => per_second,
+        };
+        Some(RateLimit {
+            per_second: per_second?,
+            burst: burst?,
+        })
+    }
+
+    fn replay(&mut self, raw: &file::ReplayFile) -> Option<ReplaySettings> {
+        let store = raw.store.as_ref().map_or(StoreKind::Memory, |s| s.value);
+        let at = raw.store.as_ref().map(|s| s.referenced);
+        let max_entries = self.positive(
+            &raw.max_entries,
+            "replay.max_entries",
+            DEFAULT_REPLAY_MAX_ENTRIES,
+        );
+        let timeout_ms = self.positive(
+            &raw.timeout_ms,
+            "replay.timeout_ms",
+            DEFAULT_REDIS_TIMEOUT_MS,
+        );
+        let memory_only = [(
+            "max_entries",
+            raw.max_entries.as_ref().map(|v| v.referenced),
+        )];
+        let redis_only = [
+            ("redis_url", raw.redis_url.as_ref().map(|v| v.referenced)),
+            ("key_prefix", raw.key_prefix.as_ref().map(|v| v.referenced)),
+            ("timeout_ms", raw.timeout_ms.as_ref().map(|v| v.referenced)),
+        ];
+        let (foreign, other) = match store {
+            StoreKind::Memory => (&redis_only[..], "redis"),
+            StoreKind::Redis => (&memory_only[..], "memory"),
+        };
+        for (field, location) in foreign {
+            if let Some(location) = location {
+                self.problem(
+                    Some(*location),
+                    format!("replay.{field}"),
+                    format!("applies to `store: {other}` only"),
+                );
+            }
+        }
+        let redis = match (store, &raw.redis_url) {
+            (StoreKind::Memory, _) => None,
+            (StoreKind::Redis, None) => {
+                self.problem(at, "replay.redis_url", "`store: redis` needs a redis_url");
+                return None;
+            }
+            (StoreKind::Redis, Some(url)) => {
+                let resolved = secrets::resolve(&url.value, self.env, self.base)
+                    .map_err(|e| self.problem(Some(url.referenced), "replay.redis_url", e))
+                    .ok()?;
+                let text = String::from_utf8(resolved.expose().to_vec()).ok();
+                // The URL may hold a password: the message never quotes it.
+                match text.filter(|t| redis::Client::open(t.as_str()).is_ok()) {
+                    Some(url) => Some(RedisSettings {
+                        url,
+                        key_prefix: raw.key_prefix.as_ref().map_or_else(
+                            || DEFAULT_REDIS_KEY_PREFIX.to_owned(),
+                            |p| p.value.clone(),
+                        ),
+                        timeout: Duration::from_millis(timeout_ms),
+                    }),
+                    None => {
+                        self.problem(
+                            Some(url.referenced),
+                            "replay.redis_url",
+                            "is not a URL such as redis://127.0.0.1:6379/0",
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(ReplaySettings {
+            store,
+            max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
+            redis,
         })
     }
 }

@@ -41,12 +41,12 @@ fn a_good_config_loads_with_defaults() {
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.timeouts.upstream, Duration::from_secs(30));
     assert_eq!(config.replay.max_entries, 1_000_000);
-    let orders = config.routes.find("/webhooks/orders").unwrap();
+    let orders = config.routes.find("/webhooks/orders").unwrap().1;
     assert_eq!(&*orders.name, "orders");
     assert_eq!(orders.secret_count, 2);
     assert_eq!(orders.replay, ReplayPolicy::Window(300));
     assert_eq!(orders.max_body_bytes, 1 << 20);
-    let custom = config.routes.find("/hooks/anything").unwrap();
+    let custom = config.routes.find("/hooks/anything").unwrap().1;
     assert_eq!(custom.upstream.to_string(), "http://10.0.0.1:9000/base");
     assert_eq!(custom.replay, ReplayPolicy::UntilStale);
     assert_eq!(custom.verifier.tolerance(), 60);
@@ -61,7 +61,7 @@ fn typo_names_line_column_and_key() {
         errors(&text),
         "gw.yaml:17:5: routes[1].secretz: unknown field `secretz`, expected one of name, path, \
          path_prefix, provider, scheme, algorithm, secrets, upstream, tolerance_seconds, replay, \
-         replay_window_seconds, max_body_bytes, handshake"
+         replay_window_seconds, max_body_bytes, handshake, mode, rate_limit"
     );
 }
 
@@ -85,7 +85,7 @@ routes:
         "gw.yaml:1:9: listen: `nowhere` is not an address such as 127.0.0.1:8080\n\
          gw.yaml:5:15: routes[0].provider: unknown provider `flw`; known providers: extend, flow, nopcommerce, patchworks, timestamped-v1\n\
          gw.yaml:6:15: routes[0].secrets[0]: environment variable NOPE is not set\n\
-         gw.yaml:7:15: routes[0].upstream: `ftp://x`: must be an absolute http:// URL with a host, such as http://127.0.0.1:3000\n\
+         gw.yaml:7:15: routes[0].upstream: `ftp://x`: must be an absolute http:// or https:// URL with a host, such as http://127.0.0.1:3000\n\
          gw.yaml:8:11: routes[1].name: duplicate route name `a` (first defined at line 3)\n\
          gw.yaml:8:11: routes[1].upstream: no upstream: set `upstream` on the route or at the top level\n\
          gw.yaml:9:11: routes[1]: path /a is already claimed by the route at line 4"

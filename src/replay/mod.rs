@@ -7,6 +7,7 @@
 //! succeeded, finds the key taken. Only verified deliveries ever reach the store.
 
 mod memory;
+mod redis;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 /// A compact replay key: 128 bits of SHA-256 over the route name and the delivery's
 /// fingerprint. Fixed size, so a million keys stay small.
@@ -30,6 +32,9 @@ pub enum StoreError {
     /// The memory store holds its maximum of live reservations.
     #[error("replay store is full ({0} live reservations)")]
     Full(usize),
+    /// The shared store could not be reached or did not answer in time.
+    #[error("replay store unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// Shared replay state.
@@ -40,6 +45,9 @@ pub trait ReplayStore: Send + Sync + Debug {
 
     /// Gives `key` back, so the same delivery may be accepted again.
     fn release(&self, key: Key) -> StoreFuture<'_, ()>;
+
+    /// Succeeds when the store can take reservations now: the readiness check.
+    fn ping(&self) -> StoreFuture<'_, ()>;
 }
 
 /// Derives the replay key of a delivery on a route.

@@ -57,7 +57,9 @@ fn check_summarises_a_good_config_one_line_per_route() {
     );
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[1].contains("replay store: memory"), "{out}");
+    let lines = [lines[0], lines[2], lines[3]];
     assert!(
         lines[1].contains("orders")
             && lines[1].contains("flow")
@@ -111,7 +113,7 @@ fn check_names_file_line_column_and_key_for_each_broken_config() {
         (
             "upstream: http://127.0.0.1:3000",
             "upstream: 127.0.0.1:3000",
-            ":2:11: upstream: `127.0.0.1:3000`: must be an absolute http:// URL with a host",
+            ":2:11: upstream: `127.0.0.1:3000`: must be an absolute http:// or https:// URL with a host",
         ),
     ];
     for (from, to, expected) in cases {

@@ -130,7 +130,7 @@ impl InProcess {
         })
         .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
         let clock = Clock::fixed(NOW);
-        let gateway = Arc::new(Gateway::new(config, clock.clone()));
+        let gateway = Arc::new(Gateway::new(config, clock.clone()).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -252,8 +252,8 @@ impl Binary {
         let sink = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("\"addr\":\"").nth(1) {
-                    let _ = tx.send(rest.split('"').next().unwrap_or_default().to_owned());
+                if line.contains("\"message\":\"listening\"") {
+                    let _ = tx.send(field(&line, "addr").unwrap_or_default());
                 }
                 sink.lock().unwrap().push(line);
             }
@@ -273,6 +273,43 @@ impl Binary {
     pub fn logs(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
     }
+
+    /// Waits up to 10 s for a log line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needle:?}; stderr: {:?}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The admin listener's address, from its startup log line.
+    pub fn admin(&self) -> SocketAddr {
+        let line = self.wait_for_log("\"message\":\"admin listening\"");
+        field(&line, "addr").unwrap().parse().unwrap()
+    }
+
+    /// Sends a signal (`"HUP"`, `"TERM"`) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// The string value of `"key":"..."` in a JSON log line.
+pub fn field(line: &str, key: &str) -> Option<String> {
+    let rest = line.split(&format!("\"{key}\":\"")).nth(1)?;
+    Some(rest.split('"').next()?.to_owned())
 }
 
 impl Drop for Binary {
