@@ -238,7 +238,9 @@ impl Validator<'_> {
                     "admin_listen",
                     format!("`{}` is not an address such as 127.0.0.1:9090", a.value),
                 );
-            } else if parsed == listen.as_ref().ok().copied() {
+            } else if parsed.is_some_and(|a| a.port() != 0)
+                && parsed == listen.as_ref().ok().copied()
+            {
                 self.problem(
                     Some(a.referenced),
                     "admin_listen",

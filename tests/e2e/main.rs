@@ -1,6 +1,7 @@
 //! End-to-end tests over real sockets: the gateway (in-process with a pinned clock, or the real
 //! binary) in front of a real recording HTTP upstream.
 
+mod ops;
 mod support;
 
 mod cli;

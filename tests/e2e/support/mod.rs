@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod metrics;
+pub mod redis;
 pub mod sign;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
@@ -49,6 +52,15 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start() -> Upstream {
+        Upstream::serve(None).await
+    }
+
+    /// An upstream speaking https with `tls`.
+    pub async fn start_tls(tls: Arc<rustls::ServerConfig>) -> Upstream {
+        Upstream::serve(Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream = Upstream {
             addr: listener.local_addr().unwrap(),
@@ -63,6 +75,7 @@ impl Upstream {
                     return;
                 };
                 let state = state.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let state = state.clone();
@@ -94,9 +107,17 @@ impl Upstream {
                             Ok::<_, Infallible>(response)
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -120,6 +141,7 @@ impl Upstream {
 pub struct InProcess {
     pub addr: SocketAddr,
     pub clock: Clock,
+    pub gateway: Arc<Gateway>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -134,12 +156,13 @@ impl InProcess {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(hookgate::server::run(listener, gateway, async {
+        tokio::spawn(hookgate::server::run(listener, Arc::clone(&gateway), async {
             let _ = stopped.await;
         }));
         InProcess {
             addr,
             clock,
+            gateway,
             stop: Some(stop),
         }
     }
@@ -213,6 +236,11 @@ pub fn request(method: &str, target: &str, headers: &[(String, String)], body: &
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// GETs `target`.
+pub async fn get(addr: SocketAddr, target: &str) -> Reply {
+    raw(addr, &request("GET", target, &[], b"")).await
 }
 
 /// POSTs `body` with `headers` to `target`.

@@ -1,0 +1,330 @@
+//! Operating the real binary: admin endpoints and metrics, logs, reload, shutdown, observe
+//! mode and rate limits.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::support::sign::sign;
+use crate::support::{Binary, InProcess, Upstream, get, metrics, one_route, post};
+
+const OLD: &str = "old-secret-0f3c9a";
+const NEW: &str = "new-secret-7b21de";
+
+/// A config with an admin listener and a Flow route `orders` at /hook with `secrets`.
+fn write_config(dir: &Path, upstream: &Upstream, secrets: &str, extra_route: &str) -> PathBuf {
+    let path = dir.join("gateway.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\n\
+             upstream: http://{}\ntimeouts: {{ upstream_seconds: 5, shutdown_grace_seconds: 5 }}\n\
+             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: {secrets}\n{extra_route}",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn flow(secret: &str, body: &[u8]) -> Vec<(String, String)> {
+    sign("flow", &[secret], body, 0)
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_parse_with_the_prometheus_parser() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &upstream,
+        "[env:OLD, env:NEW]",
+        "    max_body_bytes: 100\n",
+    );
+    let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW)]);
+    let admin = gateway.admin();
+    assert_eq!(get(admin, "/healthz").await.status, 200);
+    let ready = get(admin, "/readyz").await;
+    assert_eq!((ready.status, ready.body.as_slice()), (200, &b"ready\n"[..]));
+
+    let a = post(gateway.addr, "/hook", &flow(NEW, b"{\"a\":1}"), b"{\"a\":1}").await;
+    assert_eq!(a.status, 200);
+    let replay = post(gateway.addr, "/hook", &flow(NEW, b"{\"a\":1}"), b"{\"a\":1}").await;
+    assert_eq!(replay.status, 401);
+    let b = post(gateway.addr, "/hook", &flow(OLD, b"{\"b\":2}"), b"{\"b\":2}").await;
+    assert_eq!(b.status, 200);
+    let tampered = post(gateway.addr, "/hook", &flow(NEW, b"{\"c\":3}"), b"{\"c\":4}").await;
+    assert_eq!(tampered.status, 401);
+    let big = vec![b'x'; 101];
+    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &big), &big).await.status, 413);
+    assert_eq!(post(gateway.addr, "/nowhere", &[], b"").await.status, 404);
+
+    let reply = get(admin, "/metrics").await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let scrape = metrics::parse(&String::from_utf8(reply.body).unwrap());
+    let requests = |outcome: &str, reason: &str, route: &str| {
+        scrape.value(&format!(
+            "hookgate_requests_total{{outcome=\"{outcome}\",reason=\"{reason}\",route=\"{route}\"}}"
+        ))
+    };
+    assert_eq!(requests("forwarded", "", "orders"), 2.0);
+    assert_eq!(requests("rejected", "replayed", "orders"), 1.0);
+    assert_eq!(requests("rejected", "signature_mismatch", "orders"), 1.0);
+    assert_eq!(requests("rejected", "body_too_large", "orders"), 1.0);
+    assert_eq!(requests("rejected", "no_route", ""), 1.0);
+    // The replay verified too: the new secret matched twice, the old one once.
+    let secret = |i: u8| {
+        scrape.value(&format!(
+            "hookgate_secret_matches_total{{route=\"orders\",secret_index=\"{i}\"}}"
+        ))
+    };
+    assert_eq!((secret(0), secret(1)), (1.0, 2.0));
+    assert_eq!(
+        scrape.value("hookgate_request_duration_seconds_count{route=\"orders\"}"),
+        5.0
+    );
+    assert_eq!(
+        scrape.value("hookgate_upstream_duration_seconds_count{route=\"orders\"}"),
+        2.0
+    );
+    // Only bodies read in full are measured: three of 7 bytes, none of the 413.
+    assert_eq!(
+        scrape.value("hookgate_request_body_bytes_count{route=\"orders\"}"),
+        4.0
+    );
+    assert_eq!(
+        scrape.value("hookgate_request_body_bytes_bucket{le=\"256\",route=\"orders\"}"),
+        4.0
+    );
+    assert_eq!(scrape.value("hookgate_ready"), 1.0);
+    assert_eq!(
+        scrape.value("hookgate_replay_store_errors_total{operation=\"reserve\"}"),
+        0.0
+    );
+    for (family, kind) in [
+        ("hookgate_requests", "counter"),
+        ("hookgate_request_duration_seconds", "histogram"),
+        ("hookgate_upstream_duration_seconds", "histogram"),
+        ("hookgate_request_body_bytes", "histogram"),
+        ("hookgate_secret_matches", "counter"),
+        ("hookgate_in_flight_requests", "gauge"),
+    ] {
+        assert_eq!(scrape.types.get(family).map(String::as_str), Some(kind), "{family}");
+    }
+    assert_eq!(get(admin, "/nope").await.status, 404);
+}
+
+#[tokio::test]
+async fn no_log_line_at_any_level_holds_a_secret_or_an_expected_signature() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &upstream, "[env:OLD, env:NEW]", "");
+    let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW), ("HOOKGATE_LOG", "trace")]);
+    let sent = b"{\"order\":1}";
+    let forged = b"{\"order\":2}";
+    // A tampered delivery: the signatures the gateway computes for `forged` must not leak.
+    let expected: Vec<String> = [OLD, NEW]
+        .iter()
+        .map(|s| flow(s, forged)[0].1.clone())
+        .collect();
+    assert_eq!(post(gateway.addr, "/hook", &flow(OLD, sent), forged).await.status, 401);
+    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, sent), sent).await.status, 200);
+    assert_eq!(post(gateway.addr, "/hook", &[], sent).await.status, 401);
+    gateway.signal("HUP");
+    gateway.wait_for_log("config reloaded");
+    let logs = gateway.logs();
+    assert!(logs.len() > 5, "trace logging is on: {logs:?}");
+    for line in &logs {
+        for needle in [OLD, NEW].iter().map(|s| s.to_string()).chain(
+            expected
+                .iter()
+                .map(|sig| sig.trim_start_matches("sha-256=").to_owned()),
+        ) {
+            assert!(!line.contains(&needle), "log line leaks {needle:?}: {line}");
+        }
+    }
+    let request = logs
+        .iter()
+        .find(|l| l.contains("\"message\":\"request\"") && l.contains("\"status\":200"))
+        .expect("a request line");
+    for field in [
+        "\"request_id\":",
+        "\"route\":\"orders\"",
+        "\"outcome\":\"forwarded\"",
+        "\"upstream_status\":200",
+        "\"secret_index\":1",
+        "\"latency_us\":",
+    ] {
+        assert!(request.contains(field), "{field} missing: {request}");
+    }
+}
+
+#[tokio::test]
+async fn sighup_swaps_the_config_and_refuses_a_broken_one() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
+    let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW)]);
+    let body = |n: u32| format!("{{\"n\":{n}}}").into_bytes();
+    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &body(1)), &body(1)).await.status, 401);
+
+    write_config(dir.path(), &upstream, "[env:NEW]", "");
+    gateway.signal("HUP");
+    gateway.wait_for_log("config reloaded");
+    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &body(2)), &body(2)).await.status, 200);
+    assert_eq!(post(gateway.addr, "/hook", &flow(OLD, &body(3)), &body(3)).await.status, 401);
+
+    std::fs::write(&config, "listen: 127.0.0.1:0\nroutes: [\n").unwrap();
+    gateway.signal("HUP");
+    let refused = gateway.wait_for_log("config reload refused");
+    assert!(refused.contains("gateway.yaml:"), "the error points at the file: {refused}");
+    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &body(4)), &body(4)).await.status, 200);
+    let scrape = metrics::parse(&String::from_utf8(get(gateway.admin(), "/metrics").await.body).unwrap());
+    assert_eq!(scrape.value("hookgate_config_reloads_total{result=\"success\"}"), 2.0);
+    assert_eq!(scrape.value("hookgate_config_reloads_total{result=\"failure\"}"), 1.0);
+}
+
+#[tokio::test]
+async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config() {
+    let upstream = Upstream::start().await;
+    let other = Upstream::start().await;
+    upstream.delay_ms.store(300, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
+    let gateway = Binary::start(&config, &[("OLD", OLD)]);
+    let addr = gateway.addr;
+    // Started on the old config: it must reach the old upstream even though the config
+    // changes while it is in flight.
+    let slow = tokio::spawn(async move { post(addr, "/hook", &flow(OLD, b"slow"), b"slow").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    write_config(dir.path(), &other, "[env:OLD]", "");
+    gateway.signal("HUP");
+    gateway.wait_for_log("config reloaded");
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert_eq!(upstream.count(), 1);
+
+    // 400 deliveries, 20 at a time, while the config is reloaded every 20 ms.
+    let load = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for wave in 0..20 {
+            let batch: Vec<_> = (0..20)
+                .map(|i| {
+                    let body = format!("{{\"wave\":{wave},\"i\":{i}}}").into_bytes();
+                    tokio::spawn(async move { post(addr, "/hook", &flow(OLD, &body), &body).await.status })
+                })
+                .collect();
+            for task in batch {
+                statuses.push(task.await.unwrap());
+            }
+        }
+        statuses
+    });
+    while !load.is_finished() {
+        gateway.signal("HUP");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let statuses = load.await.unwrap();
+    assert_eq!(statuses.len(), 400);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(other.count(), 400, "each delivery forwarded exactly once");
+}
+
+#[tokio::test]
+async fn sigterm_fails_readiness_at_once_and_drains_in_flight_requests() {
+    let upstream = Upstream::start().await;
+    upstream.delay_ms.store(1000, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
+    let mut gateway = Binary::start(&config, &[("OLD", OLD)]);
+    let admin = gateway.admin();
+    let addr = gateway.addr;
+    let in_flight = tokio::spawn(async move { post(addr, "/hook", &flow(OLD, b"x"), b"x").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gateway.signal("TERM");
+    gateway.wait_for_log("shutting down");
+    let ready = get(admin, "/readyz").await;
+    assert_eq!((ready.status, ready.body.as_slice()), (503, &b"not ready: draining\n"[..]));
+    assert_eq!(get(admin, "/healthz").await.status, 200);
+    assert_eq!(in_flight.await.unwrap().status, 200);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = gateway.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn observe_mode_forwards_what_it_would_reject_and_counts_it() {
+    let upstream = Upstream::start().await;
+    let config = one_route(
+        &upstream,
+        "    provider: flow\n    secrets: [s3cret]\n    mode: observe\n",
+    );
+    let gateway = InProcess::start(&config).await;
+    let good = flow("s3cret", b"{}");
+    assert_eq!(post(gateway.addr, "/hook", &good, b"{}").await.status, 200);
+    assert_eq!(post(gateway.addr, "/hook", &good, b"{}").await.status, 200, "a replay, observed");
+    assert_eq!(post(gateway.addr, "/hook", &good, b"{\"x\":1}").await.status, 200, "tampered, observed");
+    assert_eq!(post(gateway.addr, "/hook", &[], b"{}").await.status, 200, "unsigned, observed");
+    assert_eq!(upstream.count(), 4);
+    let big = vec![b'x'; 5000];
+    assert_eq!(
+        post(gateway.addr, "/hook", &good, &big).await.status,
+        413,
+        "limits apply in every mode"
+    );
+    upstream.answer(500);
+    assert_eq!(post(gateway.addr, "/hook", &good, b"{\"y\":1}").await.status, 500);
+    let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
+    let observed = |reason: &str| {
+        scrape.value(&format!(
+            "hookgate_requests_total{{outcome=\"observed\",reason=\"{reason}\",route=\"r\"}}"
+        ))
+    };
+    assert_eq!(observed("replayed"), 1.0);
+    assert_eq!(observed("signature_mismatch"), 2.0);
+    assert_eq!(observed("signature_missing"), 1.0);
+    assert_eq!(
+        scrape.value("hookgate_requests_total{outcome=\"forwarded\",reason=\"\",route=\"r\"}"),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_answers_429_with_retry_after_before_reading_the_body() {
+    let upstream = Upstream::start().await;
+    let config = one_route(
+        &upstream,
+        "    provider: flow\n    secrets: [s3cret]\n    rate_limit: { per_second: 1, burst: 3 }\n",
+    );
+    let gateway = InProcess::start(&config).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let body = format!("{{\"i\":{i}}}").into_bytes();
+        // Half of them forged: the limit counts every request, valid or not.
+        let secret = if i % 2 == 0 { "s3cret" } else { "forged" };
+        let reply = post(gateway.addr, "/hook", &flow(secret, &body), &body).await;
+        if reply.status == 429 {
+            let retry: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+            assert!((1..=2).contains(&retry), "{retry}");
+            assert_eq!(reply.body, b"{\"error\":\"rate_limited\"}");
+        }
+        statuses.push(reply.status);
+    }
+    assert_eq!(statuses, [200, 401, 200, 429, 429, 429]);
+    assert_eq!(upstream.count(), 2);
+    let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
+    assert_eq!(
+        scrape.value("hookgate_requests_total{outcome=\"rejected\",reason=\"rate_limited\",route=\"r\"}"),
+        3.0
+    );
+}
