@@ -44,18 +44,50 @@ async fn health_readiness_and_metrics_parse_with_the_prometheus_parser() {
     let admin = gateway.admin();
     assert_eq!(get(admin, "/healthz").await.status, 200);
     let ready = get(admin, "/readyz").await;
-    assert_eq!((ready.status, ready.body.as_slice()), (200, &b"ready\n"[..]));
+    assert_eq!(
+        (ready.status, ready.body.as_slice()),
+        (200, &b"ready\n"[..])
+    );
 
-    let a = post(gateway.addr, "/hook", &flow(NEW, b"{\"a\":1}"), b"{\"a\":1}").await;
+    let a = post(
+        gateway.addr,
+        "/hook",
+        &flow(NEW, b"{\"a\":1}"),
+        b"{\"a\":1}",
+    )
+    .await;
     assert_eq!(a.status, 200);
-    let replay = post(gateway.addr, "/hook", &flow(NEW, b"{\"a\":1}"), b"{\"a\":1}").await;
+    let replay = post(
+        gateway.addr,
+        "/hook",
+        &flow(NEW, b"{\"a\":1}"),
+        b"{\"a\":1}",
+    )
+    .await;
     assert_eq!(replay.status, 401);
-    let b = post(gateway.addr, "/hook", &flow(OLD, b"{\"b\":2}"), b"{\"b\":2}").await;
+    let b = post(
+        gateway.addr,
+        "/hook",
+        &flow(OLD, b"{\"b\":2}"),
+        b"{\"b\":2}",
+    )
+    .await;
     assert_eq!(b.status, 200);
-    let tampered = post(gateway.addr, "/hook", &flow(NEW, b"{\"c\":3}"), b"{\"c\":4}").await;
+    let tampered = post(
+        gateway.addr,
+        "/hook",
+        &flow(NEW, b"{\"c\":3}"),
+        b"{\"c\":4}",
+    )
+    .await;
     assert_eq!(tampered.status, 401);
     let big = vec![b'x'; 101];
-    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &big), &big).await.status, 413);
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(NEW, &big), &big)
+            .await
+            .status,
+        413
+    );
     assert_eq!(post(gateway.addr, "/nowhere", &[], b"").await.status, 404);
 
     let reply = get(admin, "/metrics").await;
@@ -101,7 +133,7 @@ async fn health_readiness_and_metrics_parse_with_the_prometheus_parser() {
         scrape.value("hookgate_request_body_bytes_bucket{le=\"256\",route=\"orders\"}"),
         4.0
     );
-    assert_eq!(scrape.value("hookgate_ready"), 1.0);
+    assert_eq!(scrape.value("hookgate_ready{}"), 1.0);
     assert_eq!(
         scrape.value("hookgate_replay_store_errors_total{operation=\"reserve\"}"),
         0.0
@@ -114,7 +146,11 @@ async fn health_readiness_and_metrics_parse_with_the_prometheus_parser() {
         ("hookgate_secret_matches", "counter"),
         ("hookgate_in_flight_requests", "gauge"),
     ] {
-        assert_eq!(scrape.types.get(family).map(String::as_str), Some(kind), "{family}");
+        assert_eq!(
+            scrape.types.get(family).map(String::as_str),
+            Some(kind),
+            "{family}"
+        );
     }
     assert_eq!(get(admin, "/nope").await.status, 404);
 }
@@ -124,7 +160,10 @@ async fn no_log_line_at_any_level_holds_a_secret_or_an_expected_signature() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &upstream, "[env:OLD, env:NEW]", "");
-    let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW), ("HOOKGATE_LOG", "trace")]);
+    let gateway = Binary::start(
+        &config,
+        &[("OLD", OLD), ("NEW", NEW), ("HOOKGATE_LOG", "trace")],
+    );
     let sent = b"{\"order\":1}";
     let forged = b"{\"order\":2}";
     // A tampered delivery: the signatures the gateway computes for `forged` must not leak.
@@ -132,8 +171,18 @@ async fn no_log_line_at_any_level_holds_a_secret_or_an_expected_signature() {
         .iter()
         .map(|s| flow(s, forged)[0].1.clone())
         .collect();
-    assert_eq!(post(gateway.addr, "/hook", &flow(OLD, sent), forged).await.status, 401);
-    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, sent), sent).await.status, 200);
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(OLD, sent), forged)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(NEW, sent), sent)
+            .await
+            .status,
+        200
+    );
     assert_eq!(post(gateway.addr, "/hook", &[], sent).await.status, 401);
     gateway.signal("HUP");
     gateway.wait_for_log("config reloaded");
@@ -171,29 +220,61 @@ async fn sighup_swaps_the_config_and_refuses_a_broken_one() {
     let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
     let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW)]);
     let body = |n: u32| format!("{{\"n\":{n}}}").into_bytes();
-    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &body(1)), &body(1)).await.status, 401);
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(NEW, &body(1)), &body(1))
+            .await
+            .status,
+        401
+    );
 
     write_config(dir.path(), &upstream, "[env:NEW]", "");
     gateway.signal("HUP");
     gateway.wait_for_log("config reloaded");
-    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &body(2)), &body(2)).await.status, 200);
-    assert_eq!(post(gateway.addr, "/hook", &flow(OLD, &body(3)), &body(3)).await.status, 401);
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(NEW, &body(2)), &body(2))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(OLD, &body(3)), &body(3))
+            .await
+            .status,
+        401
+    );
 
     std::fs::write(&config, "listen: 127.0.0.1:0\nroutes: [\n").unwrap();
     gateway.signal("HUP");
     let refused = gateway.wait_for_log("config reload refused");
-    assert!(refused.contains("gateway.yaml:"), "the error points at the file: {refused}");
-    assert_eq!(post(gateway.addr, "/hook", &flow(NEW, &body(4)), &body(4)).await.status, 200);
-    let scrape = metrics::parse(&String::from_utf8(get(gateway.admin(), "/metrics").await.body).unwrap());
-    assert_eq!(scrape.value("hookgate_config_reloads_total{result=\"success\"}"), 2.0);
-    assert_eq!(scrape.value("hookgate_config_reloads_total{result=\"failure\"}"), 1.0);
+    assert!(
+        refused.contains("gateway.yaml:"),
+        "the error points at the file: {refused}"
+    );
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(NEW, &body(4)), &body(4))
+            .await
+            .status,
+        200
+    );
+    let scrape =
+        metrics::parse(&String::from_utf8(get(gateway.admin(), "/metrics").await.body).unwrap());
+    assert_eq!(
+        scrape.value("hookgate_config_reloads_total{result=\"success\"}"),
+        2.0
+    );
+    assert_eq!(
+        scrape.value("hookgate_config_reloads_total{result=\"failure\"}"),
+        1.0
+    );
 }
 
 #[tokio::test]
 async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config() {
     let upstream = Upstream::start().await;
     let other = Upstream::start().await;
-    upstream.delay_ms.store(300, std::sync::atomic::Ordering::SeqCst);
+    upstream
+        .delay_ms
+        .store(300, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
     let gateway = Binary::start(&config, &[("OLD", OLD)]);
@@ -215,7 +296,9 @@ async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config
             let batch: Vec<_> = (0..20)
                 .map(|i| {
                     let body = format!("{{\"wave\":{wave},\"i\":{i}}}").into_bytes();
-                    tokio::spawn(async move { post(addr, "/hook", &flow(OLD, &body), &body).await.status })
+                    tokio::spawn(async move {
+                        post(addr, "/hook", &flow(OLD, &body), &body).await.status
+                    })
                 })
                 .collect();
             for task in batch {
@@ -237,7 +320,9 @@ async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config
 #[tokio::test]
 async fn sigterm_fails_readiness_at_once_and_drains_in_flight_requests() {
     let upstream = Upstream::start().await;
-    upstream.delay_ms.store(1000, std::sync::atomic::Ordering::SeqCst);
+    upstream
+        .delay_ms
+        .store(1000, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
     let mut gateway = Binary::start(&config, &[("OLD", OLD)]);
@@ -248,7 +333,10 @@ async fn sigterm_fails_readiness_at_once_and_drains_in_flight_requests() {
     gateway.signal("TERM");
     gateway.wait_for_log("shutting down");
     let ready = get(admin, "/readyz").await;
-    assert_eq!((ready.status, ready.body.as_slice()), (503, &b"not ready: draining\n"[..]));
+    assert_eq!(
+        (ready.status, ready.body.as_slice()),
+        (503, &b"not ready: draining\n"[..])
+    );
     assert_eq!(get(admin, "/healthz").await.status, 200);
     assert_eq!(in_flight.await.unwrap().status, 200);
     let started = Instant::now();
@@ -272,9 +360,23 @@ async fn observe_mode_forwards_what_it_would_reject_and_counts_it() {
     let gateway = InProcess::start(&config).await;
     let good = flow("s3cret", b"{}");
     assert_eq!(post(gateway.addr, "/hook", &good, b"{}").await.status, 200);
-    assert_eq!(post(gateway.addr, "/hook", &good, b"{}").await.status, 200, "a replay, observed");
-    assert_eq!(post(gateway.addr, "/hook", &good, b"{\"x\":1}").await.status, 200, "tampered, observed");
-    assert_eq!(post(gateway.addr, "/hook", &[], b"{}").await.status, 200, "unsigned, observed");
+    assert_eq!(
+        post(gateway.addr, "/hook", &good, b"{}").await.status,
+        200,
+        "a replay, observed"
+    );
+    assert_eq!(
+        post(gateway.addr, "/hook", &good, b"{\"x\":1}")
+            .await
+            .status,
+        200,
+        "tampered, observed"
+    );
+    assert_eq!(
+        post(gateway.addr, "/hook", &[], b"{}").await.status,
+        200,
+        "unsigned, observed"
+    );
     assert_eq!(upstream.count(), 4);
     let big = vec![b'x'; 5000];
     assert_eq!(
@@ -283,7 +385,12 @@ async fn observe_mode_forwards_what_it_would_reject_and_counts_it() {
         "limits apply in every mode"
     );
     upstream.answer(500);
-    assert_eq!(post(gateway.addr, "/hook", &good, b"{\"y\":1}").await.status, 500);
+    assert_eq!(
+        post(gateway.addr, "/hook", &good, b"{\"y\":1}")
+            .await
+            .status,
+        500
+    );
     let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
     let observed = |reason: &str| {
         scrape.value(&format!(
@@ -324,7 +431,9 @@ async fn a_rate_limit_answers_429_with_retry_after_before_reading_the_body() {
     assert_eq!(upstream.count(), 2);
     let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
     assert_eq!(
-        scrape.value("hookgate_requests_total{outcome=\"rejected\",reason=\"rate_limited\",route=\"r\"}"),
+        scrape.value(
+            "hookgate_requests_total{outcome=\"rejected\",reason=\"rate_limited\",route=\"r\"}"
+        ),
         3.0
     );
 }

@@ -156,9 +156,13 @@ impl InProcess {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(hookgate::server::run(listener, Arc::clone(&gateway), async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(hookgate::server::run(
+            listener,
+            Arc::clone(&gateway),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         InProcess {
             addr,
             clock,

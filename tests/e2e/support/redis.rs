@@ -1,7 +1,7 @@
 //! A real `redis-server` on a free loopback port, stopped and restarted at will.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
