@@ -2,6 +2,7 @@
 //! binary) in front of a real recording HTTP upstream.
 
 mod ops;
+mod redis;
 mod support;
 
 mod cli;

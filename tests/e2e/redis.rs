@@ -1,0 +1,163 @@
+//! The shared replay store against a real `redis-server`: two gateway processes, Redis going
+//! away and coming back, and release on upstream failure.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::support::redis::RedisServer;
+use crate::support::sign::sign;
+use crate::support::{Binary, Upstream, get, metrics, post};
+
+const SECRET: &str = "redis-test-secret-91ac";
+
+/// A config naming Redis through `env:REDIS_URL`, as a deployment would.
+fn write_config(dir: &Path, name: &str, upstream: &Upstream) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\n\
+             upstream: http://{}\n\
+             replay: {{ store: redis, redis_url: env:REDIS_URL, timeout_ms: 300 }}\n\
+             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [env:SECRET]\n",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn flow(body: &[u8]) -> Vec<(String, String)> {
+    sign("flow", &[SECRET], body, 0)
+}
+
+#[tokio::test]
+async fn a_delivery_accepted_by_one_replica_is_a_replay_at_the_other() {
+    let redis = RedisServer::start();
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
+    let a = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let b = Binary::start(&write_config(dir.path(), "b.yaml", &upstream), &env);
+    let body = b"{\"order\":42}";
+    assert_eq!(post(a.addr, "/hook", &flow(body), body).await.status, 200);
+    let replay = post(b.addr, "/hook", &flow(body), body).await;
+    assert_eq!(
+        (replay.status, replay.body.as_slice()),
+        (401, &b"{\"error\":\"replayed\"}"[..])
+    );
+    assert_eq!(post(a.addr, "/hook", &flow(body), body).await.status, 401);
+    assert_eq!(upstream.count(), 1);
+    assert_eq!(redis.dbsize(), 1, "one verified delivery, one key");
+
+    // Forged deliveries never reach the store.
+    for i in 0..20 {
+        let forged = format!("{{\"forged\":{i}}}").into_bytes();
+        assert_eq!(
+            post(b.addr, "/hook", &flow(b"other"), &forged).await.status,
+            401
+        );
+    }
+    assert_eq!(redis.dbsize(), 1);
+}
+
+#[tokio::test]
+async fn an_upstream_failure_releases_the_shared_reservation() {
+    let redis = RedisServer::start();
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
+    let a = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let b = Binary::start(&write_config(dir.path(), "b.yaml", &upstream), &env);
+    let body = b"{\"order\":7}";
+    upstream.answer(503);
+    assert_eq!(post(a.addr, "/hook", &flow(body), body).await.status, 503);
+    assert_eq!(redis.dbsize(), 0, "released before the sender heard 503");
+    upstream.answer(200);
+    // The sender's retry may land on the other replica.
+    assert_eq!(post(b.addr, "/hook", &flow(body), body).await.status, 200);
+    assert_eq!(post(a.addr, "/hook", &flow(body), body).await.status, 401);
+}
+
+#[tokio::test]
+async fn redis_down_fails_closed_and_recovers_without_a_restart() {
+    let mut redis = RedisServer::start();
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
+    let gateway = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let admin = gateway.admin();
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(b"1"), b"1").await.status,
+        200
+    );
+    assert_eq!(get(admin, "/readyz").await.status, 200);
+
+    redis.stop();
+    let started = Instant::now();
+    let down = post(gateway.addr, "/hook", &flow(b"2"), b"2").await;
+    assert_eq!(down.status, 503, "{down:?}");
+    assert_eq!(down.header("retry-after").as_deref(), Some("1"));
+    assert_eq!(down.body, b"{\"error\":\"replay_store_unavailable\"}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "bounded by timeout_ms"
+    );
+    let ready = get(admin, "/readyz").await;
+    assert_eq!(
+        (ready.status, ready.body.as_slice()),
+        (503, &b"not ready: replay store unreachable\n"[..])
+    );
+    assert_eq!(
+        upstream.count(),
+        1,
+        "nothing forwarded while the store is down"
+    );
+
+    // Restarted empty, on the same port: the gateway reconnects by itself.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = post(gateway.addr, "/hook", &flow(b"2"), b"2").await;
+        if reply.status == 200 {
+            break;
+        }
+        assert_eq!(reply.status, 503);
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(admin, "/readyz").await.status, 200);
+    let scrape = metrics::parse(&String::from_utf8(get(admin, "/metrics").await.body).unwrap());
+    assert!(scrape.value("hookgate_replay_store_errors_total{operation=\"reserve\"}") >= 1.0);
+    assert_eq!(
+        scrape.value("hookgate_requests_total{outcome=\"rejected\",reason=\"replay_store_unavailable\",route=\"orders\"}"),
+        scrape.value("hookgate_replay_store_errors_total{operation=\"reserve\"}")
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_starts_while_redis_is_down_and_is_not_ready_until_it_answers() {
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
+    let gateway = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let admin = gateway.admin();
+    assert_eq!(get(admin, "/healthz").await.status, 200);
+    assert_eq!(get(admin, "/readyz").await.status, 503);
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(b"1"), b"1").await.status,
+        503
+    );
+    redis.restart();
+    assert_eq!(get(admin, "/readyz").await.status, 200);
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(b"1"), b"1").await.status,
+        200
+    );
+}
