@@ -4,6 +4,7 @@
 mod ops;
 mod redis;
 mod support;
+mod tls;
 
 mod cli;
 mod limits;
