@@ -147,3 +147,86 @@ fn secrets_never_appear_in_errors() {
     assert!(!message.contains("hunter2"), "{message}");
     assert!(!message.contains("s3cret"), "{message}");
 }
+
+#[test]
+fn operations_keys_load_and_are_validated_where_they_are_written() {
+    let text = "\
+listen: 127.0.0.1:8080
+admin_listen: 127.0.0.1:9090
+upstream: https://app.internal:8443
+replay:
+  store: redis
+  redis_url: env:FLOW_SECRET
+routes:
+  - name: a
+    path: /a
+    provider: flow
+    secrets: [x]
+    mode: observe
+    rate_limit: { per_second: 50 }
+";
+    // env:FLOW_SECRET resolves to `s3cret`, which is no URL; the message must not quote it.
+    let e = errors(text);
+    assert_eq!(
+        e,
+        "gw.yaml:6:14: replay.redis_url: is not a URL such as redis://127.0.0.1:6379/0"
+    );
+    let good = text.replace("env:FLOW_SECRET", "'redis://:pw@127.0.0.1:6379/0'");
+    let config = parse(&good).unwrap();
+    assert_eq!(config.admin_listen, Some("127.0.0.1:9090".parse().unwrap()));
+    let redis = config.replay.redis.as_ref().unwrap();
+    assert_eq!(redis.key_prefix, DEFAULT_REDIS_KEY_PREFIX);
+    assert!(
+        !format!("{:?}", config.replay).contains("pw@"),
+        "the URL never prints"
+    );
+    let (_, route) = config.routes.find("/a").unwrap();
+    assert_eq!(route.mode, Mode::Observe);
+    let limit = route.rate_limit.unwrap();
+    assert_eq!((limit.per_second.get(), limit.burst.get()), (50, 50));
+    assert_eq!(route.upstream.scheme, http::uri::Scheme::HTTPS);
+}
+
+#[test]
+fn store_specific_keys_on_the_wrong_store_and_bad_limits_are_refused() {
+    let text = "\
+listen: 127.0.0.1:8080
+admin_listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:3000
+replay: { max_entries: 10, redis_url: 'redis://x', key_prefix: p }
+tls: { cert_file: missing.pem, key_file: missing.key }
+routes:
+  - name: a
+    path: /a
+    provider: flow
+    secrets: [x]
+    rate_limit: { per_second: 0, burst: 5000000000 }
+    mode: enforce
+";
+    let e = errors(text);
+    for expected in [
+        "gw.yaml:2:15: admin_listen: must differ from `listen`",
+        "gw.yaml:4:39: replay.redis_url: applies to `store: redis` only",
+        "gw.yaml:4:64: replay.key_prefix: applies to `store: redis` only",
+        "gw.yaml:5:6: tls: cannot read certificates from ./missing.pem",
+        "gw.yaml:11:31: routes[0].rate_limit.per_second: must be between 1 and 4294967295",
+        "gw.yaml:11:41: routes[0].rate_limit.burst: must be between 1 and 4294967295",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+    let redis_without_url = "\
+listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:3000
+replay: { store: redis, max_entries: 5 }
+routes: [{ name: a, path: /a, provider: flow, secrets: [x] }]
+";
+    let e = errors(redis_without_url);
+    assert!(
+        e.contains("gw.yaml:3:18: replay.redis_url: `store: redis` needs a redis_url"),
+        "{e}"
+    );
+    assert!(
+        e.contains("gw.yaml:3:38: replay.max_entries: applies to `store: memory` only"),
+        "{e}"
+    );
+}

@@ -7,5 +7,6 @@ mod support;
 mod tls;
 
 mod cli;
+mod deploy;
 mod limits;
 mod seed_senders;
