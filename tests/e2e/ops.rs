@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::sign::sign;
-use crate::support::{Binary, InProcess, Upstream, get, metrics, one_route, post};
+use crate::support::{Binary, Upstream, get, metrics, post};
 
 const OLD: &str = "old-secret-0f3c9a";
 const NEW: &str = "new-secret-7b21de";
@@ -350,40 +350,37 @@ async fn sigterm_fails_readiness_at_once_and_drains_in_flight_requests() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// Scrapes the binary's `/metrics` through the reference parser.
+async fn scrape(gateway: &Binary) -> metrics::Scrape {
+    metrics::parse(&String::from_utf8(get(gateway.admin(), "/metrics").await.body).unwrap())
+}
+
 #[tokio::test]
 async fn observe_mode_forwards_what_it_would_reject_and_counts_it() {
     let upstream = Upstream::start().await;
-    let config = one_route(
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
         &upstream,
-        "    provider: flow\n    secrets: [s3cret]\n    mode: observe\n",
+        "[env:OLD]",
+        "    mode: observe\n    max_body_bytes: 4096\n",
     );
-    let gateway = InProcess::start(&config).await;
-    let good = flow("s3cret", b"{}");
+    let gateway = Binary::start(&config, &[("OLD", OLD)]);
+    let good = flow(OLD, b"{}");
     assert_eq!(post(gateway.addr, "/hook", &good, b"{}").await.status, 200);
-    assert_eq!(
-        post(gateway.addr, "/hook", &good, b"{}").await.status,
-        200,
-        "a replay, observed"
-    );
-    assert_eq!(
-        post(gateway.addr, "/hook", &good, b"{\"x\":1}")
-            .await
-            .status,
-        200,
-        "tampered, observed"
-    );
-    assert_eq!(
-        post(gateway.addr, "/hook", &[], b"{}").await.status,
-        200,
-        "unsigned, observed"
-    );
+    let observed = [
+        (good.clone(), &b"{}"[..], "a replay"),
+        (good.clone(), &b"{\"x\":1}"[..], "tampered"),
+        (vec![], &b"{}"[..], "unsigned"),
+    ];
+    for (headers, body, what) in observed {
+        let reply = post(gateway.addr, "/hook", &headers, body).await;
+        assert_eq!(reply.status, 200, "{what}, observed");
+    }
     assert_eq!(upstream.count(), 4);
     let big = vec![b'x'; 5000];
-    assert_eq!(
-        post(gateway.addr, "/hook", &good, &big).await.status,
-        413,
-        "limits apply in every mode"
-    );
+    let reply = post(gateway.addr, "/hook", &good, &big).await;
+    assert_eq!(reply.status, 413, "limits apply in every mode");
     upstream.answer(500);
     assert_eq!(
         post(gateway.addr, "/hook", &good, b"{\"y\":1}")
@@ -391,34 +388,37 @@ async fn observe_mode_forwards_what_it_would_reject_and_counts_it() {
             .status,
         500
     );
-    let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
+    let scrape = scrape(&gateway).await;
     let observed = |reason: &str| {
         scrape.value(&format!(
-            "hookgate_requests_total{{outcome=\"observed\",reason=\"{reason}\",route=\"r\"}}"
+            "hookgate_requests_total{{outcome=\"observed\",reason=\"{reason}\",route=\"orders\"}}"
         ))
     };
     assert_eq!(observed("replayed"), 1.0);
     assert_eq!(observed("signature_mismatch"), 2.0);
     assert_eq!(observed("signature_missing"), 1.0);
-    assert_eq!(
-        scrape.value("hookgate_requests_total{outcome=\"forwarded\",reason=\"\",route=\"r\"}"),
-        1.0
-    );
+    let forwarded = "hookgate_requests_total{outcome=\"forwarded\",reason=\"\",route=\"orders\"}";
+    assert_eq!(scrape.value(forwarded), 1.0);
+    let logged = gateway.wait_for_log("\"outcome\":\"observed\"");
+    assert!(logged.contains("\"reason\":\"replayed\""), "{logged}");
 }
 
 #[tokio::test]
 async fn a_rate_limit_answers_429_with_retry_after_before_reading_the_body() {
     let upstream = Upstream::start().await;
-    let config = one_route(
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
         &upstream,
-        "    provider: flow\n    secrets: [s3cret]\n    rate_limit: { per_second: 1, burst: 3 }\n",
+        "[env:OLD]",
+        "    rate_limit: { per_second: 1, burst: 3 }\n",
     );
-    let gateway = InProcess::start(&config).await;
+    let gateway = Binary::start(&config, &[("OLD", OLD)]);
     let mut statuses = Vec::new();
     for i in 0..6 {
         let body = format!("{{\"i\":{i}}}").into_bytes();
         // Half of them forged: the limit counts every request, valid or not.
-        let secret = if i % 2 == 0 { "s3cret" } else { "forged" };
+        let secret = if i % 2 == 0 { OLD } else { "forged" };
         let reply = post(gateway.addr, "/hook", &flow(secret, &body), &body).await;
         if reply.status == 429 {
             let retry: u64 = reply.header("retry-after").unwrap().parse().unwrap();
@@ -429,11 +429,40 @@ async fn a_rate_limit_answers_429_with_retry_after_before_reading_the_body() {
     }
     assert_eq!(statuses, [200, 401, 200, 429, 429, 429]);
     assert_eq!(upstream.count(), 2);
-    let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
+    let limited =
+        "hookgate_requests_total{outcome=\"rejected\",reason=\"rate_limited\",route=\"orders\"}";
+    assert_eq!(scrape(&gateway).await.value(limited), 3.0);
+}
+
+#[tokio::test]
+async fn a_head_trickled_past_the_header_timeout_is_cut_while_others_pass() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("timeouts: {", "timeouts: { header_seconds: 1,");
+    std::fs::write(&config, text).unwrap();
+    let gateway = Binary::start(&config, &[("OLD", OLD)]);
+    let mut slow = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    slow.write_all(b"POST /hook HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
     assert_eq!(
-        scrape.value(
-            "hookgate_requests_total{outcome=\"rejected\",reason=\"rate_limited\",route=\"r\"}"
-        ),
-        3.0
+        post(gateway.addr, "/hook", &flow(OLD, b"ok"), b"ok")
+            .await
+            .status,
+        200
     );
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the slow connection was not cut");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4),
+        "{elapsed:?}"
+    );
+    assert_eq!(upstream.count(), 1);
 }
