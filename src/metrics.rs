@@ -400,32 +400,23 @@ impl Metrics {
             }
         }
 
-        header(
+        labelled_counter(
             &mut out,
             "hookgate_replay_store_errors_total",
-            "counter",
             "Replay store operations that failed (store down, timed out or full).",
+            "operation",
+            &[
+                ("reserve", &self.store_errors[0]),
+                ("release", &self.store_errors[1]),
+            ],
         );
-        for (op, counter) in ["reserve", "release"].iter().zip(&self.store_errors) {
-            let _ = writeln!(
-                out,
-                "hookgate_replay_store_errors_total{{operation=\"{op}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        header(
+        labelled_counter(
             &mut out,
             "hookgate_config_reloads_total",
-            "counter",
             "Config reloads by result.",
+            "result",
+            &[("success", &self.reloads[0]), ("failure", &self.reloads[1])],
         );
-        for (result, counter) in ["success", "failure"].iter().zip(&self.reloads) {
-            let _ = writeln!(
-                out,
-                "hookgate_config_reloads_total{{result=\"{result}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
-        }
         header(
             &mut out,
             "hookgate_config_last_reload_success_timestamp_seconds",
@@ -438,6 +429,21 @@ impl Metrics {
             self.last_reload.load(Ordering::Relaxed)
         );
         out
+    }
+}
+
+/// A counter family with one label and a fixed set of values.
+fn labelled_counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    series: &[(&str, &AtomicU64)],
+) {
+    header(out, name, "counter", help);
+    for (value, counter) in series {
+        let count = counter.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
     }
 }
 

@@ -31,15 +31,22 @@ fn flow(body: &[u8]) -> Vec<(String, String)> {
     sign("flow", &[SECRET], body, 0)
 }
 
+/// Two gateway processes sharing `redis`, in front of `upstream`.
+fn two_replicas(dir: &Path, redis: &RedisServer, upstream: &Upstream) -> (Binary, Binary) {
+    let url = redis.url();
+    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
+    (
+        Binary::start(&write_config(dir, "a.yaml", upstream), &env),
+        Binary::start(&write_config(dir, "b.yaml", upstream), &env),
+    )
+}
+
 #[tokio::test]
 async fn a_delivery_accepted_by_one_replica_is_a_replay_at_the_other() {
     let redis = RedisServer::start();
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let url = redis.url();
-    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
-    let a = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
-    let b = Binary::start(&write_config(dir.path(), "b.yaml", &upstream), &env);
+    let (a, b) = two_replicas(dir.path(), &redis, &upstream);
     let body = b"{\"order\":42}";
     assert_eq!(post(a.addr, "/hook", &flow(body), body).await.status, 200);
     let replay = post(b.addr, "/hook", &flow(body), body).await;
@@ -67,10 +74,7 @@ async fn an_upstream_failure_releases_the_shared_reservation() {
     let redis = RedisServer::start();
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let url = redis.url();
-    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
-    let a = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
-    let b = Binary::start(&write_config(dir.path(), "b.yaml", &upstream), &env);
+    let (a, b) = two_replicas(dir.path(), &redis, &upstream);
     let body = b"{\"order\":7}";
     upstream.answer(503);
     assert_eq!(post(a.addr, "/hook", &flow(body), body).await.status, 503);
