@@ -132,6 +132,25 @@ async fn health_readiness_and_metrics_parse_with_the_prometheus_parser() {
         );
     }
     assert_eq!(get(admin, "/nope").await.status, 404);
+
+    // `hookgate probe`, as the container HEALTHCHECK runs it.
+    let probe = |path: &str, admin: String| {
+        std::process::Command::new(crate::support::bin())
+            .args(["probe", "--admin", &admin, "--path", path])
+            .output()
+            .unwrap()
+    };
+    let ok = probe("/readyz", admin.to_string());
+    assert_eq!(
+        (ok.status.code(), ok.stdout.as_slice()),
+        (Some(0), &b"ready\n"[..])
+    );
+    let missing = probe("/nope", admin.to_string());
+    assert_eq!(missing.status.code(), Some(1));
+    drop(gateway);
+    let down = probe("/healthz", admin.to_string());
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"));
 }
 
 #[tokio::test]
