@@ -1,6 +1,6 @@
 //! The request path, top to bottom: route -> rate limit -> handshake -> method -> bounded body ->
 //! verify -> replay -> forward. [`Gateway::handle`] logs, counts and turns any [`Rejection`]
-//! into a response; [`Gateway::pipeline`] is one `?` step per stage. A reload swaps the
+//! into a response; `Gateway::pipeline` is one `?` step per stage. A reload swaps the
 //! [`Active`] config for new requests; each request keeps the one it started with.
 
 use std::net::SocketAddr;

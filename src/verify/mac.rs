@@ -16,7 +16,7 @@ pub struct Tag {
 }
 
 impl Tag {
-    /// Copies `bytes` into a tag; `None` if longer than [`MAX_TAG_LEN`].
+    /// Copies `bytes` into a tag; `None` if longer than `MAX_TAG_LEN`.
     pub fn from_slice(bytes: &[u8]) -> Option<Tag> {
         let mut tag = Tag {
             bytes: [0; MAX_TAG_LEN],
