@@ -248,3 +248,18 @@ fn sign_output_verifies_for_every_preset() {
         assert_eq!(verified.secret_index, 0);
     }
 }
+
+#[test]
+fn github_published_vector_and_its_sha1_header() {
+    // GitHub's docs: secret "It's a Secret to Everybody", payload "Hello, World!".
+    let v = verifier("github", &["It's a Secret to Everybody"], None);
+    let sig = b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    assert!(check(&v, &[("x-hub-signature-256", sig)], b"Hello, World!", TS).is_ok());
+    assert_eq!(
+        check(&v, &[("x-hub-signature-256", sig)], b"Hello, World?", TS).unwrap_err(),
+        Rejection::SignatureMismatch
+    );
+    let v = verifier("github-sha1", &["It's a Secret to Everybody"], None);
+    let sig = b"sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59";
+    assert!(check(&v, &[("x-hub-signature", sig)], b"Hello, World!", TS).is_ok());
+}
