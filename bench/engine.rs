@@ -1,0 +1,136 @@
+//! Criterion benches of the verification engine: what one delivery costs before forwarding.
+//!
+//! `cargo bench --bench engine`. CI runs them in quick mode to keep them compiling; timings
+//! are read here, never asserted.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit, Mac};
+use hookgate::replay;
+use hookgate::scheme::preset;
+use hookgate::secret::Secret;
+use hookgate::verify::{Delivery, Verifier};
+use http::{HeaderMap, HeaderValue, Method};
+use sha2::{Digest, Sha256};
+
+const SECRET: &[u8] = b"bench-secret";
+
+fn verifier(provider: &str) -> Verifier {
+    let scheme = preset(provider).expect("preset").build().expect("builds");
+    Verifier::new(scheme, &[Secret::new(SECRET.to_vec())], 300)
+}
+
+fn github_headers(body: &[u8]) -> HeaderMap {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET).expect("any key length");
+    mac.update(body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert("x-github-event", HeaderValue::from_static("push"));
+    headers.insert(
+        "x-hub-signature-256",
+        HeaderValue::try_from(signature).expect("ascii"),
+    );
+    headers
+}
+
+fn body(size: usize) -> Vec<u8> {
+    let mut body = b"{\"pad\":\"".to_vec();
+    body.resize(size - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    body
+}
+
+fn hashing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("1 MiB");
+    let body = body(1 << 20);
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("sha256", |b| {
+        b.iter(|| Sha256::digest(black_box(&body)));
+    });
+    let v = verifier("github");
+    let headers = github_headers(&body);
+    group.bench_function("github verify (HMAC-SHA256)", |b| {
+        b.iter(|| {
+            let delivery = Delivery {
+                method: &Method::POST,
+                path: "/hook",
+                headers: &headers,
+                body: black_box(&body),
+            };
+            v.verify(&delivery, 0).expect("verifies")
+        });
+    });
+    group.finish();
+}
+
+fn small_deliveries(c: &mut Criterion) {
+    let mut group = c.benchmark_group("1 KiB");
+    let body = body(1024);
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    let v = verifier("github");
+    let headers = github_headers(&body);
+    group.bench_function("github verify, header parsing included", |b| {
+        b.iter(|| {
+            let delivery = Delivery {
+                method: &Method::POST,
+                path: "/hook",
+                headers: black_box(&headers),
+                body: black_box(&body),
+            };
+            v.verify(&delivery, 0).expect("verifies")
+        });
+    });
+    let mut tampered = headers.clone();
+    tampered.insert(
+        "x-hub-signature-256",
+        HeaderValue::from_static(
+            "sha256=0000000000000000000000000000000000000000000000000000000000000000",
+        ),
+    );
+    group.bench_function("github reject (mismatch)", |b| {
+        b.iter(|| {
+            let delivery = Delivery {
+                method: &Method::POST,
+                path: "/hook",
+                headers: black_box(&tampered),
+                body: black_box(&body),
+            };
+            v.verify(&delivery, 0).expect_err("mismatch")
+        });
+    });
+    let list = verifier("timestamped-v1");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET).expect("any key length");
+    mac.update(&body);
+    mac.update(b"1700000000");
+    let sig = base64_encode(&mac.finalize().into_bytes());
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-webhook-signature",
+        HeaderValue::try_from(format!("t=1700000000,v1={sig}")).expect("ascii"),
+    );
+    group.bench_function("t=..,v1=.. verify, timestamp checked", |b| {
+        b.iter(|| {
+            let delivery = Delivery {
+                method: &Method::POST,
+                path: "/hook",
+                headers: black_box(&headers),
+                body: black_box(&body),
+            };
+            list.verify(&delivery, 1_700_000_000).expect("verifies")
+        });
+    });
+    group.bench_function("replay key", |b| {
+        b.iter(|| replay::key(black_box("github-on"), black_box(&[7u8; 32])));
+    });
+    group.finish();
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+criterion_group!(benches, hashing, small_deliveries);
+criterion_main!(benches);

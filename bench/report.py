@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Turns bench/run's measurements into RESULTS.md and a chart of CPU per request.
+
+Usage: report.py results.jsonl OUT_DIR --idle-rss-kib N --peak-rss-kib N --store JSON
+                 --rounds N --duration S --connections N
+"""
+import argparse
+import datetime
+import json
+import platform
+import statistics
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+PEERS = ["direct", "nginx", "nginx-lua", "hookgate"]
+PROXIES = ["nginx", "nginx-lua", "hookgate"]
+CELLS = [(1024, "off"), (1024, "on"), (65536, "off"), (65536, "on")]
+COLORS = {"nginx": "#8c8c8c", "nginx-lua": "#e08a2b", "hookgate": "#2b6cb0"}
+# (cell, metric, peer to compare with, most hookgate may be as a ratio of it)
+TARGETS = [
+    ((1024, "on"), "cpu", "nginx-lua", 0.6),
+    ((1024, "off"), "cpu", "nginx-lua", 0.9),
+    ((1024, "off"), "cpu", "nginx", 1.0),
+    ((65536, "off"), "cpu", "nginx-lua", 0.7),
+    ((65536, "on"), "cpu", "nginx-lua", 0.7),
+]
+
+
+def label(cell):
+    size, replay = cell
+    return f"{size // 1024} KiB, replay {replay}"
+
+
+def command(*args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("out")
+    ap.add_argument("--idle-rss-kib", type=int)
+    ap.add_argument("--peak-rss-kib", type=int)
+    ap.add_argument("--store")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--duration", type=int)
+    ap.add_argument("--connections", type=int)
+    a = ap.parse_args()
+    out = Path(a.out)
+
+    runs = defaultdict(list)  # (cell, peer) -> [run]
+    problems = []
+    for line in Path(a.results).read_text().splitlines():
+        r = json.loads(line)
+        w = r["wrk"]
+        cell = (r["size"], r["replay"])
+        seconds = w["duration_us"] / 1e6
+        run = {
+            "round": r["round"],
+            "rps": w["requests"] / seconds,
+            "p50": w["p50_us"],
+            "p99": w["p99_us"],
+            "cpu": (r["cpu_ticks"] / r["hz"]) * 1e6 / w["requests"] if w["requests"] else None,
+        }
+        if w["errors"] or w["non_2xx"]:
+            problems.append(f"round {r['round']} {label(cell)} {r['peer']}: {w['errors']} socket errors, {w['non_2xx']} non-2xx")
+        runs[(cell, r["peer"])].append(run)
+
+    def median(cell, peer, key):
+        values = [x[key] for x in runs[(cell, peer)] if x[key] is not None]
+        return statistics.median(values) if values else None
+
+    def ratios(cell, peer, other, key):
+        by_round = {x["round"]: x[key] for x in runs[(cell, other)]}
+        return [x[key] / by_round[x["round"]] for x in runs[(cell, peer)] if by_round.get(x["round"])]
+
+    lines = ["# Benchmark results", ""]
+    lines += [
+        f"One run of `bench/run` on {datetime.date.today().isoformat()}: {a.rounds} rounds, "
+        f"{a.duration} s per peer and cell, {a.connections} connections, peers interleaved within "
+        "each round (direct, nginx, nginx-lua, hookgate). Medians over rounds.",
+        "",
+        "Machine: " + ", ".join(filter(None, [
+            command("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
+            f"{command('nproc')} CPUs",
+            f"Linux {platform.release()}",
+        ])) + ". The proxy under test is pinned to CPU 0 with one worker (nginx `worker_processes 1`, "
+        "hookgate `TOKIO_WORKER_THREADS=1`); wrk and the upstream share CPU 1, so requests/s is capped "
+        "by CPU 1. **CPU per request** (the proxy's utime + stime from `/proc/PID/stat` over the run, "
+        "divided by the requests wrk completed) is the figure that is not capped.",
+        "",
+        "Versions: " + "; ".join([
+            command("nginx", "-v") or command("sh", "-c", "nginx -v 2>&1"),
+            command("sh", "-c", "wrk -v 2>&1 | head -1"),
+            "hookgate " + command("git", "rev-parse", "--short", "HEAD"),
+        ]) + ".",
+        "",
+        "Peers: **direct**: wrk to the upstream, no proxy. **nginx**: `proxy_pass` with keep-alive, "
+        "verifies nothing. **nginx-lua**: nginx verifying `X-Hub-Signature-256` in Lua (LuaJIT FFI "
+        "to libcrypto, key set once per worker, `CRYPTO_memcmp`; replay protection through "
+        "`ngx.shared.DICT:add` when on). **hookgate**: the `github` preset. All log each request "
+        "to a file. Replay off cycles 64 pre-signed deliveries; replay on sends a new body and "
+        "signature every request. Before timing, each peer forwarded a 1 KiB and a 64 KiB "
+        "delivery byte for byte, and the verifying peers answered 401 to a tampered one and to a "
+        "replay.",
+        "",
+        "![CPU per request](cpu-per-request.svg)",
+        "",
+        "| cell | peer | CPU µs/request | requests/s | p50 µs | p99 µs |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for cell in CELLS:
+        for peer in PEERS:
+            if not runs[(cell, peer)]:
+                continue
+            cpu = median(cell, peer, "cpu") if peer != "direct" else None
+            lines.append(
+                f"| {label(cell)} | {peer} | {'-' if cpu is None else f'{cpu:.1f}'} | "
+                f"{median(cell, peer, 'rps'):,.0f} | {median(cell, peer, 'p50'):.0f} | {median(cell, peer, 'p99'):.0f} |"
+            )
+    lines += ["", "## Targets", "", "| cell | hookgate CPU/request vs | target | median ratio | per round | met |", "|---|---|---:|---:|---|---|"]
+    all_met = True
+    for cell, key, other, bound in TARGETS:
+        rs = ratios(cell, "hookgate", other, key)
+        if not rs:
+            continue
+        m = statistics.median(rs)
+        met = m <= bound
+        all_met &= met
+        lines.append(f"| {label(cell)} | {other} | <= {bound} | {m:.2f} | {', '.join(f'{x:.2f}' for x in rs)} | {'yes' if met else '**no**'} |")
+    lines += ["", "| cell | hookgate requests/s vs nginx-lua | p99 hookgate / nginx-lua (µs) | met |", "|---|---:|---|---|"]
+    for cell in CELLS:
+        rps = ratios(cell, "hookgate", "nginx-lua", "rps")
+        if not rps:
+            continue
+        h99, n99 = median(cell, "hookgate", "p99"), median(cell, "nginx-lua", "p99")
+        met = statistics.median(rps) >= 1.0 and h99 <= n99
+        all_met &= met
+        lines.append(f"| {label(cell)} | {statistics.median(rps):.2f} | {h99:.0f} / {n99:.0f} | {'yes' if met else '**no**'} |")
+    store = json.loads(a.store) if a.store else None
+    lines += ["", "## Memory", "", "| figure | measured | target | met |", "|---|---:|---:|---|"]
+    if a.idle_rss_kib:
+        lines.append(f"| idle RSS, hookgate serving the bench config | {a.idle_rss_kib / 1024:.1f} MiB | <= 20 MiB | {'yes' if a.idle_rss_kib <= 20 * 1024 else '**no**'} |")
+    if store:
+        mib = store["rss_after_kib"] / 1024
+        lines.append(f"| memory replay store holding {store['keys']:,} keys (`cargo bench --bench replay_memory`, process RSS) | {mib:.1f} MiB ({store['bytes_per_key']} B/key) | <= 128 MiB | {'yes' if mib <= 128 else '**no**'} |")
+    if a.peak_rss_kib:
+        lines.append(f"| peak RSS, 100 concurrent 900 KiB bodies, app answering after 1 s | {a.peak_rss_kib / 1024:.1f} MiB | < 364 MiB | {'yes' if a.peak_rss_kib < 364 * 1024 else '**no**'} |")
+    if problems:
+        lines += ["", "## Problems during the run", ""] + [f"- {p}" for p in problems]
+    lines += ["", f"All targets met: {'yes' if all_met and not problems else 'no'}.", ""]
+    (out / "RESULTS.md").write_text("\n".join(lines))
+    (out / "cpu-per-request.svg").write_text(chart(median))
+
+
+def chart(median):
+    width, height, left, bottom, top = 760, 360, 70, 60, 40
+    values = {(c, p): median(c, p, "cpu") or 0 for c in CELLS for p in PROXIES}
+    peak = max(values.values()) or 1
+    scale = (height - bottom - top) / (peak * 1.1)
+    group = (width - left - 20) / len(CELLS)
+    bar = group / (len(PROXIES) + 1)
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15">Proxy CPU time per request (µs, median; lower is better)</text>']
+    for i in range(5):
+        v = peak * 1.1 * i / 4
+        y = height - bottom - v * scale
+        svg.append(f'<line x1="{left}" x2="{width - 20}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        svg.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.0f}</text>')
+    for ci, cell in enumerate(CELLS):
+        x0 = left + ci * group + bar / 2
+        for pi, peer in enumerate(PROXIES):
+            v = values[(cell, peer)]
+            h = v * scale
+            x = x0 + pi * bar
+            y = height - bottom - h
+            svg.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar * 0.9:.1f}" height="{h:.1f}" fill="{COLORS[peer]}"/>')
+            svg.append(f'<text x="{x + bar * 0.45:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="10">{v:.1f}</text>')
+        svg.append(f'<text x="{x0 + bar * 1.5:.1f}" y="{height - bottom + 18}" text-anchor="middle">{label(cell)}</text>')
+    for pi, peer in enumerate(PROXIES):
+        x = left + pi * 150
+        svg.append(f'<rect x="{x}" y="{height - 24}" width="12" height="12" fill="{COLORS[peer]}"/>')
+        svg.append(f'<text x="{x + 18}" y="{height - 14}">{peer}</text>')
+    svg.append("</svg>")
+    return "\n".join(svg) + "\n"
+
+
+main()
