@@ -17,6 +17,7 @@ use http::{Method, Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+use crate::access_log::{AccessLog, Entry};
 use crate::body;
 use crate::clock::Clock;
 use crate::config::{Config, Mode, ReplaySettings, StoreKind};
@@ -34,6 +35,7 @@ use crate::verify::{Delivery, Verified};
 pub struct Gateway {
     active: ArcSwap<Active>,
     metrics: Metrics,
+    access_log: AccessLog,
     clock: Clock,
     requests: AtomicU64,
     listening: AtomicBool,
@@ -90,11 +92,23 @@ impl Gateway {
         Ok(Gateway {
             active: ArcSwap::from_pointee(active),
             metrics,
+            access_log: AccessLog::disabled(),
             clock,
             requests: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         })
+    }
+
+    /// Logs one line per request to `log` (none by default).
+    pub fn with_access_log(mut self, log: AccessLog) -> Gateway {
+        self.access_log = log;
+        self
+    }
+
+    /// Writes out buffered request log lines; for shutdown.
+    pub fn flush_logs(&self) {
+        self.access_log.flush();
     }
 
     /// The config and state new requests use.
@@ -196,19 +210,18 @@ impl Gateway {
             .and_then(|i| Some((active.config.routes.get(i)?, active.routes.get(i)?)));
         let series = route.map_or(self.metrics.unrouted(), |(_, state)| &state.metrics);
         series.request(outcome, latency);
-        tracing::info!(
-            request_id = id,
-            %method,
-            path = uri.path(),
-            route = route.map_or("", |(r, _)| &*r.name),
-            outcome = outcome.label(),
-            reason = outcome.reason(),
-            status = response.status().as_u16(),
-            upstream_status = trace.upstream_status,
-            secret_index = trace.secret_index,
-            latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-            "request"
-        );
+        self.access_log.record(&Entry {
+            request_id: id,
+            method: method.as_str(),
+            path: uri.path(),
+            route: route.map_or("", |(r, _)| &*r.name),
+            outcome: outcome.label(),
+            reason: outcome.reason(),
+            status: response.status().as_u16(),
+            upstream_status: trace.upstream_status,
+            secret_index: trace.secret_index,
+            latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        });
         response
     }
 

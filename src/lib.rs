@@ -24,6 +24,7 @@ pub mod secret;
 pub mod verify;
 
 pub use error::Rejection;
+pub mod access_log;
 pub mod admin;
 pub mod body;
 pub mod cli;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use hookgate::access_log::{AccessLog, Style};
 use hookgate::cli::{self, Cli, Command};
 use hookgate::clock::Clock;
 use hookgate::config::{Config, LogFormat};
@@ -58,7 +59,7 @@ fn serve(cli: &Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    init_logging(&config);
+    let access_style = init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,8 +88,16 @@ fn serve(cli: &Cli) -> ExitCode {
             },
             None => None,
         };
+        let access_log = if tracing::enabled!(target: "hookgate::access", tracing::Level::INFO) {
+            AccessLog::stderr(access_style).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot start the request log writer; requests are not logged");
+                AccessLog::disabled()
+            })
+        } else {
+            AccessLog::disabled()
+        };
         let gateway = match Gateway::new(config, Clock::System) {
-            Ok(gateway) => Arc::new(gateway),
+            Ok(gateway) => Arc::new(gateway.with_access_log(access_log)),
             Err(e) => {
                 tracing::error!(error = %e, "cannot start the replay store");
                 return ExitCode::from(2);
@@ -96,7 +105,8 @@ fn serve(cli: &Cli) -> ExitCode {
         };
         let admin = admin.map(|l| tokio::spawn(hookgate::admin::run(l, Arc::clone(&gateway))));
         let reloads = tokio::spawn(reload_on_hangup(Arc::clone(&gateway), cli.config.clone()));
-        let result = hookgate::server::run(listener, gateway, shutdown_signal()).await;
+        let result = hookgate::server::run(listener, Arc::clone(&gateway), shutdown_signal()).await;
+        gateway.flush_logs();
         reloads.abort();
         if let Some(admin) = admin {
             admin.abort();
@@ -150,7 +160,8 @@ async fn reload_on_hangup(gateway: Arc<Gateway>, path: PathBuf) {
     }
 }
 
-fn init_logging(config: &Config) {
+/// Installs the log subscriber; returns the style request lines should match.
+fn init_logging(config: &Config) -> Style {
     let filter = EnvFilter::try_from_env("HOOKGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match config.log_format {
         Some(LogFormat::Json) => true,
@@ -166,8 +177,10 @@ fn init_logging(config: &Config) {
             .flatten_event(true)
             .with_current_span(false)
             .init();
+        Style::Json
     } else {
         builder.init();
+        Style::Text
     }
 }
 

@@ -182,6 +182,8 @@ async fn no_log_line_at_any_level_holds_a_secret_or_an_expected_signature() {
         200
     );
     assert_eq!(post(gateway.addr, "/hook", &[], sent).await.status, 401);
+    // Request lines are written in batches: wait for the third request's.
+    gateway.wait_for_log("\"request_id\":2,");
     gateway.signal("HUP");
     gateway.wait_for_log("config reloaded");
     let logs = gateway.logs();

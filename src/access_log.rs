@@ -1,0 +1,311 @@
+//! The per-request log line, kept off the request path's critical costs.
+//!
+//! A request formats its line by hand into a shared buffer (no allocation, no serializer) and
+//! moves on; a writer thread hands the buffer to stderr every 100 ms, or sooner once it holds
+//! 64 KiB, so thousands of lines cost one `write`. The lines look exactly like the rest of the
+//! log (JSON objects or text, with a timestamp and level). If stderr stalls, the buffer stops
+//! at 16 MiB and further lines are counted and reported as dropped instead of growing memory.
+//! [`AccessLog::flush`] runs at shutdown.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const FLUSH_AT_BYTES: usize = 64 * 1024;
+const MAX_BUFFER_BYTES: usize = 16 << 20;
+
+/// One request, as logged.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// Sequence number of the request in this process.
+    pub request_id: u64,
+    /// Request method.
+    pub method: &'a str,
+    /// Request path, without the query.
+    pub path: &'a str,
+    /// Matched route, or empty.
+    pub route: &'a str,
+    /// `forwarded`, `handshake`, `rejected` or `observed`.
+    pub outcome: &'static str,
+    /// Reason code, or empty.
+    pub reason: &'static str,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Status the upstream answered, if it was asked.
+    pub upstream_status: Option<u16>,
+    /// Index of the secret that verified, if one did.
+    pub secret_index: Option<usize>,
+    /// Time from request head to response, in microseconds.
+    pub latency_us: u64,
+}
+
+/// How lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// One JSON object per line.
+    Json,
+    /// `timestamp  INFO request key=value ...`.
+    Text,
+}
+
+#[derive(Debug)]
+struct Shared {
+    style: Style,
+    buffer: Mutex<Vec<u8>>,
+    dropped: AtomicU64,
+}
+
+/// The request log: disabled, or buffered to stderr by a writer thread.
+#[derive(Debug, Clone, Default)]
+pub struct AccessLog {
+    inner: Option<(Arc<Shared>, Arc<JoinHandle<()>>)>,
+}
+
+impl AccessLog {
+    /// Writes nothing.
+    pub fn disabled() -> AccessLog {
+        AccessLog { inner: None }
+    }
+
+    /// Buffers lines in `style` and writes them to stderr from a background thread.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn stderr(style: Style) -> std::io::Result<AccessLog> {
+        let shared = Arc::new(Shared {
+            style,
+            buffer: Mutex::new(Vec::with_capacity(FLUSH_AT_BYTES * 2)),
+            dropped: AtomicU64::new(0),
+        });
+        let writer = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("hookgate-log".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::park_timeout(FLUSH_EVERY);
+                    writer.write_out();
+                }
+            })?;
+        Ok(AccessLog {
+            inner: Some((shared, Arc::new(thread))),
+        })
+    }
+
+    /// Appends the line for `entry`.
+    pub fn record(&self, entry: &Entry<'_>) {
+        let Some((shared, thread)) = &self.inner else {
+            return;
+        };
+        let mut buffer = shared.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        if buffer.len() >= MAX_BUFFER_BYTES {
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut line = LineWriter(&mut buffer);
+        let _ = match shared.style {
+            Style::Json => json(&mut line, entry, SystemTime::now()),
+            Style::Text => text(&mut line, entry, SystemTime::now()),
+        };
+        let full = buffer.len() >= FLUSH_AT_BYTES;
+        drop(buffer);
+        if full {
+            thread.thread().unpark();
+        }
+    }
+
+    /// Writes out everything recorded so far.
+    pub fn flush(&self) {
+        if let Some((shared, _)) = &self.inner {
+            shared.write_out();
+        }
+    }
+}
+
+impl Shared {
+    fn write_out(&self) {
+        let pending = {
+            let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+            if buffer.is_empty() {
+                return;
+            }
+            std::mem::replace(&mut *buffer, Vec::with_capacity(FLUSH_AT_BYTES * 2))
+        };
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(&pending);
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(dropped, "request log lines dropped: stderr did not keep up");
+        }
+    }
+}
+
+/// `fmt::Write` over a byte buffer.
+struct LineWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for LineWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+fn json(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::fmt::Result {
+    out.write_str("{\"timestamp\":\"")?;
+    timestamp(out, now)?;
+    write!(
+        out,
+        "\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":{},\"method\":",
+        e.request_id
+    )?;
+    json_str(out, e.method)?;
+    out.write_str(",\"path\":")?;
+    json_str(out, e.path)?;
+    out.write_str(",\"route\":")?;
+    json_str(out, e.route)?;
+    write!(
+        out,
+        ",\"outcome\":\"{}\",\"reason\":\"{}\",\"status\":{}",
+        e.outcome, e.reason, e.status
+    )?;
+    if let Some(status) = e.upstream_status {
+        write!(out, ",\"upstream_status\":{status}")?;
+    }
+    if let Some(index) = e.secret_index {
+        write!(out, ",\"secret_index\":{index}")?;
+    }
+    writeln!(
+        out,
+        ",\"latency_us\":{},\"target\":\"hookgate::access\"}}",
+        e.latency_us
+    )
+}
+
+fn text(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::fmt::Result {
+    timestamp(out, now)?;
+    write!(
+        out,
+        "  INFO request request_id={} method={} path={} route={} outcome={} reason={} status={}",
+        e.request_id,
+        e.method,
+        e.path.escape_debug(),
+        e.route.escape_debug(),
+        e.outcome,
+        e.reason,
+        e.status
+    )?;
+    if let Some(status) = e.upstream_status {
+        write!(out, " upstream_status={status}")?;
+    }
+    if let Some(index) = e.secret_index {
+        write!(out, " secret_index={index}")?;
+    }
+    writeln!(out, " latency_us={}", e.latency_us)
+}
+
+/// A JSON string literal: quotes, backslashes and control characters escaped.
+fn json_str(out: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
+    out.write_char('"')?;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.write_str(&s[start..i])?;
+        if escape.is_empty() {
+            write!(out, "\\u{:04x}", c as u32)?;
+        } else {
+            out.write_str(escape)?;
+        }
+        start = i + c.len_utf8();
+    }
+    out.write_str(&s[start..])?;
+    out.write_char('"')
+}
+
+/// RFC 3339 in UTC with microseconds, e.g. `2026-11-22T22:30:01.123456Z`.
+fn timestamp(out: &mut impl std::fmt::Write, now: SystemTime) -> std::fmt::Result {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let rest = secs % 86_400;
+    write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        since.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry<'static> {
+        Entry {
+            request_id: 7,
+            method: "POST",
+            path: "/hook",
+            route: "or\"ders\n",
+            outcome: "forwarded",
+            reason: "",
+            status: 200,
+            upstream_status: Some(201),
+            secret_index: None,
+            latency_us: 42,
+        }
+    }
+
+    #[test]
+    fn json_lines_escape_and_omit_what_is_absent() {
+        let mut out = String::new();
+        let at = UNIX_EPOCH + Duration::from_micros(1_800_000_000_123_456);
+        json(&mut out, &entry(), at).unwrap();
+        assert_eq!(
+            out,
+            "{\"timestamp\":\"2027-01-15T08:00:00.123456Z\",\"level\":\"INFO\",\"message\":\"request\",\
+             \"request_id\":7,\"method\":\"POST\",\"path\":\"/hook\",\"route\":\"or\\\"ders\\u000a\",\
+             \"outcome\":\"forwarded\",\"reason\":\"\",\"status\":200,\"upstream_status\":201,\
+             \"latency_us\":42,\"target\":\"hookgate::access\"}\n"
+        );
+    }
+
+    #[test]
+    fn text_lines_carry_the_same_fields() {
+        let mut out = String::new();
+        text(&mut out, &entry(), UNIX_EPOCH).unwrap();
+        assert_eq!(
+            out,
+            "1970-01-01T00:00:00.000000Z  INFO request request_id=7 method=POST path=/hook \
+             route=or\\\"ders\\n outcome=forwarded reason= status=200 upstream_status=201 latency_us=42\n"
+        );
+    }
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+    }
+}
