@@ -155,32 +155,31 @@ impl std::fmt::Write for LineWriter<'_> {
 fn json(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::fmt::Result {
     out.write_str("{\"timestamp\":\"")?;
     timestamp(out, now)?;
-    write!(
-        out,
-        "\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":{},\"method\":",
-        e.request_id
-    )?;
+    out.write_str("\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":")?;
+    num(out, e.request_id)?;
+    out.write_str(",\"method\":")?;
     json_str(out, e.method)?;
     out.write_str(",\"path\":")?;
     json_str(out, e.path)?;
     out.write_str(",\"route\":")?;
     json_str(out, e.route)?;
-    write!(
-        out,
-        ",\"outcome\":\"{}\",\"reason\":\"{}\",\"status\":{}",
-        e.outcome, e.reason, e.status
-    )?;
+    out.write_str(",\"outcome\":\"")?;
+    out.write_str(e.outcome)?;
+    out.write_str("\",\"reason\":\"")?;
+    out.write_str(e.reason)?;
+    out.write_str("\",\"status\":")?;
+    num(out, u64::from(e.status))?;
     if let Some(status) = e.upstream_status {
-        write!(out, ",\"upstream_status\":{status}")?;
+        out.write_str(",\"upstream_status\":")?;
+        num(out, u64::from(status))?;
     }
     if let Some(index) = e.secret_index {
-        write!(out, ",\"secret_index\":{index}")?;
+        out.write_str(",\"secret_index\":")?;
+        num(out, index as u64)?;
     }
-    writeln!(
-        out,
-        ",\"latency_us\":{},\"target\":\"hookgate::access\"}}",
-        e.latency_us
-    )
+    out.write_str(",\"latency_us\":")?;
+    num(out, e.latency_us)?;
+    out.write_str(",\"target\":\"hookgate::access\"}\n")
 }
 
 fn text(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::fmt::Result {
@@ -203,6 +202,34 @@ fn text(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::
         write!(out, " secret_index={index}")?;
     }
     writeln!(out, " latency_us={}", e.latency_us)
+}
+
+/// Decimal digits of `n` without `core::fmt`'s padding machinery: this runs several times
+/// per request.
+fn num(out: &mut impl std::fmt::Write, mut n: u64) -> std::fmt::Result {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.write_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"))
+}
+
+/// `n` as exactly `width` digits (for timestamps).
+fn padded(out: &mut impl std::fmt::Write, n: u64, width: usize) -> std::fmt::Result {
+    let mut digits = [b'0'; 6];
+    let mut rest = n;
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.write_str(std::str::from_utf8(&digits[..width]).unwrap_or("0"))
 }
 
 /// A JSON string literal: quotes, backslashes and control characters escaped.
@@ -234,14 +261,19 @@ fn timestamp(out: &mut impl std::fmt::Write, now: SystemTime) -> std::fmt::Resul
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);
     let rest = secs % 86_400;
-    write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        since.subsec_micros()
-    )
+    for (value, width, after) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (rest / 3600, 2, ':'),
+        (rest / 60 % 60, 2, ':'),
+        (rest % 60, 2, '.'),
+        (u64::from(since.subsec_micros()), 6, 'Z'),
+    ] {
+        padded(out, value, width)?;
+        out.write_char(after)?;
+    }
+    Ok(())
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
+use http::uri::PathAndQuery;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -93,7 +94,8 @@ impl Proxy {
         body: Bytes,
         peer: SocketAddr,
     ) -> Result<Answer, Rejection> {
-        let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let root = PathAndQuery::from_static("/");
+        let path = parts.uri.path_and_query().unwrap_or(&root);
         let uri = upstream
             .uri_for(path)
             .map_err(|_| Rejection::UpstreamUnreachable)?;
@@ -143,6 +145,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names first: most messages carry none of these, and nine removals
+    // would hash nine names for nothing.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -156,14 +163,54 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing}, {ip}"),
-        None => ip,
+    let mut buf = [0u8; 64];
+    let ip = format_ip(&mut buf, peer.ip());
+    let value = match headers.get(&X_FORWARDED_FOR) {
+        Some(existing) => {
+            let mut joined = Vec::with_capacity(existing.len() + 2 + ip.len());
+            joined.extend_from_slice(existing.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(ip);
+            HeaderValue::from_bytes(&joined)
+        }
+        None => HeaderValue::from_bytes(ip),
     };
-    if let Ok(value) = HeaderValue::try_from(value) {
+    if let Ok(value) = value {
         headers.insert(X_FORWARDED_FOR, value);
     }
+}
+
+/// The address as text in `buf`, without `core::fmt` for IPv4 (every forwarded request).
+fn format_ip(buf: &mut [u8; 64], ip: std::net::IpAddr) -> &[u8] {
+    let len = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut len = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[len] = b'.';
+                    len += 1;
+                }
+                if octet >= 100 {
+                    buf[len] = b'0' + octet / 100;
+                    len += 1;
+                }
+                if octet >= 10 {
+                    buf[len] = b'0' + octet / 10 % 10;
+                    len += 1;
+                }
+                buf[len] = b'0' + octet % 10;
+                len += 1;
+            }
+            len
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            let _ = write!(cursor, "{v6}");
+            usize::try_from(cursor.position()).unwrap_or(0)
+        }
+    };
+    &buf[..len]
 }
 
 #[cfg(test)]
@@ -187,6 +234,15 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-flow-signature"));
+    }
+
+    #[test]
+    fn addresses_format_as_std_does() {
+        for ip in ["0.0.0.0", "10.1.20.255", "127.0.0.1", "100.9.99.1", "::1", "2001:db8::8a2e:370:7334"] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut buf = [0u8; 64];
+            assert_eq!(format_ip(&mut buf, ip), ip.to_string().as_bytes());
+        }
     }
 
     #[test]

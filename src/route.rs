@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use http::Uri;
-use http::uri::{Authority, Scheme as UriScheme};
+use http::uri::{Authority, PathAndQuery, Scheme as UriScheme};
 
 pub use crate::config::Mode;
 use crate::scheme::Handshake;
@@ -41,17 +41,18 @@ impl Upstream {
     /// # Errors
     /// When the pieces do not form a URI (they always do for a validated upstream and a path
     /// hyper accepted).
-    pub fn uri_for(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        let pq = if self.base_path.is_empty() {
-            path_and_query.to_owned()
-        } else {
-            format!("{}{path_and_query}", self.base_path)
-        };
-        Uri::builder()
+    pub fn uri_for(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
+        let builder = Uri::builder()
             .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(pq)
-            .build()
+            .authority(self.authority.clone());
+        // Without a base path the request's own (already parsed, shared) bytes are reused.
+        if self.base_path.is_empty() {
+            builder.path_and_query(path_and_query.clone()).build()
+        } else {
+            builder
+                .path_and_query(format!("{}{path_and_query}", self.base_path))
+                .build()
+        }
     }
 }
 
