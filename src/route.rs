@@ -36,16 +36,15 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// The URI to forward `path_and_query` to.
+    /// The request target to forward `path_and_query` with.
     ///
     /// # Errors
     /// When the pieces do not form a URI (they always do for a validated upstream and a path
     /// hyper accepted).
     pub fn uri_for(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
-        let builder = Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone());
+        // Origin form (`/path?query`), as sent on an HTTP/1.1 connection to the upstream.
         // Without a base path the request's own (already parsed, shared) bytes are reused.
+        let builder = Uri::builder();
         if self.base_path.is_empty() {
             builder.path_and_query(path_and_query.clone()).build()
         } else {

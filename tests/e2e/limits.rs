@@ -1,5 +1,8 @@
 //! Statuses other than verify: limits, routing and upstream failures.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -186,4 +189,57 @@ async fn a_route_upstream_with_a_base_path_prefixes_the_forwarded_path() {
     .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(upstream.received()[0].uri, "/base/in/orders?x=1");
+}
+
+/// An upstream that answers each request and then closes the connection without saying so
+/// (no `Connection: close`), as a keep-alive timeout does. Counts the requests it reads.
+async fn closing_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    (addr, count)
+}
+
+#[tokio::test]
+async fn an_upstream_closing_idle_connections_loses_and_duplicates_nothing() {
+    let (addr, count) = closing_upstream().await;
+    let config = format!(
+        "listen: 127.0.0.1:0\nupstream: http://{addr}\ntimeouts: {{ upstream_seconds: 2 }}\n\
+         routes:\n  - name: r\n    path: /hook\n    provider: flow\n    secrets: [s]\n    replay: false\n"
+    );
+    let gateway = InProcess::start(&config).await;
+    for i in 0..50 {
+        let body = format!("{{\"i\":{i}}}").into_bytes();
+        let headers = sign("flow", &["s"], &body, 0);
+        let reply = post(gateway.addr, "/hook", &headers, &body).await;
+        assert_eq!((i, reply.status), (i, 200), "{reply:?}");
+    }
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        50,
+        "each delivery reached the app once"
+    );
 }

@@ -1,5 +1,5 @@
-//! Forwarding to the upstream: a pooled keep-alive client, hop-by-hop header stripping
-//! (RFC 9110 section 7.6.1) and `X-Forwarded-*`.
+//! Forwarding to the upstream: pooled keep-alive connections ([`pool`]), hop-by-hop header
+//! stripping (RFC 9110 section 7.6.1) and `X-Forwarded-*`.
 //!
 //! The request goes out with the exact body bytes received and every end-to-end header,
 //! signature headers included, so an app that verifies too still works. The upstream's
@@ -16,13 +16,13 @@ use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::error::Rejection;
 use crate::route::Upstream;
+
+mod pool;
+
+use pool::Pool;
 
 /// The largest upstream response hookgate relays. Webhook answers are tiny; anything bigger
 /// is treated as a broken upstream (502) rather than buffered without bound.
@@ -48,10 +48,10 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 /// A finished upstream response.
 pub type Answer = Response<Full<Bytes>>;
 
-/// The pooled upstream client, for http and https upstreams.
+/// The upstream client, for http and https upstreams.
 #[derive(Debug, Clone)]
 pub struct Proxy {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Pool,
     timeout: Duration,
     forwarded_proto: HeaderValue,
 }
@@ -61,22 +61,9 @@ impl Proxy {
     /// trusting `tls` for https upstreams. `listener_tls` says whether senders reach hookgate
     /// over TLS, for `X-Forwarded-Proto`.
     pub fn new(timeout: Duration, tls: Arc<rustls::ClientConfig>, listener_tls: bool) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        // Lets the https connector see https:// URIs; it does TLS itself.
-        connector.enforce_http(false);
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
         let forwarded_proto = HeaderValue::from_static(if listener_tls { "https" } else { "http" });
         Proxy {
-            client,
+            pool: Pool::new(tls),
             timeout,
             forwarded_proto,
         }
@@ -110,24 +97,61 @@ impl Proxy {
         headers.remove(header::EXPECT);
         append_forwarded_for(headers, peer);
         headers.insert(X_FORWARDED_PROTO, self.forwarded_proto.clone());
-
-        let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
-                tracing::warn!(upstream = %upstream, error = %error_chain(&e), "upstream request failed");
-                Rejection::UpstreamUnreachable
-            })?;
-            let (mut head, body) = response.into_parts();
-            let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|_| Rejection::UpstreamUnreachable)?
-                .to_bytes();
-            strip_hop_by_hop(&mut head.headers);
-            Ok(Response::from_parts(head, Full::new(bytes)))
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        if !headers.contains_key(header::HOST) {
+            if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
+                headers.insert(header::HOST, host);
+            }
+        }
+        tokio::time::timeout(self.timeout, self.exchange(upstream, request))
             .await
             .map_err(|_| Rejection::UpstreamTimeout)?
+            .map_err(|e| {
+                tracing::warn!(upstream = %upstream, error = %e, "upstream request failed");
+                Rejection::UpstreamUnreachable
+            })
+    }
+
+    /// One request and its whole response, on a pooled connection when one is free. A
+    /// request that a reused connection could not even send (the upstream closed it while
+    /// idle) is sent again once on a new connection; nothing else is retried.
+    async fn exchange(
+        &self,
+        upstream: &Upstream,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Answer, String> {
+        let (scheme, authority) = (&upstream.scheme, &upstream.authority);
+        let pooled = match self.pool.checkout(scheme, authority) {
+            Some(mut sender) => sender.ready().await.ok().map(|()| sender),
+            None => None,
+        };
+        let reused = pooled.is_some();
+        let mut sender = match pooled {
+            Some(sender) => sender,
+            None => self.pool.connect(scheme, authority).await?,
+        };
+        let response = match sender.try_send_request(request).await {
+            Ok(response) => response,
+            Err(mut e) => match e.take_message() {
+                Some(request) if reused => {
+                    tracing::debug!(upstream = %upstream, "pooled connection was closed; sending on a new one");
+                    sender = self.pool.connect(scheme, authority).await?;
+                    sender
+                        .send_request(request)
+                        .await
+                        .map_err(|e| error_chain(&e))?
+                }
+                _ => return Err(error_chain(&e.into_error())),
+            },
+        };
+        let (mut head, body) = response.into_parts();
+        let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("response body: {e}"))?
+            .to_bytes();
+        self.pool.put(scheme, authority, sender);
+        strip_hop_by_hop(&mut head.headers);
+        Ok(Response::from_parts(head, Full::new(bytes)))
     }
 }
 
@@ -238,7 +262,14 @@ mod tests {
 
     #[test]
     fn addresses_format_as_std_does() {
-        for ip in ["0.0.0.0", "10.1.20.255", "127.0.0.1", "100.9.99.1", "::1", "2001:db8::8a2e:370:7334"] {
+        for ip in [
+            "0.0.0.0",
+            "10.1.20.255",
+            "127.0.0.1",
+            "100.9.99.1",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+        ] {
             let ip: std::net::IpAddr = ip.parse().unwrap();
             let mut buf = [0u8; 64];
             assert_eq!(format_ip(&mut buf, ip), ip.to_string().as_bytes());
