@@ -54,8 +54,45 @@ pub enum Style {
 #[derive(Debug)]
 struct Shared {
     style: Style,
-    buffer: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
     dropped: AtomicU64,
+}
+
+/// Lines not yet written, and the current second's timestamp prefix (formatted once a second).
+#[derive(Debug)]
+struct Pending {
+    bytes: Vec<u8>,
+    second: u64,
+    prefix: [u8; 20],
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending {
+            bytes: Vec::with_capacity(FLUSH_AT_BYTES * 2),
+            second: u64::MAX,
+            prefix: [b'0'; 20],
+        }
+    }
+
+    /// `now` as RFC 3339 in UTC with microseconds: `2026-11-22T22:30:01.123456Z`.
+    fn stamp(&mut self, now: SystemTime) -> [u8; 27] {
+        let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        if since.as_secs() != self.second {
+            self.second = since.as_secs();
+            let mut prefix = String::with_capacity(20);
+            let _ = date_and_time(&mut prefix, self.second);
+            self.prefix.copy_from_slice(&prefix.as_bytes()[..20]);
+        }
+        let mut out = [b'Z'; 27];
+        out[..20].copy_from_slice(&self.prefix);
+        let mut micros = since.subsec_micros();
+        for slot in out[20..26].iter_mut().rev() {
+            *slot = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        out
+    }
 }
 
 /// The request log: disabled, or buffered to stderr by a writer thread.
@@ -77,7 +114,7 @@ impl AccessLog {
     pub fn stderr(style: Style) -> std::io::Result<AccessLog> {
         let shared = Arc::new(Shared {
             style,
-            buffer: Mutex::new(Vec::with_capacity(FLUSH_AT_BYTES * 2)),
+            pending: Mutex::new(Pending::new()),
             dropped: AtomicU64::new(0),
         });
         let writer = Arc::clone(&shared);
@@ -99,18 +136,24 @@ impl AccessLog {
         let Some((shared, thread)) = &self.inner else {
             return;
         };
-        let mut buffer = shared.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        if buffer.len() >= MAX_BUFFER_BYTES {
+        let mut pending = shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if pending.bytes.len() >= MAX_BUFFER_BYTES {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let mut line = LineWriter(&mut buffer);
+        let stamp = pending.stamp(SystemTime::now());
+        // Only ASCII was written into the stamp.
+        let stamp = std::str::from_utf8(&stamp).unwrap_or("");
+        let mut line = LineWriter(&mut pending.bytes);
         let _ = match shared.style {
-            Style::Json => json(&mut line, entry, SystemTime::now()),
-            Style::Text => text(&mut line, entry, SystemTime::now()),
+            Style::Json => json(&mut line, entry, stamp),
+            Style::Text => text(&mut line, entry, stamp),
         };
-        let full = buffer.len() >= FLUSH_AT_BYTES;
-        drop(buffer);
+        let full = pending.bytes.len() >= FLUSH_AT_BYTES;
+        drop(pending);
         if full {
             thread.thread().unpark();
         }
@@ -127,11 +170,11 @@ impl AccessLog {
 impl Shared {
     fn write_out(&self) {
         let pending = {
-            let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-            if buffer.is_empty() {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.bytes.is_empty() {
                 return;
             }
-            std::mem::replace(&mut *buffer, Vec::with_capacity(FLUSH_AT_BYTES * 2))
+            std::mem::replace(&mut pending.bytes, Vec::with_capacity(FLUSH_AT_BYTES * 2))
         };
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(&pending);
@@ -152,9 +195,9 @@ impl std::fmt::Write for LineWriter<'_> {
     }
 }
 
-fn json(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::fmt::Result {
+fn json(out: &mut impl std::fmt::Write, e: &Entry<'_>, stamp: &str) -> std::fmt::Result {
     out.write_str("{\"timestamp\":\"")?;
-    timestamp(out, now)?;
+    out.write_str(stamp)?;
     out.write_str("\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":")?;
     num(out, e.request_id)?;
     out.write_str(",\"method\":")?;
@@ -182,8 +225,8 @@ fn json(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::
     out.write_str(",\"target\":\"hookgate::access\"}\n")
 }
 
-fn text(out: &mut impl std::fmt::Write, e: &Entry<'_>, now: SystemTime) -> std::fmt::Result {
-    timestamp(out, now)?;
+fn text(out: &mut impl std::fmt::Write, e: &Entry<'_>, stamp: &str) -> std::fmt::Result {
+    out.write_str(stamp)?;
     write!(
         out,
         "  INFO request request_id={} method={} path={} route={} outcome={} reason={} status={}",
@@ -255,10 +298,8 @@ fn json_str(out: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
     out.write_char('"')
 }
 
-/// RFC 3339 in UTC with microseconds, e.g. `2026-11-22T22:30:01.123456Z`.
-fn timestamp(out: &mut impl std::fmt::Write, now: SystemTime) -> std::fmt::Result {
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
+/// `YYYY-MM-DDTHH:MM:SS.` for Unix second `secs`, in UTC.
+fn date_and_time(out: &mut impl std::fmt::Write, secs: u64) -> std::fmt::Result {
     let (year, month, day) = civil_from_days(secs / 86_400);
     let rest = secs % 86_400;
     for (value, width, after) in [
@@ -268,7 +309,6 @@ fn timestamp(out: &mut impl std::fmt::Write, now: SystemTime) -> std::fmt::Resul
         (rest / 3600, 2, ':'),
         (rest / 60 % 60, 2, ':'),
         (rest % 60, 2, '.'),
-        (u64::from(since.subsec_micros()), 6, 'Z'),
     ] {
         padded(out, value, width)?;
         out.write_char(after)?;
@@ -313,7 +353,8 @@ mod tests {
     fn json_lines_escape_and_omit_what_is_absent() {
         let mut out = String::new();
         let at = UNIX_EPOCH + Duration::from_micros(1_800_000_000_123_456);
-        json(&mut out, &entry(), at).unwrap();
+        let stamp = Pending::new().stamp(at);
+        json(&mut out, &entry(), std::str::from_utf8(&stamp).unwrap()).unwrap();
         assert_eq!(
             out,
             "{\"timestamp\":\"2027-01-15T08:00:00.123456Z\",\"level\":\"INFO\",\"message\":\"request\",\
@@ -326,11 +367,30 @@ mod tests {
     #[test]
     fn text_lines_carry_the_same_fields() {
         let mut out = String::new();
-        text(&mut out, &entry(), UNIX_EPOCH).unwrap();
+        let stamp = Pending::new().stamp(UNIX_EPOCH);
+        text(&mut out, &entry(), std::str::from_utf8(&stamp).unwrap()).unwrap();
         assert_eq!(
             out,
             "1970-01-01T00:00:00.000000Z  INFO request request_id=7 method=POST path=/hook \
              route=or\\\"ders\\n outcome=forwarded reason= status=200 upstream_status=201 latency_us=42\n"
+        );
+    }
+
+    #[test]
+    fn the_cached_second_is_renewed_when_the_second_changes() {
+        let mut pending = Pending::new();
+        let at = |micros: u64| UNIX_EPOCH + Duration::from_micros(micros);
+        assert_eq!(
+            &pending.stamp(at(59_999_999)),
+            b"1970-01-01T00:00:59.999999Z"
+        );
+        assert_eq!(
+            &pending.stamp(at(60_000_001)),
+            b"1970-01-01T00:01:00.000001Z"
+        );
+        assert_eq!(
+            &pending.stamp(at(60_500_000)),
+            b"1970-01-01T00:01:00.500000Z"
         );
     }
 

@@ -169,19 +169,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names first: most messages carry none of these, and nine removals
-    // would hash nine names for nothing.
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
-        return;
-    }
-    let named: Vec<HeaderName> = headers
+    // One pass over the names, comparing against the fixed list and the `Connection` tokens;
+    // only names actually present are removed, so a message with none costs no hashing.
+    let tokens: Vec<&str> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .map(str::trim)
         .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            HOP_BY_HOP.contains(name)
+                || tokens.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()))
+        })
+        .cloned()
+        .collect();
+    for name in &doomed {
         headers.remove(name);
     }
 }
