@@ -1,7 +1,8 @@
 -- wrk script: signed GitHub-style deliveries (X-Hub-Signature-256 over the exact body).
---   wrk ... -s bench/deliveries.lua <url> -- <path> <body bytes> <pool|unique> <secret>
+--   wrk ... -s bench/deliveries.lua <url> -- <path> <body bytes> <pool|unique> <secret> <nonce>
 -- pool:   64 pre-signed deliveries, cycled (for peers with replay protection off);
--- unique: every request a new body and signature, never reused (replay protection on).
+-- unique: every request a new body and signature, never reused (replay protection on); the
+--         nonce keeps bodies unique across runs too.
 -- Signing uses libcrypto through LuaJIT FFI, on wrk's own CPU, outside the measured proxy.
 local ffi = require("ffi")
 ffi.cdef [[
@@ -16,7 +17,7 @@ if not loaded then C = ffi.load("crypto") end
 local out = ffi.new("unsigned char[32]")
 local out_len = ffi.new("unsigned int[1]")
 local thread_count = 0
-local path, size, mode, secret, pool, next_index, counter, pad
+local path, size, mode, secret, nonce, pool, next_index, counter, pad
 
 local function signature(body)
   C.HMAC(C.EVP_sha256(), secret, #secret, body, #body, out, out_len)
@@ -26,7 +27,7 @@ local function signature(body)
 end
 
 local function delivery(n)
-  local head = '{"delivery":"' .. wrk.thread_id .. "-" .. n .. '","pad":"'
+  local head = '{"delivery":"' .. nonce .. "-" .. wrk.thread_id .. "-" .. n .. '","pad":"'
   local body = head .. pad:sub(1, size - #head - 2) .. '"}'
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
@@ -43,6 +44,7 @@ end
 function init(args)
   wrk.thread_id = thread_id or 0
   path, size, mode, secret = args[1], tonumber(args[2]), args[3], args[4]
+  nonce = args[5] or tostring(os.time())
   pad = string.rep("x", size)
   counter, next_index = 0, 0
   if mode == "pool" then
