@@ -153,6 +153,9 @@ def main():
     if problems:
         lines += ["", "## Problems during the run", ""] + [f"- {p}" for p in problems]
     lines += ["", f"All targets met: {'yes' if all_met and not problems else 'no'}.", ""]
+    notes = Path(__file__).with_name("notes.md")
+    if notes.exists():
+        lines += [notes.read_text()]
     (out / "RESULTS.md").write_text("\n".join(lines))
     (out / "cpu-per-request.svg").write_text(chart(median))
 
