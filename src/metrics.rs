@@ -231,6 +231,7 @@ pub struct Metrics {
     reloads: [AtomicU64; 2],
     last_reload: AtomicI64,
     in_flight: AtomicI64,
+    connections_refused: AtomicU64,
 }
 
 /// Which replay store operation failed.
@@ -258,6 +259,7 @@ impl Metrics {
             reloads: [AtomicU64::new(0), AtomicU64::new(0)],
             last_reload: AtomicI64::new(0),
             in_flight: AtomicI64::new(0),
+            connections_refused: AtomicU64::new(0),
         }
     }
 
@@ -298,6 +300,11 @@ impl Metrics {
         if ok {
             self.last_reload.store(at, Ordering::Relaxed);
         }
+    }
+
+    /// Counts a connection refused at the `max_connections` cap.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Tracks requests in flight: +1 when one starts, -1 when it ends.
@@ -416,6 +423,17 @@ impl Metrics {
             "Config reloads by result.",
             "result",
             &[("success", &self.reloads[0]), ("failure", &self.reloads[1])],
+        );
+        header(
+            &mut out,
+            "hookgate_connections_refused_total",
+            "counter",
+            "Connections answered 503 and closed because max_connections were open.",
+        );
+        let _ = writeln!(
+            out,
+            "hookgate_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
         );
         header(
             &mut out,

@@ -5,6 +5,10 @@
 //! accepted, so a reload applies to new connections. On shutdown the listener closes at once,
 //! `/readyz` fails, connections finish their in-flight request, and whatever is still open
 //! after the grace period is dropped.
+//!
+//! Open connections are capped (`max_connections`): past the cap a connection gets a canned
+//! 503 with `Retry-After` and is closed, so a connection flood costs a bounded amount of
+//! memory instead of growing until the process dies.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,8 +19,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::gateway::Gateway;
@@ -31,6 +36,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(gateway.active().config.max_connections));
     {
         let active = gateway.active();
         tracing::info!(
@@ -55,12 +61,21 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        tokio::spawn(connection(
-            stream,
-            peer,
-            Arc::clone(&gateway),
-            graceful.watcher(),
-        ));
+        match Arc::clone(&permits).try_acquire_owned() {
+            Ok(permit) => {
+                tokio::spawn(connection(
+                    stream,
+                    peer,
+                    Arc::clone(&gateway),
+                    graceful.watcher(),
+                    permit,
+                ));
+            }
+            Err(_) => {
+                gateway.metrics().connection_refused();
+                tokio::spawn(refuse(stream));
+            }
+        }
     }
     gateway.set_draining();
     drop(listener);
@@ -78,8 +93,37 @@ pub async fn run(
     Ok(())
 }
 
+/// Past the connection cap: a 503 in plain HTTP/1.1, then close. The request is drained
+/// briefly (bounded in bytes and time) so the client reads the answer rather than a reset.
+/// On a TLS listener the client sees the connection close instead.
+async fn refuse(mut stream: TcpStream) {
+    const ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+retry-after: 1\r\nconnection: close\r\ncontent-length: 22\r\n\r\n{\"error\":\"overloaded\"}";
+    let bounded = async {
+        let mut scratch = [0u8; 4096];
+        let _ = stream.write_all(ANSWER).await;
+        let _ = stream.shutdown().await;
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            match stream.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), bounded).await;
+}
+
 /// One connection: TLS if configured (the handshake bounded by the header timeout), then HTTP.
-async fn connection(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>, watcher: Watcher) {
+/// Holds its `permit` (a slot under the connection cap) until it ends.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    gateway: Arc<Gateway>,
+    watcher: Watcher,
+    permit: OwnedSemaphorePermit,
+) {
+    let _permit = permit;
     let _ = stream.set_nodelay(true);
     let active = gateway.active();
     let header_timeout = active.config.timeouts.header;

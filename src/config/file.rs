@@ -16,6 +16,7 @@ pub(crate) struct FileConfig {
     pub(crate) upstream: Option<Spanned<String>>,
     pub(crate) upstream_ca_file: Option<Spanned<String>>,
     pub(crate) max_body_bytes: Option<Spanned<u64>>,
+    pub(crate) max_connections: Option<Spanned<u64>>,
     #[serde(default)]
     pub(crate) replay: ReplayFile,
     #[serde(default)]

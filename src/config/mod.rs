@@ -35,6 +35,8 @@ pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 300;
 /// Default bound on the memory replay store.
 pub const DEFAULT_REPLAY_MAX_ENTRIES: u64 = 1_000_000;
+/// Default cap on open webhook connections.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
 /// Default prefix of replay keys in Redis.
 pub const DEFAULT_REDIS_KEY_PREFIX: &str = "hookgate:replay:";
 /// Default bound on one Redis command, connecting included.
@@ -55,6 +57,8 @@ pub struct Config {
     pub replay: ReplaySettings,
     /// Timeouts.
     pub timeouts: Timeouts,
+    /// Open webhook connections beyond this are answered 503 and closed.
+    pub max_connections: usize,
     /// Log format, when the file sets one.
     pub log_format: Option<LogFormat>,
     /// The routes.
@@ -257,6 +261,11 @@ impl Validator<'_> {
                 .ok()
         });
         let replay = self.replay(&raw.replay);
+        let max_connections = self.positive(
+            &raw.max_connections,
+            "max_connections",
+            DEFAULT_MAX_CONNECTIONS,
+        );
         let t = &raw.timeouts;
         let timeouts = Timeouts {
             header: self.seconds(&t.header_seconds, "timeouts.header_seconds", 10),
@@ -339,6 +348,7 @@ impl Validator<'_> {
             upstream_tls: upstream_tls?,
             replay: replay?,
             timeouts,
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             log_format: raw.log_format,
             routes: RouteTable::new(routes),
         })

@@ -86,6 +86,7 @@ impl Proxy {
         let uri = upstream
             .uri_for(path)
             .map_err(|_| Rejection::UpstreamUnreachable)?;
+        let body_len = body.len();
         let mut request = Request::builder()
             .method(parts.method)
             .uri(uri)
@@ -95,6 +96,8 @@ impl Proxy {
         *headers = parts.headers;
         strip_hop_by_hop(headers);
         headers.remove(header::EXPECT);
+        // The framing the app sees is always the exact length of the bytes sent.
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
         append_forwarded_for(headers, peer);
         headers.insert(X_FORWARDED_PROTO, self.forwarded_proto.clone());
         if !headers.contains_key(header::HOST) {

@@ -8,5 +8,6 @@ mod tls;
 
 mod cli;
 mod deploy;
+mod hostile;
 mod limits;
 mod seed_senders;
