@@ -29,7 +29,7 @@ fn main() {
         for i in 0..KEYS {
             let key = replay::key("github-on", &i.to_le_bytes());
             let taken = store.reserve(key, 2_000_000_000, 1_000_000_000).await;
-            assert_eq!(taken, Ok(true));
+            assert_eq!(taken, Ok(Some(0)));
         }
     });
     let after = rss_kib();

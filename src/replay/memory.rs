@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use super::{Key, ReplayStore, StoreError, StoreFuture};
+use super::{Key, ReplayStore, StoreError, StoreFuture, Token};
 
 /// How many expired entries one reservation purges in passing.
 const PURGE_STEP: usize = 32;
@@ -99,12 +99,14 @@ impl MemoryStore {
 }
 
 impl ReplayStore for MemoryStore {
-    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, bool> {
-        let result = self.reserve_now(key, expires_at, now);
+    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, Option<Token>> {
+        let result = self
+            .reserve_now(key, expires_at, now)
+            .map(|taken| taken.then_some(0));
         Box::pin(std::future::ready(result))
     }
 
-    fn release(&self, key: Key) -> StoreFuture<'_, ()> {
+    fn release(&self, key: Key, _token: Token) -> StoreFuture<'_, ()> {
         self.release_now(key);
         Box::pin(std::future::ready(Ok(())))
     }

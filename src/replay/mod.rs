@@ -23,6 +23,10 @@ pub use redis::RedisStore;
 /// fingerprint. Fixed size, so a million keys stay small.
 pub type Key = [u8; 16];
 
+/// Who holds a reservation: the value a store keeps under the key, so a release deletes only
+/// what the releaser holds. The memory store, private to one process, uses 0.
+pub type Token = u64;
+
 /// A boxed future, so the store can be a trait object.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -40,11 +44,12 @@ pub enum StoreError {
 /// Shared replay state.
 pub trait ReplayStore: Send + Sync + Debug {
     /// Atomically reserves `key` until `expires_at` (Unix seconds) unless it is already held.
-    /// `Ok(true)` when this call took it, `Ok(false)` when it was already taken.
-    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, bool>;
+    /// `Ok(Some(token))` when this call took it, `Ok(None)` when it was already taken.
+    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, Option<Token>>;
 
-    /// Gives `key` back, so the same delivery may be accepted again.
-    fn release(&self, key: Key) -> StoreFuture<'_, ()>;
+    /// Gives `key` back if it is still held with `token`, so the same delivery may be
+    /// accepted again.
+    fn release(&self, key: Key, token: Token) -> StoreFuture<'_, ()>;
 
     /// Succeeds when the store can take reservations now: the readiness check.
     fn ping(&self) -> StoreFuture<'_, ()>;
@@ -69,6 +74,7 @@ pub fn key(route: &str, fingerprint: &[u8]) -> Key {
 pub struct Reservation {
     store: Arc<dyn ReplayStore>,
     key: Key,
+    token: Token,
     armed: bool,
 }
 
@@ -84,9 +90,10 @@ impl Reservation {
         now: i64,
     ) -> Result<Option<Reservation>, StoreError> {
         let taken = store.reserve(key, expires_at, now).await?;
-        Ok(taken.then(|| Reservation {
+        Ok(taken.map(|token| Reservation {
             store: Arc::clone(store),
             key,
+            token,
             armed: true,
         }))
     }
@@ -102,7 +109,7 @@ impl Reservation {
     /// When the store cannot answer; the key then stays until it expires.
     pub async fn release(mut self) -> Result<(), StoreError> {
         self.armed = false;
-        self.store.release(self.key).await
+        self.store.release(self.key, self.token).await
     }
 }
 
@@ -112,10 +119,10 @@ impl Drop for Reservation {
             return;
         }
         let store = Arc::clone(&self.store);
-        let key = self.key;
+        let (key, token) = (self.key, self.token);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = store.release(key).await;
+                let _ = store.release(key, token).await;
             });
         }
     }

@@ -1,23 +1,56 @@
 //! The shared replay store: one Redis for every replica.
 //!
-//! A reservation is `SET key 1 NX EX ttl`, atomic across replicas; a release is `DEL`. Every
-//! command, connecting included, is bounded by the configured timeout. When Redis cannot
-//! answer, the store reports [`StoreError::Unreachable`] and the gateway fails closed (503, so
-//! senders retry). The connection is dropped on any I/O error and made again on the next
-//! command, so the store recovers by itself when Redis comes back.
+//! A reservation is `SET key <token> NX EX ttl`, atomic across replicas. Each attempt has its
+//! own token (a random per-process seed hashed with a counter), so a release deletes the key
+//! only if it still holds that attempt's token (`GET` = token, then `DEL`, in one script). Every command, connecting included, is bounded by the configured timeout. When
+//! Redis cannot answer, the store reports [`StoreError::Unreachable`] and the gateway fails
+//! closed (503, so senders retry). The connection is dropped on any I/O error and made again on
+//! the next command, so the store recovers by itself when Redis comes back.
+//!
+//! A reservation whose answer never came (timeout, dropped connection) may still have been
+//! applied by Redis. Its key would then refuse the sender's retry as a replay for the whole
+//! window: a lost webhook. So such a reservation is remembered as an orphan and released in the
+//! background, retrying with backoff until Redis answers; and if the sender's retry reaches this
+//! process first, it adopts the orphan instead of being refused.
 
 use std::fmt::Write as _;
-use std::sync::{Mutex, PoisonError};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 
-use super::{Key, ReplayStore, StoreError, StoreFuture};
+use super::{Key, ReplayStore, StoreError, StoreFuture, Token};
 use crate::config::RedisSettings;
 
+/// Deletes the key only if it still holds this process's token.
+const RELEASE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// Waits between attempts to undo a reservation whose answer was lost (about a minute in all).
+const UNDO_BACKOFF: [Duration; 7] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(45),
+];
+
 /// A replay store in Redis, shared by every gateway that names the same server and prefix.
+#[derive(Clone)]
 pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: redis::Client,
+    /// Reservations that got no answer and may exist in Redis: key -> that attempt's token.
+    orphans: Mutex<std::collections::HashMap<Key, Token>>,
+    /// Makes every attempt's token distinct.
+    attempts: std::sync::atomic::AtomicU64,
+    /// Random per process: makes this process's tokens its own.
+    seed: std::collections::hash_map::RandomState,
     key_prefix: String,
     timeout: Duration,
     /// The live connection, cloned per command (it multiplexes).
@@ -30,8 +63,8 @@ impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The client holds the URL, which may hold a password.
         f.debug_struct("RedisStore")
-            .field("key_prefix", &self.key_prefix)
-            .field("timeout", &self.timeout)
+            .field("key_prefix", &self.inner.key_prefix)
+            .field("timeout", &self.inner.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -45,14 +78,21 @@ impl RedisStore {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|_| StoreError::Unreachable("invalid redis_url".to_owned()))?;
         Ok(RedisStore {
-            client,
-            key_prefix: settings.key_prefix.clone(),
-            timeout: settings.timeout,
-            connection: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
+            inner: Arc::new(Inner {
+                client,
+                orphans: Mutex::new(std::collections::HashMap::new()),
+                attempts: std::sync::atomic::AtomicU64::new(0),
+                seed: std::collections::hash_map::RandomState::new(),
+                key_prefix: settings.key_prefix.clone(),
+                timeout: settings.timeout,
+                connection: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+            }),
         })
     }
+}
 
+impl Inner {
     fn cached(&self) -> Option<MultiplexedConnection> {
         self.connection
             .lock()
@@ -114,6 +154,78 @@ impl RedisStore {
         }
         out
     }
+
+    fn orphans(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Key, Token>> {
+        self.orphans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A token no other attempt, here or in another process, uses.
+    fn token(&self) -> Token {
+        let mut hasher = self.seed.build_hasher();
+        hasher.write_u64(
+            self.attempts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        );
+        hasher.finish()
+    }
+
+    async fn release(&self, key: &Key, token: Token) -> Result<(), StoreError> {
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(RELEASE_SCRIPT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(token);
+        let _: i64 = self.run(command).await?;
+        Ok(())
+    }
+
+    /// Whether `key` holds `token` in Redis now.
+    async fn holds(&self, key: &Key, token: Token) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("GET");
+        command.arg(self.key(key));
+        let value: Option<u64> = self.run(command).await?;
+        Ok(value == Some(token))
+    }
+}
+
+impl RedisStore {
+    /// Releases `key` in the background until Redis answers: its reservation may have been
+    /// applied even though no answer came back.
+    fn undo_later(&self, key: Key, token: Token) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let inner = Arc::clone(&self.inner);
+        inner.orphans().insert(key, token);
+        runtime.spawn(async move {
+            let ours = |inner: &Inner| inner.orphans().get(&key) == Some(&token);
+            for wait in UNDO_BACKOFF {
+                tokio::time::sleep(wait).await;
+                // Adopted meanwhile by the sender's retry: no longer ours to undo.
+                if !ours(&inner) {
+                    return;
+                }
+                if inner.release(&key, token).await.is_ok() {
+                    if ours(&inner) {
+                        inner.orphans().remove(&key);
+                    }
+                    return;
+                }
+            }
+            if ours(&inner) {
+                inner.orphans().remove(&key);
+            }
+            tracing::warn!(
+                "a reservation with a lost answer could not be undone; its key expires by itself"
+            );
+        });
+    }
+
+    #[cfg(test)]
+    fn key(&self, key: &Key) -> String {
+        self.inner.key(key)
+    }
 }
 
 /// An error message without the URL, which the redis client may include.
@@ -127,33 +239,47 @@ fn describe(e: &redis::RedisError) -> String {
 }
 
 impl ReplayStore for RedisStore {
-    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, bool> {
+    fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, Option<Token>> {
         let ttl = expires_at.saturating_sub(now).max(1);
+        let token = self.inner.token();
         let mut command = redis::cmd("SET");
         command
-            .arg(self.key(&key))
-            .arg(1)
+            .arg(self.inner.key(&key))
+            .arg(token)
             .arg("NX")
             .arg("EX")
             .arg(ttl);
         Box::pin(async move {
-            let set: Option<String> = self.run(command).await?;
-            Ok(set.is_some())
+            match self.inner.run::<Option<String>>(command).await {
+                Ok(Some(_)) => Ok(Some(token)),
+                Ok(None) => {
+                    // Taken. If by our own unanswered attempt, this retry adopts it instead
+                    // of being refused as a replay of a delivery that never got through.
+                    let orphan = self.inner.orphans().get(&key).copied();
+                    match orphan {
+                        Some(lost) if self.inner.holds(&key, lost).await? => {
+                            self.inner.orphans().remove(&key);
+                            Ok(Some(lost))
+                        }
+                        _ => Ok(None),
+                    }
+                }
+                Err(e) => {
+                    // Sent but unanswered: it may have been applied.
+                    self.undo_later(key, token);
+                    Err(e)
+                }
+            }
         })
     }
 
-    fn release(&self, key: Key) -> StoreFuture<'_, ()> {
-        let mut command = redis::cmd("DEL");
-        command.arg(self.key(&key));
-        Box::pin(async move {
-            let _: i64 = self.run(command).await?;
-            Ok(())
-        })
+    fn release(&self, key: Key, token: Token) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.inner.release(&key, token).await })
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let _: String = self.run(redis::cmd("PING")).await?;
+            let _: String = self.inner.run(redis::cmd("PING")).await?;
             Ok(())
         })
     }

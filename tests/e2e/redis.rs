@@ -165,3 +165,46 @@ async fn a_gateway_starts_while_redis_is_down_and_is_not_ready_until_it_answers(
         200
     );
 }
+
+#[tokio::test]
+async fn a_slow_redis_fails_closed_within_the_timeout_and_recovers() {
+    let redis = RedisServer::start();
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
+    let gateway = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    assert_eq!(
+        post(gateway.addr, "/hook", &flow(b"1"), b"1").await.status,
+        200
+    );
+    // Redis stops answering for 2 s; the gateway's bound is 300 ms.
+    let port = redis.port;
+    let sleeper = std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::Write::write_all(&mut stream, b"DEBUG SLEEP 2\r\n").unwrap();
+        let mut buf = [0u8; 16];
+        let _ = std::io::Read::read(&mut stream, &mut buf);
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let slow = post(gateway.addr, "/hook", &flow(b"2"), b"2").await;
+    assert_eq!(slow.status, 503);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        upstream.count(),
+        1,
+        "nothing forwarded while the store cannot answer"
+    );
+    sleeper.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while post(gateway.addr, "/hook", &flow(b"2"), b"2").await.status != 200 {
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(upstream.count(), 2);
+}

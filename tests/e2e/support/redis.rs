@@ -53,6 +53,9 @@ impl RedisServer {
                 "",
                 "--appendonly",
                 "no",
+                // For DEBUG SLEEP, which makes a slow Redis on demand.
+                "--enable-debug-command",
+                "local",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
