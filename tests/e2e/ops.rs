@@ -289,11 +289,11 @@ async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config
     assert_eq!(slow.await.unwrap().status, 200);
     assert_eq!(upstream.count(), 1);
 
-    // 400 deliveries, 20 at a time, while the config is reloaded every 20 ms.
+    // 2,000 deliveries, 50 at a time, while the config is reloaded every 20 ms.
     let load = tokio::spawn(async move {
         let mut statuses = Vec::new();
-        for wave in 0..20 {
-            let batch: Vec<_> = (0..20)
+        for wave in 0..40 {
+            let batch: Vec<_> = (0..50)
                 .map(|i| {
                     let body = format!("{{\"wave\":{wave},\"i\":{i}}}").into_bytes();
                     tokio::spawn(async move {
@@ -312,9 +312,9 @@ async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let statuses = load.await.unwrap();
-    assert_eq!(statuses.len(), 400);
+    assert_eq!(statuses.len(), 2000);
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    assert_eq!(other.count(), 400, "each delivery forwarded exactly once");
+    assert_eq!(other.count(), 2000, "each delivery forwarded exactly once");
 }
 
 #[tokio::test]
