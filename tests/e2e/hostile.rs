@@ -45,6 +45,16 @@ async fn flow_gateway() -> (Upstream, InProcess) {
     (upstream.clone(), InProcess::start(&config).await)
 }
 
+/// A `/proc/<pid>/status` figure in KiB, such as `VmRSS:` or `VmHWM:`.
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
 /// Reads until the peer closes or `limit` passes; `None` if it was still open then.
 async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
     let mut out = Vec::new();
@@ -289,14 +299,7 @@ async fn a_flood_of_forgeries_leaves_valid_traffic_fast_memory_flat_and_the_stor
     );
     let gateway = Binary::start(&config, &[]);
     let addr = gateway.addr;
-    let rss = |pid: u32| -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap()
-    };
+    let rss = |pid: u32| proc_status_kib(pid, "VmRSS:");
     let pid = gateway.child.id();
     // Warm up, then measure.
     for i in 0..200 {
@@ -520,12 +523,7 @@ async fn a_hundred_900_kib_bodies_stay_within_the_memory_bound() {
             gateway.logs().iter().rev().take(5).collect::<Vec<_>>()
         );
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", gateway.child.id())).unwrap();
-    let peak_kib: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap();
+    let peak_kib = proc_status_kib(gateway.child.id(), "VmHWM:");
     let bound_kib = 100 * 1024 * 3 + 64 * 1024;
     assert!(
         peak_kib < bound_kib,
