@@ -83,7 +83,7 @@ routes:
     assert_eq!(
         errors(text),
         "gw.yaml:1:9: listen: `nowhere` is not an address such as 127.0.0.1:8080\n\
-         gw.yaml:5:15: routes[0].provider: unknown provider `flw`; known providers: extend, flow, github, github-sha1, nopcommerce, patchworks, timestamped-v1\n\
+         gw.yaml:5:15: routes[0].provider: unknown provider `flw`; known providers: extend, flow, github, github-sha1, nopcommerce, patchworks, shopify, slack, stripe, timestamped-v1\n\
          gw.yaml:6:15: routes[0].secrets[0]: environment variable NOPE is not set\n\
          gw.yaml:7:15: routes[0].upstream: `ftp://x`: must be an absolute http:// or https:// URL with a host, such as http://127.0.0.1:3000\n\
          gw.yaml:8:11: routes[1].name: duplicate route name `a` (first defined at line 3)\n\

@@ -5,6 +5,7 @@ mod ops;
 mod redis;
 mod support;
 mod tls;
+mod vectors;
 
 mod cli;
 mod deploy;
