@@ -55,6 +55,25 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .unwrap()
 }
 
+/// POSTs on one connection; 0 when the connection is refused (the listener closed) or
+/// closed before any answer.
+async fn post_or_refused(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> u16 {
+    let Ok(mut stream) = TcpStream::connect(addr).await else {
+        return 0;
+    };
+    if stream
+        .write_all(&request("POST", "/hook", headers, body))
+        .await
+        .is_err()
+    {
+        return 0;
+    }
+    let out = read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .unwrap_or_default();
+    parse_reply(&out).status
+}
+
 /// Reads until the peer closes or `limit` passes; `None` if it was still open then.
 async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
     let mut out = Vec::new();
@@ -427,10 +446,7 @@ async fn sigterm_under_load_answers_every_request_and_delivers_none_twice() {
                         let body = format!("{{\"wave\":{wave},\"i\":{i}}}").into_bytes();
                         // A refused connection (listener closed) is a correct answer: the
                         // sender retries later.
-                        let status = match TcpStream::connect(addr).await {
-                            Ok(_) => post(addr, "/hook", &flow(&body), &body).await.status,
-                            Err(_) => 0,
-                        };
+                        let status = post_or_refused(addr, &flow(&body), &body).await;
                         (body, status)
                     })
                 })
