@@ -334,23 +334,19 @@ impl Metrics {
             "hookgate_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
-        header(
+        single(
             &mut out,
             "hookgate_ready",
             "gauge",
             "1 when /readyz answers 200.",
+            u8::from(ready),
         );
-        let _ = writeln!(out, "hookgate_ready {}", u8::from(ready));
-        header(
+        single(
             &mut out,
             "hookgate_in_flight_requests",
             "gauge",
             "Requests being handled now.",
-        );
-        let _ = writeln!(
-            out,
-            "hookgate_in_flight_requests {}",
-            self.in_flight.load(Ordering::Relaxed)
+            self.in_flight.load(Ordering::Relaxed),
         );
 
         header(
@@ -424,27 +420,19 @@ impl Metrics {
             "result",
             &[("success", &self.reloads[0]), ("failure", &self.reloads[1])],
         );
-        header(
+        single(
             &mut out,
             "hookgate_connections_refused_total",
             "counter",
             "Connections answered 503 and closed because max_connections were open.",
+            self.connections_refused.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "hookgate_connections_refused_total {}",
-            self.connections_refused.load(Ordering::Relaxed)
-        );
-        header(
+        single(
             &mut out,
             "hookgate_config_last_reload_success_timestamp_seconds",
             "gauge",
             "Unix time of the last successful config load.",
-        );
-        let _ = writeln!(
-            out,
-            "hookgate_config_last_reload_success_timestamp_seconds {}",
-            self.last_reload.load(Ordering::Relaxed)
+            self.last_reload.load(Ordering::Relaxed),
         );
         out
     }
@@ -463,6 +451,12 @@ fn labelled_counter(
         let count = counter.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
     }
+}
+
+/// A family with one unlabelled sample.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
