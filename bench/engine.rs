@@ -18,7 +18,7 @@ const SECRET: &[u8] = b"bench-secret";
 
 fn verifier(provider: &str) -> Verifier {
     let scheme = preset(provider).expect("preset").build().expect("builds");
-    Verifier::new(scheme, &[Secret::new(SECRET.to_vec())], 300)
+    Verifier::new(scheme, &[Secret::new(SECRET.to_vec())], 300).expect("bench key")
 }
 
 fn github_headers(body: &[u8]) -> HeaderMap {
@@ -40,6 +40,7 @@ fn post<'a>(headers: &'a HeaderMap, body: &'a [u8]) -> Delivery<'a> {
     Delivery {
         method: &Method::POST,
         path: "/hook",
+        query: None,
         headers,
         body,
     }

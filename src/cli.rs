@@ -10,7 +10,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use crate::clock::Clock;
 use crate::config::{Config, Mode, StoreKind};
 use crate::route::{PathMatch, ReplayPolicy};
-use crate::verify::Delivery;
+use crate::scheme::TimestampFormat;
+use crate::verify::{Delivery, format_rfc3339, parse_timestamp};
 
 /// A webhook-verification gateway.
 #[derive(Debug, Parser)]
@@ -103,13 +104,14 @@ pub struct SignArgs {
     /// The body to sign; standard input when omitted.
     #[arg(long)]
     pub body_file: Option<PathBuf>,
-    /// Unix seconds to sign with (timestamped schemes); now when omitted.
+    /// The timestamp to sign with, written as the scheme writes it (Unix seconds,
+    /// milliseconds or RFC 3339); now when omitted.
     #[arg(long)]
     pub timestamp: Option<String>,
-    /// A message id, for schemes that sign one.
+    /// A message id, for schemes that sign one (sent in the header the replay key reads).
     #[arg(long)]
     pub id: Option<String>,
-    /// The request path, for schemes that sign it; the route's path when omitted.
+    /// The request path and query, for schemes that sign them; the route's path when omitted.
     #[arg(long)]
     pub path: Option<String>,
     /// A request header `Name: value` the scheme signs; repeatable.
@@ -188,12 +190,6 @@ pub fn sign(config: &Config, args: &SignArgs) -> anyhow::Result<String> {
         .routes
         .by_name(&args.route)
         .with_context(|| format!("no route named `{}`", args.route))?;
-    if args.id.is_some() {
-        bail!(
-            "route `{}`: its scheme does not sign a message id",
-            route.name
-        );
-    }
     let body = match &args.body_file {
         Some(file) => {
             std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
@@ -206,12 +202,36 @@ pub fn sign(config: &Config, args: &SignArgs) -> anyhow::Result<String> {
             body
         }
     };
+    let format = route.verifier.scheme().timestamp_format;
     let timestamp = match &args.timestamp {
-        Some(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => t.clone(),
-        Some(t) => bail!("--timestamp `{t}` is not Unix seconds"),
-        None => Clock::System.now().to_string(),
+        Some(t) if parse_timestamp(format, t.as_bytes()).is_ok() => t.clone(),
+        Some(t) => bail!("--timestamp `{t}` is not a {format:?} timestamp"),
+        None => {
+            let now = Clock::System.now();
+            match format {
+                TimestampFormat::Unix => now.to_string(),
+                TimestampFormat::UnixMs => (now * 1000).to_string(),
+                TimestampFormat::Rfc3339 => format_rfc3339(now),
+            }
+        }
     };
     let mut headers = HeaderMap::new();
+    let mut lines = String::new();
+    if let Some(id) = &args.id {
+        // The message id travels in the header the scheme's replay key reads.
+        let name = route
+            .verifier
+            .scheme()
+            .replay_key
+            .as_ref()
+            .and_then(|t| t.headers().next())
+            .with_context(|| format!("route `{}`: its scheme does not sign a message id", route.name))?;
+        headers.insert(
+            name.clone(),
+            HeaderValue::try_from(id.as_str()).context("--id is not a header value")?,
+        );
+        lines.push_str(&format!("{name}: {id}\n"));
+    }
     for line in &args.headers {
         let (name, value) = line
             .split_once(':')
@@ -223,22 +243,27 @@ pub fn sign(config: &Config, args: &SignArgs) -> anyhow::Result<String> {
                 .with_context(|| format!("bad header value in `{line}`"))?,
         );
     }
-    let path = match (&args.path, &route.path) {
+    let target = match (&args.path, &route.path) {
         (Some(p), _) => p.clone(),
         (None, PathMatch::Exact(p) | PathMatch::Prefix(p)) => p.clone(),
     };
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target.as_str(), None),
+    };
     let delivery = Delivery {
         method: &Method::POST,
-        path: &path,
+        path,
+        query,
         headers: &headers,
         body: &body,
     };
-    let lines = route
+    let signed = route
         .verifier
         .sign(&delivery, &timestamp)
-        .context("the route has no secret")?;
-    Ok(lines
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\n"))
-        .collect())
+        .with_context(|| format!("route `{}`", route.name))?;
+    for (name, value) in signed {
+        lines.push_str(&format!("{name}: {value}\n"));
+    }
+    Ok(lines)
 }

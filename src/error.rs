@@ -48,6 +48,9 @@ pub enum Rejection {
     /// A handshake request lacked what the handshake needs.
     #[error("handshake request malformed")]
     HandshakeMalformed,
+    /// A handshake request asked with the wrong verify token, or the route cannot answer it.
+    #[error("handshake refused")]
+    HandshakeRefused,
     /// The replay store cannot take the reservation (full or unreachable); the sender should retry.
     #[error("replay store unavailable")]
     ReplayStoreUnavailable,
@@ -81,6 +84,7 @@ impl Rejection {
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::BodyUnreadable | Rejection::HandshakeMalformed => StatusCode::BAD_REQUEST,
+            Rejection::HandshakeRefused => StatusCode::FORBIDDEN,
             Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -104,6 +108,7 @@ impl Rejection {
             Rejection::BodyTimeout => "body_timeout",
             Rejection::BodyUnreadable => "body_unreadable",
             Rejection::HandshakeMalformed => "handshake_malformed",
+            Rejection::HandshakeRefused => "handshake_refused",
             Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
             Rejection::UpstreamUnreachable => "upstream_unreachable",
             Rejection::UpstreamTimeout => "upstream_timeout",
@@ -112,7 +117,7 @@ impl Rejection {
     }
 
     /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
-    pub const ALL: [Rejection; 17] = [
+    pub const ALL: [Rejection; 18] = [
         Rejection::NoRoute,
         Rejection::MethodNotAllowed,
         Rejection::SignatureMissing,
@@ -132,6 +137,7 @@ impl Rejection {
         Rejection::RateLimited {
             retry_after_seconds: 1,
         },
+        Rejection::HandshakeRefused,
     ];
 
     /// A dense index, `0..ALL.len()`, for per-reason counters.
@@ -154,6 +160,7 @@ impl Rejection {
             Rejection::UpstreamUnreachable => 14,
             Rejection::UpstreamTimeout => 15,
             Rejection::RateLimited { .. } => 16,
+            Rejection::HandshakeRefused => 17,
         }
     }
 
@@ -200,6 +207,7 @@ mod tests {
             (Rejection::BodyTimeout, 408),
             (Rejection::BodyUnreadable, 400),
             (Rejection::HandshakeMalformed, 400),
+            (Rejection::HandshakeRefused, 403),
             (Rejection::ReplayStoreUnavailable, 503),
             (Rejection::UpstreamUnreachable, 502),
             (Rejection::UpstreamTimeout, 504),

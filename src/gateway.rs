@@ -1,6 +1,7 @@
-//! The request path, top to bottom: route -> rate limit -> handshake -> method -> bounded body ->
-//! verify -> replay -> forward. [`Gateway::handle`] logs, counts and turns any [`Rejection`]
-//! into a response; `Gateway::pipeline` is one `?` step per stage. A reload swaps the
+//! The request path, top to bottom: route -> rate limit -> unsigned handshake -> method ->
+//! bounded body -> verify -> signed handshake -> replay -> forward. [`Gateway::handle`] logs,
+//! counts and turns any [`Rejection`] into a response; `Gateway::pipeline` is one `?` step
+//! per stage. A reload swaps the
 //! [`Active`] config for new requests; each request keeps the one it started with.
 
 use std::net::SocketAddr;
@@ -242,10 +243,13 @@ impl Gateway {
         if let Some((_, limiter)) = &state.limiter {
             admit(limiter)?;
         }
-        if let Some(answer) = route
-            .handshake
-            .and_then(|h| handshake::answer(h, request.method(), request.uri()))
-        {
+        let keys = handshake::RouteKeys {
+            verifier: &route.verifier,
+            verify_token: route.verify_token.as_ref(),
+        };
+        if let Some(answer) = route.handshake.and_then(|h| {
+            handshake::before_body(h, request.method(), request.uri(), request.headers(), keys)
+        }) {
             trace.handshake = true;
             return answer;
         }
@@ -265,6 +269,7 @@ impl Gateway {
         let delivery = Delivery {
             method: &parts.method,
             path: parts.uri.path(),
+            query: parts.uri.query(),
             headers: &parts.headers,
             body: &body,
         };
@@ -272,6 +277,16 @@ impl Gateway {
             Ok(verified) => {
                 trace.secret_index = Some(verified.secret_index);
                 state.metrics.secret_match(verified.secret_index);
+                // A signed handshake is answered here: verified, never forwarded, and not a
+                // delivery to protect from replay.
+                if let Some(answer) = route
+                    .handshake
+                    .filter(|h| h.after_verify())
+                    .and_then(|h| handshake::after_verify(h, &delivery, &route.verifier))
+                {
+                    trace.handshake = true;
+                    return Ok(answer);
+                }
                 self.reserve(active, route, &verified, now).await
             }
             Err(rejection) => Err(rejection),

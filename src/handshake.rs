@@ -1,118 +1,168 @@
 //! Requests a route answers itself, so the app behind never has to.
 //!
-//! `echo` (nopCommerce, ASP.NET WebHooks): at registration the sender sends
-//! `GET <uri>?echo=<value>` and expects 200 with the value as the body.
+//! Unsigned handshakes (`echo`, Dropbox, Microsoft Graph, Meta, Okta, Twitter/X CRC) are
+//! answered from the request line and headers, before any body is read. Signed ones (Slack,
+//! Zoom, Twitch, Discord) are ordinary deliveries of a special shape: they are answered only
+//! after the delivery verifies, and never forwarded.
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, X_CONTENT_TYPE_OPTIONS};
-use http::{Method, Response, Uri};
+use http::{HeaderMap, Method, Response, Uri};
 use http_body_util::Full;
+use subtle::ConstantTimeEq;
 
 use crate::error::Rejection;
+use crate::form::query_param;
 use crate::scheme::Handshake;
+use crate::secret::Secret;
+use crate::verify::{Delivery, Verifier};
 
-/// The longest echo value answered. Real ones are GUIDs.
-const MAX_ECHO_BYTES: usize = 1024;
+/// The longest challenge value answered. Real ones are GUIDs or short random strings.
+const MAX_CHALLENGE_BYTES: usize = 1024;
 
-/// If `method` and `uri` are this handshake's request, its answer; `None` when the request is
-/// an ordinary delivery.
-pub fn answer(
+/// A handshake's answer.
+pub type Answer = Response<Full<Bytes>>;
+
+/// What a route holds that handshakes need.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteKeys<'a> {
+    /// The route's verifier, whose first secret proves itself in Zoom's and Twitter's answers.
+    pub verifier: &'a Verifier,
+    /// Meta's `hub.verify_token`, when configured.
+    pub verify_token: Option<&'a Secret>,
+}
+
+/// If the request is an unsigned handshake of this kind, its answer; `None` when it is an
+/// ordinary delivery.
+pub fn before_body(
     handshake: Handshake,
     method: &Method,
     uri: &Uri,
-) -> Option<Result<Response<Full<Bytes>>, Rejection>> {
+    headers: &HeaderMap,
+    keys: RouteKeys<'_>,
+) -> Option<Result<Answer, Rejection>> {
+    let query = uri.query();
+    let get = method == Method::GET;
     match handshake {
-        Handshake::Echo if method == Method::GET => Some(echo(uri)),
-        Handshake::Echo => None,
-    }
-}
-
-fn echo(uri: &Uri) -> Result<Response<Full<Bytes>>, Rejection> {
-    let value = uri
-        .query()
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("echo="))
-        .ok_or(Rejection::HandshakeMalformed)?;
-    let value = percent_decode(value).ok_or(Rejection::HandshakeMalformed)?;
-    if value.is_empty() || value.len() > MAX_ECHO_BYTES {
-        return Err(Rejection::HandshakeMalformed);
-    }
-    let mut response = Response::new(Full::new(Bytes::from(value)));
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
-}
-
-/// Decodes `%XX` escapes and `+` as space, as in a form-encoded query.
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let mut byte = [0u8; 1];
-                hex::decode_to_slice(hex, &mut byte).ok()?;
-                out.push(byte[0]);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+        Handshake::Echo if get => Some(echo(query, "echo")),
+        Handshake::DropboxChallenge if get => Some(echo(query, "challenge")),
+        Handshake::GraphValidation => {
+            query_param(query, "validationToken").map(|_| echo(query, "validationToken"))
         }
+        Handshake::MetaSubscribe if get => Some(meta(query, keys.verify_token)),
+        Handshake::OktaVerification if get => {
+            let value = headers.get("x-okta-verification-challenge")?;
+            Some(
+                bounded(value.as_bytes())
+                    .map(|v| json(&serde_json::json!({ "verification": v }))),
+            )
+        }
+        Handshake::TwitterCrc if get => Some(twitter_crc(query, keys.verifier)),
+        _ => None,
     }
-    Some(out)
+}
+
+/// If a verified delivery is a signed handshake of this kind, its answer; `None` when it is
+/// an ordinary delivery to forward.
+pub fn after_verify(
+    handshake: Handshake,
+    delivery: &Delivery<'_>,
+    verifier: &Verifier,
+) -> Option<Answer> {
+    let body = || serde_json::from_slice::<serde_json::Value>(delivery.body).ok();
+    match handshake {
+        Handshake::SlackUrlVerification => {
+            let body = body()?;
+            (body["type"] == "url_verification")
+                .then(|| text(body["challenge"].as_str()?.as_bytes()))
+                .flatten()
+        }
+        Handshake::ZoomUrlValidation => {
+            let body = body()?;
+            if body["event"] != "endpoint.url_validation" {
+                return None;
+            }
+            let plain = body["payload"]["plainToken"].as_str()?;
+            let encrypted = hex::encode(verifier.mac_of(plain.as_bytes())?.as_bytes());
+            Some(json(&serde_json::json!({
+                "plainToken": plain,
+                "encryptedToken": encrypted,
+            })))
+        }
+        Handshake::TwitchCallbackVerification => {
+            let kind = delivery.headers.get("twitch-eventsub-message-type")?;
+            if kind != "webhook_callback_verification" {
+                return None;
+            }
+            text(body()?["challenge"].as_str()?.as_bytes())
+        }
+        Handshake::DiscordPing => {
+            (body()?["type"] == 1).then(|| json(&serde_json::json!({ "type": 1 })))
+        }
+        _ => None,
+    }
+}
+
+/// `?<param>=<value>` answered with the decoded value as plain text.
+fn echo(query: Option<&str>, param: &str) -> Result<Answer, Rejection> {
+    let value = query_param(query, param).ok_or(Rejection::HandshakeMalformed)?;
+    let value = bounded(&value)?;
+    Ok(plain(value.as_bytes()))
+}
+
+/// Meta's subscription check: the challenge, only for the configured verify token.
+fn meta(query: Option<&str>, verify_token: Option<&Secret>) -> Result<Answer, Rejection> {
+    let mode = query_param(query, "hub.mode").ok_or(Rejection::HandshakeMalformed)?;
+    let token = query_param(query, "hub.verify_token").ok_or(Rejection::HandshakeMalformed)?;
+    let challenge = query_param(query, "hub.challenge").ok_or(Rejection::HandshakeMalformed)?;
+    let expected = verify_token.ok_or(Rejection::HandshakeRefused)?;
+    let token_ok: bool = token.ct_eq(expected.expose()).into();
+    if mode != b"subscribe" || !token_ok {
+        return Err(Rejection::HandshakeRefused);
+    }
+    Ok(plain(bounded(&challenge)?.as_bytes()))
+}
+
+/// Twitter/X's challenge-response check: proves the route holds the consumer secret.
+fn twitter_crc(query: Option<&str>, verifier: &Verifier) -> Result<Answer, Rejection> {
+    use base64::Engine;
+    let token = query_param(query, "crc_token").ok_or(Rejection::HandshakeMalformed)?;
+    bounded(&token)?;
+    let tag = verifier
+        .mac_of(&token)
+        .ok_or(Rejection::HandshakeRefused)?;
+    let proof = base64::engine::general_purpose::STANDARD.encode(tag.as_bytes());
+    Ok(json(&serde_json::json!({ "response_token": format!("sha256={proof}") })))
+}
+
+/// A non-empty, bounded UTF-8 challenge.
+fn bounded(value: &[u8]) -> Result<&str, Rejection> {
+    match std::str::from_utf8(value) {
+        Ok(v) if !v.is_empty() && v.len() <= MAX_CHALLENGE_BYTES => Ok(v),
+        _ => Err(Rejection::HandshakeMalformed),
+    }
+}
+
+fn text(value: &[u8]) -> Option<Answer> {
+    bounded(value).ok().map(|v| plain(v.as_bytes()))
+}
+
+fn plain(value: &[u8]) -> Answer {
+    respond(value.to_vec(), "text/plain; charset=utf-8")
+}
+
+fn json(value: &serde_json::Value) -> Answer {
+    respond(value.to_string().into_bytes(), "application/json")
+}
+
+fn respond(body: Vec<u8>, content_type: &'static str) -> Answer {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The value is the sender's; never let a browser sniff it into something active.
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn echoes_the_value_decoded() {
-        use http_body_util::BodyExt;
-        let uri: Uri = "/hook?x=1&echo=ab%2Fc+d".parse().unwrap();
-        let response = answer(Handshake::Echo, &Method::GET, &uri)
-            .unwrap()
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()[CONTENT_TYPE],
-            "text/plain; charset=utf-8"
-        );
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(&body[..], b"ab/c d");
-    }
-
-    #[test]
-    fn only_get_is_a_handshake() {
-        let uri: Uri = "/hook?echo=1".parse().unwrap();
-        assert!(answer(Handshake::Echo, &Method::POST, &uri).is_none());
-    }
-
-    #[test]
-    fn malformed_echo_requests() {
-        for uri in ["/hook", "/hook?echo=", "/hook?echo=%zz", "/hook?echo=%4"] {
-            let uri: Uri = uri.parse().unwrap();
-            assert_eq!(
-                answer(Handshake::Echo, &Method::GET, &uri)
-                    .unwrap()
-                    .unwrap_err(),
-                Rejection::HandshakeMalformed,
-                "{uri}"
-            );
-        }
-        assert_eq!(percent_decode("a%41+b").unwrap(), b"aA b");
-    }
-}
+mod tests;

@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod error;
+pub mod form;
 pub mod route;
 pub mod scheme;
 pub mod secret;

@@ -92,8 +92,10 @@ pub struct Route {
     pub provider: String,
     /// The scheme, keyed with the route's secrets.
     pub verifier: Verifier,
-    /// How many secrets are configured.
+    /// How many secrets (or public keys) are configured.
     pub secret_count: usize,
+    /// Meta's `hub.verify_token`, for the `meta_subscribe` handshake.
+    pub verify_token: Option<crate::secret::Secret>,
     /// Where verified requests go.
     pub upstream: Upstream,
     /// Replay protection.

@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let delivery = Delivery {
         method: &Method::POST,
         path: "/hook",
+        query: None,
         headers: &headers,
         body,
     };

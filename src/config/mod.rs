@@ -20,7 +20,8 @@ use rustls::{ClientConfig, ServerConfig};
 use serde_saphyr::{Location, Spanned};
 
 use crate::route::{PathMatch, RateLimit, ReplayPolicy, Route, RouteTable, Upstream};
-use crate::scheme::{SchemeSpec, preset, preset_names};
+use crate::scheme::{Handshake, KeyKind, SchemeSpec, preset, preset_names};
+use crate::secret::Secret;
 use crate::tls;
 use crate::verify::Verifier;
 
@@ -504,24 +505,18 @@ impl Validator<'_> {
                     None
                 }
             });
-        let mut secrets = Vec::new();
-        if route.secrets.value.is_empty() {
-            self.problem(
-                Some(route.secrets.referenced),
-                format!("{key}.secrets"),
-                "at least one secret is required",
-            );
-        }
-        for (j, reference) in route.secrets.value.iter().enumerate() {
-            match secrets::resolve(&reference.value, self.env, self.base) {
-                Ok(secret) => secrets.push(secret),
-                Err(message) => self.problem(
-                    Some(reference.referenced),
-                    format!("{key}.secrets[{j}]"),
-                    message,
-                ),
-            }
-        }
+        // Keys are checked even when the scheme is not, so every problem shows at once.
+        let kind = match (&scheme, &route.public_key, &route.secrets) {
+            (Some((scheme, _)), _, _) => scheme.algorithm.key_kind(),
+            (None, Some(_), None) => KeyKind::PublicKey,
+            (None, _, _) => KeyKind::Hmac,
+        };
+        let keys = self.keys(route, key, kind);
+        let verify_token = route.verify_token.as_ref().and_then(|t| {
+            secrets::resolve(&t.value, self.env, self.base)
+                .map_err(|e| self.problem(Some(t.referenced), format!("{key}.verify_token"), e))
+                .ok()
+        });
         let upstream = match &route.upstream {
             Some(u) => self.upstream(u, &format!("{key}.upstream")),
             None => {
@@ -538,7 +533,10 @@ impl Validator<'_> {
         let tolerance = self.positive(
             &route.tolerance_seconds,
             &format!("{key}.tolerance_seconds"),
-            DEFAULT_TOLERANCE_SECONDS,
+            scheme
+                .as_ref()
+                .and_then(|(s, _)| s.tolerance_seconds)
+                .unwrap_or(DEFAULT_TOLERANCE_SECONDS),
         );
         let window = self.positive(
             &route.replay_window_seconds,
@@ -576,19 +574,39 @@ impl Validator<'_> {
         } else {
             None
         };
+        if handshake == Some(Handshake::MetaSubscribe) && route.verify_token.is_none() {
+            self.problem(
+                Some(route.name.referenced),
+                format!("{key}.verify_token"),
+                "the hub.challenge handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)",
+            );
+        }
+        let public_url = self.public_url(route, key, scheme.needs_public_url());
         let rate_limit = route
             .rate_limit
             .as_ref()
             .and_then(|r| self.rate_limit(r, &format!("{key}.rate_limit")));
-        if secrets.len() != route.secrets.value.len() || secrets.is_empty() {
-            return None;
-        }
+        let keys = keys?;
+        let secret_count = keys.len();
+        let verifier = match Verifier::new(scheme, &keys, tolerance) {
+            Ok(v) => v.with_public_url(&public_url?),
+            Err(e) => {
+                let (at, field) = match (&route.secrets, &route.public_key) {
+                    (Some(s), _) => (s.referenced, "secrets"),
+                    (None, Some(k)) => (k.referenced, "public_key"),
+                    (None, None) => (route.name.referenced, "secrets"),
+                };
+                self.problem(Some(at), format!("{key}.{field}"), e.to_string());
+                return None;
+            }
+        };
         Some(Route {
             name: route.name.value.as_str().into(),
             path,
             provider,
-            secret_count: secrets.len(),
-            verifier: Verifier::new(scheme, &secrets, tolerance),
+            secret_count,
+            verifier,
+            verify_token,
             upstream: upstream?,
             replay,
             max_body_bytes,
@@ -596,6 +614,100 @@ impl Validator<'_> {
             mode: route.mode,
             rate_limit,
         })
+    }
+
+    /// The route's key material: `secrets` for HMAC and token schemes, `public_key` for
+    /// public-key ones; the other key is refused so nothing is silently ignored.
+    fn keys(&mut self, route: &file::RouteFile, key: &str, kind: KeyKind) -> Option<Vec<Secret>> {
+        let (wanted, unwanted) = match kind {
+            KeyKind::PublicKey => ("public_key", route.secrets.as_ref().map(|s| s.referenced)),
+            _ => ("secrets", route.public_key.as_ref().map(|k| k.referenced)),
+        };
+        if let Some(at) = unwanted {
+            let other = if wanted == "secrets" { "public_key" } else { "secrets" };
+            self.problem(
+                Some(at),
+                format!("{key}.{other}"),
+                format!("this scheme is verified with `{wanted}`, not `{other}`"),
+            );
+            return None;
+        }
+        let references: Vec<&Spanned<String>> = match (kind, &route.secrets, &route.public_key) {
+            (KeyKind::PublicKey, _, Some(k)) => vec![k],
+            (KeyKind::PublicKey, _, None) => {
+                self.problem(
+                    Some(route.name.referenced),
+                    format!("{key}.public_key"),
+                    "this scheme is verified with the sender's public key; set public_key",
+                );
+                return None;
+            }
+            (_, Some(list), _) if !list.value.is_empty() => list.value.iter().collect(),
+            (_, list, _) => {
+                let at = list.as_ref().map_or(route.name.referenced, |l| l.referenced);
+                self.problem(Some(at), format!("{key}.secrets"), "at least one secret is required");
+                return None;
+            }
+        };
+        let mut keys = Vec::new();
+        for (j, reference) in references.iter().enumerate() {
+            let field = if kind == KeyKind::PublicKey {
+                "public_key".to_owned()
+            } else {
+                format!("secrets[{j}]")
+            };
+            match secrets::resolve(&reference.value, self.env, self.base) {
+                Ok(secret) => keys.push(secret),
+                Err(message) => {
+                    self.problem(Some(reference.referenced), format!("{key}.{field}"), message)
+                }
+            }
+        }
+        (keys.len() == references.len()).then_some(keys)
+    }
+
+    /// The URL the sender posts to, required exactly when the scheme signs it.
+    fn public_url(&mut self, route: &file::RouteFile, key: &str, needed: bool) -> Option<String> {
+        let field = format!("{key}.public_url");
+        match (&route.public_url, needed) {
+            (None, false) => Some(String::new()),
+            (None, true) => {
+                self.problem(
+                    Some(route.name.referenced),
+                    field,
+                    "this scheme signs the URL the sender posts to; set public_url to its scheme, host and any path prefix, e.g. https://hooks.example.com",
+                );
+                None
+            }
+            (Some(u), false) => {
+                self.problem(
+                    Some(u.referenced),
+                    field,
+                    "has no effect: this scheme does not sign the URL",
+                );
+                None
+            }
+            (Some(u), true) => {
+                let ok = u.value.parse::<http::Uri>().is_ok_and(|uri| {
+                    matches!(uri.scheme_str(), Some("http" | "https"))
+                        && uri.authority().is_some()
+                        && uri.query().is_none()
+                });
+                if ok {
+                    Some(u.value.clone())
+                } else {
+                    self.problem(
+                        Some(u.referenced),
+                        field,
+                        format!(
+                            "`{}` is not an absolute http(s) URL without a query",
+                            u.value
+                        ),
+                    );
+                    None
+                }
+            }
+        }
     }
 
     fn rate_limit(&mut self, raw: &Spanned<file::RateLimitFile>, key: &str) -> Option<RateLimit> {

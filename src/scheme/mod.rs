@@ -6,6 +6,7 @@
 //! exactly the keys a custom `scheme:` block in the config accepts, so a preset is nothing more
 //! than a named custom scheme.
 
+mod field;
 mod presets;
 mod spec;
 pub mod template;
@@ -13,11 +14,13 @@ pub mod template;
 use http::HeaderName;
 use serde::Deserialize;
 
+pub use field::Field;
 pub use presets::{preset, preset_names};
 pub use spec::{ListSpec, SchemeError, SchemeSpec};
 pub use template::{Piece, Template};
 
-/// The hash function under the HMAC.
+/// How a delivery is authenticated: an HMAC under a hash, a shared token, or a signature
+/// checked with the sender's public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
@@ -33,10 +36,30 @@ pub enum Algorithm {
     Ripemd128,
     /// HMAC-RIPEMD-160.
     Ripemd160,
+    /// The header carries a shared secret token itself (GitLab, Okta); compared in constant
+    /// time. Nothing binds the body, so only TLS protects it.
+    Token,
+    /// Ed25519 signature checked with the route's `public_key` (Discord).
+    Ed25519,
+    /// ECDSA over P-256 with SHA-256, DER-encoded signature, checked with the route's
+    /// `public_key` (SendGrid).
+    #[serde(rename = "ecdsa_p256_sha256")]
+    EcdsaP256Sha256,
+}
+
+/// What kind of key material an [`Algorithm`] needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Shared secrets (`secrets:`), keyed into an HMAC.
+    Hmac,
+    /// Shared secrets (`secrets:`), compared as they are.
+    Token,
+    /// The sender's public key (`public_key:`).
+    PublicKey,
 }
 
 impl Algorithm {
-    /// Tag length in bytes.
+    /// HMAC tag length in bytes; 0 for the algorithms that are not an HMAC.
     pub fn tag_len(self) -> usize {
         match self {
             Algorithm::Sha1 | Algorithm::Ripemd160 => 20,
@@ -44,6 +67,16 @@ impl Algorithm {
             Algorithm::Sha384 => 48,
             Algorithm::Sha512 => 64,
             Algorithm::Ripemd128 => 16,
+            Algorithm::Token | Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256 => 0,
+        }
+    }
+
+    /// The key material this algorithm takes.
+    pub fn key_kind(self) -> KeyKind {
+        match self {
+            Algorithm::Token => KeyKind::Token,
+            Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256 => KeyKind::PublicKey,
+            _ => KeyKind::Hmac,
         }
     }
 
@@ -56,6 +89,9 @@ impl Algorithm {
             Algorithm::Sha512 => "sha512",
             Algorithm::Ripemd128 => "ripemd128",
             Algorithm::Ripemd160 => "ripemd160",
+            Algorithm::Token => "token",
+            Algorithm::Ed25519 => "ed25519",
+            Algorithm::EcdsaP256Sha256 => "ecdsa_p256_sha256",
         }
     }
 }
@@ -81,15 +117,76 @@ pub enum TimestampFormat {
     Unix,
     /// Decimal milliseconds since the Unix epoch.
     UnixMs,
+    /// An RFC 3339 date-time such as `2026-11-23T10:11:12.634Z` or `...+01:00`.
+    Rfc3339,
 }
 
-/// A request the route answers itself instead of forwarding.
+/// How a configured secret is turned into key bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretEncoding {
+    /// The secret's bytes as written.
+    #[default]
+    Raw,
+    /// Standard base64 (Standard Webhooks' `whsec_...` after its prefix).
+    Base64,
+    /// Hexadecimal.
+    Hex,
+}
+
+/// A request the route answers itself instead of forwarding. The first six come unsigned
+/// and are answered before any body is read; the last four are signed deliveries, answered
+/// only after they verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Handshake {
-    /// `GET ?echo=<value>` answered with 200 and the value as the body (nopCommerce,
-    /// ASP.NET WebHooks).
+    /// `GET ?echo=<value>`: 200 with the value (nopCommerce, ASP.NET WebHooks).
     Echo,
+    /// `GET ?challenge=<value>`: 200 with the value (Dropbox).
+    DropboxChallenge,
+    /// `?validationToken=<value>` on any method: 200 with the value (Microsoft Graph).
+    GraphValidation,
+    /// `GET ?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..`: the challenge, only
+    /// when the token equals the route's `verify_token` (Meta).
+    MetaSubscribe,
+    /// `GET` with `X-Okta-Verification-Challenge`: `{"verification": value}` (Okta).
+    OktaVerification,
+    /// `GET ?crc_token=..`: `{"response_token": "sha256=" + base64 HMAC-SHA256(secret,
+    /// token)}` (Twitter/X).
+    TwitterCrc,
+    /// A verified `{"type":"url_verification","challenge":..}`: the challenge (Slack).
+    SlackUrlVerification,
+    /// A verified `{"event":"endpoint.url_validation","payload":{"plainToken":..}}`: the
+    /// plain token and its hex HMAC-SHA256 under the secret (Zoom).
+    ZoomUrlValidation,
+    /// A verified delivery with `Twitch-Eventsub-Message-Type: webhook_callback_verification`:
+    /// the body's `challenge` (Twitch EventSub).
+    TwitchCallbackVerification,
+    /// A verified `{"type":1}`: `{"type":1}` (Discord interactions).
+    DiscordPing,
+}
+
+impl Handshake {
+    /// Whether the handshake request is signed, so it is answered only after it verifies.
+    pub fn after_verify(self) -> bool {
+        matches!(
+            self,
+            Handshake::SlackUrlVerification
+                | Handshake::ZoomUrlValidation
+                | Handshake::TwitchCallbackVerification
+                | Handshake::DiscordPing
+        )
+    }
+}
+
+/// Where the signature is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureSource {
+    /// One or more headers; every signature offered in any of them is a candidate (Box sends
+    /// one per key, in two headers).
+    Headers(Box<[HeaderName]>),
+    /// A body field (Mailgun).
+    Field(Field),
 }
 
 /// Where the signature is found in its header.
@@ -125,6 +222,8 @@ pub enum TimestampSource {
     Header(HeaderName),
     /// The `timestamp_key` item of the signature list.
     SignatureList,
+    /// A body field (Linear, Mailgun).
+    Field(Field),
 }
 
 /// A complete, validated scheme description.
@@ -134,9 +233,9 @@ pub struct Scheme {
     pub algorithm: Algorithm,
     /// How signatures are written.
     pub encoding: Encoding,
-    /// The header carrying the signature.
-    pub signature_header: HeaderName,
-    /// How the signature header is laid out.
+    /// Where the signature is read from.
+    pub signature: SignatureSource,
+    /// How the signature value is laid out.
     pub format: SignatureFormat,
     /// Where the timestamp comes from; `None` for schemes without one.
     pub timestamp: Option<TimestampSource>,
@@ -144,6 +243,34 @@ pub struct Scheme {
     pub timestamp_format: TimestampFormat,
     /// Which bytes are signed.
     pub signed_payload: Template,
+    /// What identifies a delivery for replay protection; the signature's own MAC when
+    /// `None`. Senders that re-sign retries (Standard Webhooks, Twitch) set a message id.
+    pub replay_key: Option<Template>,
+    /// How a secret becomes key bytes.
+    pub secret_encoding: SecretEncoding,
+    /// Stripped from a secret before decoding, when present (`whsec_`).
+    pub secret_prefix: Box<[u8]>,
+    /// A query parameter that must hold the hex SHA-256 of the body (Twilio's `bodySHA256`,
+    /// which binds a JSON body to a signature over the URL).
+    pub body_digest_param: Option<Box<str>>,
+    /// The sender's documented timestamp tolerance, when it has one; routes may override.
+    pub tolerance_seconds: Option<u64>,
     /// A request the route answers itself, if the sender needs one.
     pub handshake: Option<Handshake>,
+}
+
+impl Scheme {
+    /// Whether any part of the scheme reads the body as JSON or form fields.
+    pub fn reads_fields(&self) -> bool {
+        matches!(self.signature, SignatureSource::Field(_))
+            || matches!(self.timestamp, Some(TimestampSource::Field(_)))
+            || self.signed_payload.fields().next().is_some()
+            || self.signed_payload.uses(&Piece::FormSorted)
+    }
+
+    /// Whether the signed payload includes the public URL, so routes need `public_url`.
+    pub fn needs_public_url(&self) -> bool {
+        self.signed_payload.uses(&Piece::Url)
+            || self.replay_key.as_ref().is_some_and(|t| t.uses(&Piece::Url))
+    }
 }

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::{
-    Algorithm, Encoding, Handshake, ListFormat, Scheme, SignatureFormat, Template, TimestampFormat,
-    TimestampSource,
+    Algorithm, Encoding, Field, Handshake, KeyKind, ListFormat, Scheme, SecretEncoding,
+    SignatureFormat, SignatureSource, Template, TimestampFormat, TimestampSource,
 };
 
 /// A scheme as written in YAML. Every key is optional where a sensible default exists.
@@ -17,20 +17,54 @@ pub struct SchemeSpec {
     pub algorithm: Option<Algorithm>,
     /// Signature encoding; default `hex`.
     pub encoding: Option<Encoding>,
-    /// The header carrying the signature (required).
-    pub signature_header: Option<Spanned<String>>,
+    /// The header carrying the signature, or a list of headers that each may (Box).
+    pub signature_header: Option<Spanned<OneOrMany>>,
+    /// A body field carrying the signature instead: `json:a.b` or `form:name`.
+    pub signature_field: Option<Spanned<String>>,
     /// Optional prefix before the signature, e.g. `sha256=`.
     pub prefix: Option<Spanned<String>>,
     /// The header carrying the timestamp.
     pub timestamp_header: Option<Spanned<String>>,
+    /// A body field carrying the timestamp instead: `json:a.b` or `form:name`.
+    pub timestamp_field: Option<Spanned<String>>,
     /// How the timestamp is written; default `unix`.
     pub timestamp_format: Option<TimestampFormat>,
     /// The signed payload template; default `{body}`.
     pub signed_payload: Option<Spanned<String>>,
     /// The structured form for `t=..,v1=..` headers.
     pub signature_list: Option<Spanned<ListSpec>>,
+    /// What identifies a delivery for replay protection, e.g. `{header:webhook-id}`;
+    /// default: the delivery's MAC.
+    pub replay_key: Option<Spanned<String>>,
+    /// How secrets are encoded: `raw` (default), `base64` or `hex`.
+    pub secret_encoding: Option<SecretEncoding>,
+    /// Stripped from each secret before decoding, when present, e.g. `whsec_`.
+    pub secret_prefix: Option<String>,
+    /// A query parameter that must carry the hex SHA-256 of the body.
+    pub body_digest_param: Option<Spanned<String>>,
+    /// The sender's timestamp tolerance, when it documents one; routes may override.
+    pub tolerance_seconds: Option<u64>,
     /// A request the route answers itself.
     pub handshake: Option<Handshake>,
+}
+
+/// A header name, or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One header.
+    One(String),
+    /// Several headers.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn items(&self) -> &[String] {
+        match self {
+            OneOrMany::One(one) => std::slice::from_ref(one),
+            OneOrMany::Many(many) => many,
+        }
+    }
 }
 
 /// The YAML shape of a key/value list signature header.
@@ -68,13 +102,25 @@ fn fail(key: &'static str, at: Option<Location>, message: impl Into<String>) -> 
 }
 
 fn header_name(key: &'static str, value: &Spanned<String>) -> Result<HeaderName, SchemeError> {
-    HeaderName::try_from(value.value.trim()).map_err(|_| {
+    named_header(key, value.referenced, &value.value)
+}
+
+fn named_header(key: &'static str, at: Location, name: &str) -> Result<HeaderName, SchemeError> {
+    HeaderName::try_from(name.trim()).map_err(|_| {
         fail(
             key,
-            Some(value.referenced),
-            format!("`{}` is not a valid HTTP header name", value.value),
+            Some(at),
+            format!("`{name}` is not a valid HTTP header name"),
         )
     })
+}
+
+fn field(key: &'static str, value: &Spanned<String>) -> Result<Field, SchemeError> {
+    Field::parse(&value.value).map_err(|e| fail(key, Some(value.referenced), e))
+}
+
+fn template(key: &'static str, value: &Spanned<String>) -> Result<Template, SchemeError> {
+    Template::parse(&value.value).map_err(|e| fail(key, Some(value.referenced), e.to_string()))
 }
 
 fn one_byte(
@@ -103,6 +149,19 @@ impl SchemeSpec {
             signature_header: self
                 .signature_header
                 .or_else(|| base.signature_header.clone()),
+            signature_field: self
+                .signature_field
+                .or_else(|| base.signature_field.clone()),
+            timestamp_field: self
+                .timestamp_field
+                .or_else(|| base.timestamp_field.clone()),
+            replay_key: self.replay_key.or_else(|| base.replay_key.clone()),
+            secret_encoding: self.secret_encoding.or(base.secret_encoding),
+            secret_prefix: self.secret_prefix.or_else(|| base.secret_prefix.clone()),
+            body_digest_param: self
+                .body_digest_param
+                .or_else(|| base.body_digest_param.clone()),
+            tolerance_seconds: self.tolerance_seconds.or(base.tolerance_seconds),
             prefix: self.prefix.or_else(|| base.prefix.clone()),
             timestamp_header: self
                 .timestamp_header
@@ -119,9 +178,34 @@ impl SchemeSpec {
     /// # Errors
     /// The first inconsistency, with the key and its location.
     pub fn build(&self) -> Result<Scheme, SchemeError> {
-        let signature_header = match &self.signature_header {
-            Some(h) => header_name("signature_header", h)?,
-            None => return Err(fail("signature_header", None, "is required")),
+        let signature = match (&self.signature_header, &self.signature_field) {
+            (Some(h), None) => {
+                let names = h.value.items();
+                if names.is_empty() {
+                    return Err(fail("signature_header", Some(h.referenced), "lists no header"));
+                }
+                SignatureSource::Headers(
+                    names
+                        .iter()
+                        .map(|n| named_header("signature_header", h.referenced, n))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            (None, Some(f)) => SignatureSource::Field(field("signature_field", f)?),
+            (Some(_), Some(f)) => {
+                return Err(fail(
+                    "signature_field",
+                    Some(f.referenced),
+                    "set signature_header or signature_field, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(fail(
+                    "signature_header",
+                    None,
+                    "is required (or signature_field, for a signature in the body)",
+                ));
+            }
         };
         let format = match (&self.signature_list, &self.prefix) {
             (Some(_), Some(prefix)) => {
@@ -167,23 +251,51 @@ impl SchemeSpec {
         };
         let list_has_timestamp =
             matches!(&format, SignatureFormat::List(l) if l.timestamp_key.is_some());
-        let timestamp = match (&self.timestamp_header, list_has_timestamp) {
-            (Some(h), true) => {
+        let timestamp = match (&self.timestamp_header, &self.timestamp_field, list_has_timestamp) {
+            (Some(h), None, false) => {
+                Some(TimestampSource::Header(header_name("timestamp_header", h)?))
+            }
+            (None, Some(f), false) => Some(TimestampSource::Field(field("timestamp_field", f)?)),
+            (None, None, true) => Some(TimestampSource::SignatureList),
+            (None, None, false) => None,
+            (h, f, _) => {
+                let at = h.as_ref().or(f.as_ref()).map(|s| s.referenced);
                 return Err(fail(
                     "timestamp_header",
-                    Some(h.referenced),
-                    "the timestamp already comes from signature_list.timestamp_key; set only one",
+                    at,
+                    "the timestamp comes from one place: timestamp_header, timestamp_field or signature_list.timestamp_key; set only one",
                 ));
             }
-            (Some(h), false) => Some(TimestampSource::Header(header_name("timestamp_header", h)?)),
-            (None, true) => Some(TimestampSource::SignatureList),
-            (None, false) => None,
         };
         let signed_payload = match &self.signed_payload {
-            Some(t) => Template::parse(&t.value)
-                .map_err(|e| fail("signed_payload", Some(t.referenced), e.to_string()))?,
+            Some(t) => template("signed_payload", t)?,
             None => Template::body_only(),
         };
+        let replay_key = self
+            .replay_key
+            .as_ref()
+            .map(|t| template("replay_key", t))
+            .transpose()?;
+        if let Some(p) = &self.body_digest_param
+            && (p.value.is_empty() || p.value.contains(['&', '=', '#', '?']))
+        {
+            return Err(fail(
+                "body_digest_param",
+                Some(p.referenced),
+                "must be a plain query parameter name",
+            ));
+        }
+        let algorithm = self.algorithm.unwrap_or(Algorithm::Sha256);
+        if algorithm.key_kind() == KeyKind::Token
+            && !matches!(format, SignatureFormat::Plain { .. })
+        {
+            let at = self.signature_list.as_ref().map(|l| l.referenced);
+            return Err(fail(
+                "signature_list",
+                at,
+                "a token scheme carries the token itself, not a list",
+            ));
+        }
         if timestamp.is_none() && signed_payload.uses(&super::Piece::Timestamp) {
             let at = self.signed_payload.as_ref().map(|t| t.referenced);
             return Err(fail(
@@ -193,13 +305,23 @@ impl SchemeSpec {
             ));
         }
         Ok(Scheme {
-            algorithm: self.algorithm.unwrap_or(Algorithm::Sha256),
+            algorithm,
             encoding: self.encoding.unwrap_or(Encoding::Hex),
-            signature_header,
+            signature,
             format,
             timestamp,
             timestamp_format: self.timestamp_format.unwrap_or_default(),
             signed_payload,
+            replay_key,
+            secret_encoding: self.secret_encoding.unwrap_or_default(),
+            secret_prefix: self
+                .secret_prefix
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes()
+                .into(),
+            body_digest_param: self.body_digest_param.as_ref().map(|p| p.value.as_str().into()),
+            tolerance_seconds: self.tolerance_seconds,
             handshake: self.handshake,
         })
     }

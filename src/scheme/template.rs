@@ -8,6 +8,8 @@ use std::fmt;
 
 use http::HeaderName;
 
+use super::Field;
+
 /// One part of a signed payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -23,6 +25,14 @@ pub enum Piece {
     Method,
     /// The request path without the query.
     Path,
+    /// The URL the sender posted to: the route's `public_url` followed by the request path
+    /// and query.
+    Url,
+    /// A value read from the body (`{json:a.b}`, `{form:name}`); empty when absent.
+    Field(Field),
+    /// Every form field of the body, sorted by name then value, each written as name then
+    /// value with nothing between (Twilio's form signature).
+    FormSorted,
 }
 
 /// A parsed signed-payload template.
@@ -42,12 +52,15 @@ pub enum TemplateError {
     Unmatched(usize),
     /// A placeholder name that is not known.
     #[error(
-        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{header:NAME}}"
+        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{url}}, {{header:NAME}}, {{json:PATH}}, {{form:NAME}}, {{form_sorted}}"
     )]
     Unknown(String),
     /// `{header:...}` with an invalid header name.
     #[error("`{{header:{0}}}` does not name a valid HTTP header")]
     BadHeader(String),
+    /// `{json:...}` or `{form:...}` that names no field.
+    #[error("{0}")]
+    BadField(String),
 }
 
 impl Template {
@@ -58,8 +71,9 @@ impl Template {
         }
     }
 
-    /// Parses a template. Placeholders are `{body}`, `{timestamp}`, `{method}`, `{path}` and
-    /// `{header:NAME}`; `{{` and `}}` stand for literal braces.
+    /// Parses a template. Placeholders are `{body}`, `{timestamp}`, `{method}`, `{path}`,
+    /// `{url}`, `{header:NAME}`, `{json:PATH}`, `{form:NAME}` and `{form_sorted}`; `{{` and
+    /// `}}` stand for literal braces.
     ///
     /// # Errors
     /// A [`TemplateError`] naming the first problem.
@@ -107,6 +121,11 @@ impl Template {
             "timestamp" => Piece::Timestamp,
             "method" => Piece::Method,
             "path" => Piece::Path,
+            "url" => Piece::Url,
+            "form_sorted" => Piece::FormSorted,
+            _ if name.starts_with("json:") || name.starts_with("form:") => {
+                Piece::Field(Field::parse(name).map_err(TemplateError::BadField)?)
+            }
             _ => match name.strip_prefix("header:") {
                 Some(header) => Piece::Header(
                     HeaderName::try_from(header.trim())
@@ -125,6 +144,14 @@ impl Template {
     /// Whether the template contains the given kind of piece.
     pub fn uses(&self, wanted: &Piece) -> bool {
         self.pieces.iter().any(|p| p == wanted)
+    }
+
+    /// The body fields the template reads.
+    pub fn fields(&self) -> impl Iterator<Item = &Field> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Field(field) => Some(field),
+            _ => None,
+        })
     }
 
     /// The headers the template reads.
@@ -148,6 +175,9 @@ impl fmt::Display for Template {
                 Piece::Timestamp => f.write_str("{timestamp}")?,
                 Piece::Method => f.write_str("{method}")?,
                 Piece::Path => f.write_str("{path}")?,
+                Piece::Url => f.write_str("{url}")?,
+                Piece::FormSorted => f.write_str("{form_sorted}")?,
+                Piece::Field(field) => write!(f, "{{{field}}}")?,
                 Piece::Header(name) => write!(f, "{{header:{name}}}")?,
             }
         }
@@ -203,6 +233,17 @@ mod tests {
             Template::parse("{header:bad name}"),
             Err(TemplateError::BadHeader("bad name".into()))
         );
+    }
+
+    #[test]
+    fn url_and_body_fields() {
+        let t = Template::parse("{method}{url}{json:a.b}{form:x}{form_sorted}").unwrap();
+        assert_eq!(t.fields().count(), 2);
+        assert_eq!(t.to_string(), "{method}{url}{json:a.b}{form:x}{form_sorted}");
+        assert!(matches!(
+            Template::parse("{json:}"),
+            Err(TemplateError::BadField(_))
+        ));
     }
 
     #[test]

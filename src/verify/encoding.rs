@@ -42,6 +42,22 @@ pub(crate) fn decode(encoding: Encoding, text: &[u8], len: usize) -> Option<Tag>
     }
 }
 
+/// The longest public-key signature accepted (a DER ECDSA P-256 signature is at most 72).
+pub(crate) const MAX_SIGNATURE_LEN: usize = 128;
+
+/// Decodes a signature of any length up to [`MAX_SIGNATURE_LEN`] (public-key schemes).
+pub(crate) fn decode_any(encoding: Encoding, text: &[u8]) -> Option<Vec<u8>> {
+    if text.len() > MAX_SIGNATURE_LEN * 2 {
+        return None;
+    }
+    let bytes = match encoding {
+        Encoding::Hex => hex::decode(text).ok()?,
+        Encoding::Base64 => BASE64.decode(text).ok()?,
+        Encoding::Base64url => BASE64URL.decode(text).ok()?,
+    };
+    (!bytes.is_empty() && bytes.len() <= MAX_SIGNATURE_LEN).then_some(bytes)
+}
+
 /// Encodes a tag the way the sender writes it.
 pub(crate) fn encode(encoding: Encoding, tag: &Tag) -> String {
     match encoding {

@@ -40,22 +40,43 @@ impl<'a> Parsed<'a> {
 /// # Errors
 /// [`Rejection::SignatureMalformed`] when no signature can be found, when there are more than
 /// [`MAX_CANDIDATES`], or when the timestamp item is repeated.
+#[cfg(test)]
 pub(crate) fn parse<'a>(
     format: &SignatureFormat,
     value: &'a [u8],
 ) -> Result<Parsed<'a>, Rejection> {
     let mut parsed = Parsed::default();
-    match format {
-        SignatureFormat::Plain { prefix } => {
-            let value = value.trim_ascii();
-            parsed.push(value.strip_prefix(&prefix[..]).unwrap_or(value))?;
-        }
-        SignatureFormat::List(list) => parse_list(list, value, &mut parsed)?,
-    }
-    if parsed.count == 0 || parsed.candidates().iter().any(|c| c.is_empty()) {
-        return Err(Rejection::SignatureMalformed);
-    }
+    parsed.add(format, value)?;
+    parsed.finish()?;
     Ok(parsed)
+}
+
+impl<'a> Parsed<'a> {
+    /// Adds the signatures (and timestamp) of one value, for schemes that read several
+    /// headers.
+    ///
+    /// # Errors
+    /// As [`parse`].
+    pub(crate) fn add(&mut self, format: &SignatureFormat, value: &'a [u8]) -> Result<(), Rejection> {
+        match format {
+            SignatureFormat::Plain { prefix } => {
+                let value = value.trim_ascii();
+                self.push(value.strip_prefix(&prefix[..]).unwrap_or(value))
+            }
+            SignatureFormat::List(list) => parse_list(list, value, self),
+        }
+    }
+
+    /// Checks at least one signature was found and none is empty.
+    ///
+    /// # Errors
+    /// [`Rejection::SignatureMalformed`] otherwise.
+    pub(crate) fn finish(&self) -> Result<(), Rejection> {
+        if self.count == 0 || self.candidates().iter().any(|c| c.is_empty()) {
+            return Err(Rejection::SignatureMalformed);
+        }
+        Ok(())
+    }
 }
 
 fn parse_list<'a>(

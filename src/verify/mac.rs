@@ -38,6 +38,15 @@ impl Tag {
     }
 }
 
+impl From<[u8; 32]> for Tag {
+    /// A 32-byte digest as a tag.
+    fn from(digest: [u8; 32]) -> Tag {
+        let mut bytes = [0; MAX_TAG_LEN];
+        bytes[..32].copy_from_slice(&digest);
+        Tag { bytes, len: 32 }
+    }
+}
+
 // Tags are secret-derived (an expected signature); never print them.
 impl std::fmt::Debug for Tag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,7 +102,12 @@ impl KeyedMac {
     pub fn new(algorithm: Algorithm, key: &[u8]) -> KeyedMac {
         match algorithm {
             Algorithm::Sha1 => KeyedMac::Sha1(keyed(key)),
-            Algorithm::Sha256 => KeyedMac::Sha256(keyed(key)),
+            // Token and public-key schemes never key an HMAC (see `Keys::new`); SHA-256 keeps
+            // this total without a panic path.
+            Algorithm::Sha256
+            | Algorithm::Token
+            | Algorithm::Ed25519
+            | Algorithm::EcdsaP256Sha256 => KeyedMac::Sha256(keyed(key)),
             Algorithm::Sha384 => KeyedMac::Sha384(keyed(key)),
             Algorithm::Sha512 => KeyedMac::Sha512(keyed(key)),
             Algorithm::Ripemd128 => KeyedMac::Ripemd128(keyed(key)),

@@ -6,18 +6,30 @@
 //! Nothing here reads the clock: `now` is a parameter.
 
 mod encoding;
+mod fields;
 mod header;
+mod keys;
 mod mac;
 mod timestamp;
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName, Method};
+use sha2::{Digest, Sha256};
 
 use crate::error::Rejection;
-use crate::scheme::{Piece, Scheme, SignatureFormat, Template, TimestampSource};
+use crate::form;
+use crate::scheme::{
+    Piece, Scheme, SignatureFormat, SignatureSource, Template, TimestampFormat, TimestampSource,
+};
 use crate::secret::Secret;
 
-use header::MAX_CANDIDATES;
+use fields::BodyFields;
+use header::{MAX_CANDIDATES, Parsed};
+use keys::Keys;
+pub use keys::KeyError;
 pub use mac::{Feed, KeyedMac, Tag};
+pub use timestamp::{format_rfc3339, parse as parse_timestamp};
 
 /// The parts of a request a signature can cover.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +38,8 @@ pub struct Delivery<'a> {
     pub method: &'a Method,
     /// Request path, without the query.
     pub path: &'a str,
+    /// The query string, without the `?`.
+    pub query: Option<&'a str>,
     /// Request headers.
     pub headers: &'a HeaderMap,
     /// The body bytes exactly as received.
@@ -39,31 +53,68 @@ pub struct Verified {
     pub secret_index: usize,
     /// The sender's timestamp in Unix seconds, for timestamped schemes.
     pub timestamp: Option<i64>,
-    /// The MAC under the first secret: a canonical fingerprint of the delivery that does not
-    /// depend on which secret matched, on hex case, prefixes or extra signatures.
+    /// What identifies the delivery for replay protection: the scheme's `replay_key` when it
+    /// has one, else the MAC under the first secret (or, for token and public-key schemes,
+    /// the SHA-256 of the signed payload). It does not depend on which secret matched, on
+    /// hex case, prefixes or extra signatures.
     pub fingerprint: Tag,
 }
 
-/// A scheme with its secrets keyed, ready to verify and sign.
+/// Why `sign` cannot produce headers for a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// Only the sender holds the private key.
+    #[error("the scheme is verified with the sender's public key; only the sender can sign")]
+    PublicKey,
+    /// The signature travels inside the body, which the sender builds.
+    #[error("the scheme carries its signature inside the body; only the sender can build it")]
+    InBody,
+    /// The "signature" is the secret itself, which `sign` never prints.
+    #[error("the scheme sends the shared token itself; sign does not print secrets")]
+    Token,
+    /// No key is configured.
+    #[error("the route has no secret")]
+    NoSecret,
+}
+
+/// A scheme with its keys prepared, ready to verify and sign.
 #[derive(Debug)]
 pub struct Verifier {
     scheme: Scheme,
-    keys: Box<[KeyedMac]>,
+    keys: Keys,
     tolerance: u64,
+    public_url: Box<str>,
+}
+
+/// Everything the signed payload can be rendered from.
+struct Context<'a, 'f> {
+    delivery: &'a Delivery<'a>,
+    stamp: Option<&'a [u8]>,
+    url: &'a str,
+    fields: &'a BodyFields<'f>,
 }
 
 impl Verifier {
-    /// Keys one HMAC per secret, in order. `tolerance` is in seconds, past or future.
-    pub fn new(scheme: Scheme, secrets: &[Secret], tolerance: u64) -> Verifier {
-        let keys = secrets
-            .iter()
-            .map(|s| KeyedMac::new(scheme.algorithm, s.expose()))
-            .collect();
-        Verifier {
+    /// Prepares `keys` (secrets, or the one public key of a public-key scheme) for `scheme`.
+    /// `tolerance` is in seconds, past or future.
+    ///
+    /// # Errors
+    /// A key the scheme cannot use: undecodable under its `secret_encoding`, or not a public
+    /// key of its algorithm.
+    pub fn new(scheme: Scheme, keys: &[Secret], tolerance: u64) -> Result<Verifier, KeyError> {
+        Ok(Verifier {
+            keys: Keys::new(&scheme, keys)?,
             scheme,
-            keys,
             tolerance,
-        }
+            public_url: Box::from(""),
+        })
+    }
+
+    /// Sets the URL the sender posts to (scheme, host and any path prefix before the request
+    /// path), for schemes that sign it.
+    pub fn with_public_url(mut self, url: &str) -> Verifier {
+        self.public_url = url.trim_end_matches('/').into();
+        self
     }
 
     /// Timestamp tolerance in seconds, past and future.
@@ -82,10 +133,31 @@ impl Verifier {
     /// The [`Rejection`] that says why the delivery is not authentic.
     pub fn verify(&self, delivery: &Delivery<'_>, now: i64) -> Result<Verified, Rejection> {
         let scheme = &self.scheme;
-        let value = single(delivery.headers, &scheme.signature_header)
-            .map_err(|()| Rejection::SignatureMalformed)?
-            .ok_or(Rejection::SignatureMissing)?;
-        let parsed = header::parse(&scheme.format, value)?;
+        let fields = BodyFields::new(delivery.body);
+        let field_signature: Cow<'_, [u8]>;
+        let field_stamp: Cow<'_, [u8]>;
+        let mut parsed = Parsed::default();
+        match &scheme.signature {
+            SignatureSource::Headers(names) => {
+                let mut present = false;
+                for name in names.iter() {
+                    if let Some(value) = single(delivery.headers, name)
+                        .map_err(|()| Rejection::SignatureMalformed)?
+                    {
+                        present = true;
+                        parsed.add(&scheme.format, value)?;
+                    }
+                }
+                if !present {
+                    return Err(Rejection::SignatureMissing);
+                }
+            }
+            SignatureSource::Field(field) => {
+                field_signature = fields.get(field).ok_or(Rejection::SignatureMissing)?;
+                parsed.add(&scheme.format, &field_signature)?;
+            }
+        }
+        parsed.finish()?;
         let stamp = match &scheme.timestamp {
             None => None,
             Some(TimestampSource::Header(name)) => Some(
@@ -96,6 +168,10 @@ impl Verifier {
             Some(TimestampSource::SignatureList) => {
                 Some(parsed.timestamp.ok_or(Rejection::TimestampMissing)?)
             }
+            Some(TimestampSource::Field(field)) => {
+                field_stamp = fields.get(field).ok_or(Rejection::TimestampMissing)?;
+                Some(&field_stamp[..])
+            }
         };
         let timestamp = match stamp {
             Some(text) => {
@@ -105,7 +181,79 @@ impl Verifier {
             }
             None => None,
         };
+        if let Some(param) = &scheme.body_digest_param {
+            check_body_digest(delivery, param)?;
+        }
 
+        let cx = Context {
+            delivery,
+            stamp,
+            url: &self.public_url,
+            fields: &fields,
+        };
+        let (secret_index, fingerprint) = match &self.keys {
+            Keys::Mac(macs) => self.check_macs(macs, &parsed, &cx)?,
+            Keys::Token(digests) => {
+                let mut found = None;
+                for candidate in parsed.candidates() {
+                    found = found.or(Keys::token_match(digests, candidate));
+                }
+                let index = found.ok_or(Rejection::SignatureMismatch)?;
+                (index, digest(&scheme.signed_payload, &cx))
+            }
+            Keys::Public(key) => {
+                let mut message = Vec::with_capacity(delivery.body.len() + 64);
+                render(&scheme.signed_payload, &cx, &mut |chunk| {
+                    message.extend_from_slice(chunk);
+                });
+                let mut decodable = false;
+                let mut hit = false;
+                for candidate in parsed.candidates() {
+                    if let Some(signature) = encoding::decode_any(scheme.encoding, candidate) {
+                        decodable = true;
+                        hit |= key.verify(&message, &signature);
+                    }
+                }
+                if !decodable {
+                    return Err(Rejection::SignatureMalformed);
+                }
+                if !hit {
+                    return Err(Rejection::SignatureMismatch);
+                }
+                (0, sha256_tag(&message))
+            }
+        };
+        let fingerprint = match &scheme.replay_key {
+            Some(key) => {
+                let mut hasher = Sha256::new();
+                let mut rendered = 0;
+                render(key, &cx, &mut |chunk| {
+                    rendered += chunk.len();
+                    hasher.update(chunk);
+                });
+                // A sender that leaves the id out still gets replay protection, by content.
+                if rendered == 0 {
+                    fingerprint
+                } else {
+                    Tag::from(<[u8; 32]>::from(hasher.finalize()))
+                }
+            }
+            None => fingerprint,
+        };
+        Ok(Verified {
+            secret_index,
+            timestamp,
+            fingerprint,
+        })
+    }
+
+    fn check_macs(
+        &self,
+        macs: &[KeyedMac],
+        parsed: &Parsed<'_>,
+        cx: &Context<'_, '_>,
+    ) -> Result<(usize, Tag), Rejection> {
+        let scheme = &self.scheme;
         let len = scheme.algorithm.tag_len();
         let mut offered = [None; MAX_CANDIDATES];
         for (slot, text) in offered.iter_mut().zip(parsed.candidates()) {
@@ -114,43 +262,70 @@ impl Verifier {
         if offered.iter().all(Option::is_none) {
             return Err(Rejection::SignatureMalformed);
         }
-
         let mut fingerprint = None;
-        for (secret_index, key) in self.keys.iter().enumerate() {
-            let expected =
-                key.tag(&mut |sink| render(&scheme.signed_payload, delivery, stamp, sink));
-            fingerprint.get_or_insert(expected);
+        for (secret_index, key) in macs.iter().enumerate() {
+            let expected = key.tag(&mut |sink| render(&scheme.signed_payload, cx, sink));
+            let first = *fingerprint.get_or_insert(expected);
             // Compare against every candidate without short-circuiting.
             let mut hit = false;
             for candidate in offered.iter().flatten() {
                 hit |= candidate.ct_eq(&expected);
             }
             if hit {
-                return Ok(Verified {
-                    secret_index,
-                    timestamp,
-                    fingerprint: fingerprint.unwrap_or(expected),
-                });
+                return Ok((secret_index, first));
             }
         }
         Err(Rejection::SignatureMismatch)
     }
 
+    /// The HMAC of `message` under the first secret, for handshakes that prove the secret
+    /// (Zoom, Twitter/X CRC). `None` for token and public-key schemes.
+    pub fn mac_of(&self, message: &[u8]) -> Option<Tag> {
+        match &self.keys {
+            Keys::Mac(macs) => Some(macs.first()?.tag_of(message)),
+            _ => None,
+        }
+    }
+
     /// The headers a sender would attach to `delivery`, signed with the first secret.
-    /// `timestamp` is written as given; schemes without a timestamp ignore it. Returns `None`
-    /// when the verifier has no secret.
+    /// `timestamp` is written as given; schemes without a timestamp header ignore it.
+    ///
+    /// # Errors
+    /// When only the sender can sign: public-key schemes, signatures inside the body.
     pub fn sign(
         &self,
         delivery: &Delivery<'_>,
         timestamp: &str,
-    ) -> Option<Vec<(HeaderName, String)>> {
+    ) -> Result<Vec<(HeaderName, String)>, SignError> {
         let scheme = &self.scheme;
-        let stamp = scheme.timestamp.as_ref().map(|_| timestamp.as_bytes());
-        let tag = self
-            .keys
-            .first()?
-            .tag(&mut |sink| render(&scheme.signed_payload, delivery, stamp, sink));
-        let signature = encoding::encode(scheme.encoding, &tag);
+        let SignatureSource::Headers(names) = &scheme.signature else {
+            return Err(SignError::InBody);
+        };
+        let header = names.first().ok_or(SignError::NoSecret)?;
+        let stamp = match scheme.timestamp {
+            Some(TimestampSource::Header(_) | TimestampSource::SignatureList) => {
+                Some(timestamp.as_bytes())
+            }
+            _ => None,
+        };
+        let fields = BodyFields::new(delivery.body);
+        let cx = Context {
+            delivery,
+            stamp,
+            url: &self.public_url,
+            fields: &fields,
+        };
+        let signature = match &self.keys {
+            Keys::Mac(macs) => {
+                let tag = macs
+                    .first()
+                    .ok_or(SignError::NoSecret)?
+                    .tag(&mut |sink| render(&scheme.signed_payload, &cx, sink));
+                encoding::encode(scheme.encoding, &tag)
+            }
+            Keys::Token(_) => return Err(SignError::Token),
+            Keys::Public(_) => return Err(SignError::PublicKey),
+        };
         let value = match &scheme.format {
             SignatureFormat::Plain { prefix } => {
                 format!("{}{signature}", String::from_utf8_lossy(prefix))
@@ -173,8 +348,13 @@ impl Verifier {
         if let Some(TimestampSource::Header(name)) = &scheme.timestamp {
             headers.push((name.clone(), timestamp.to_owned()));
         }
-        headers.push((scheme.signature_header.clone(), value));
-        Some(headers)
+        headers.push((header.clone(), value));
+        Ok(headers)
+    }
+
+    /// How the scheme writes timestamps, for tools that make one.
+    pub fn timestamp_format(&self) -> TimestampFormat {
+        self.scheme.timestamp_format
     }
 }
 
@@ -189,18 +369,40 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u
     }
 }
 
+/// Checks the query parameter `param` holds the hex SHA-256 of the body.
+fn check_body_digest(delivery: &Delivery<'_>, param: &str) -> Result<(), Rejection> {
+    let offered =
+        form::query_param(delivery.query, param).ok_or(Rejection::SignatureMissing)?;
+    let mut want = [0u8; 32];
+    hex::decode_to_slice(&offered, &mut want).map_err(|_| Rejection::SignatureMalformed)?;
+    let actual: [u8; 32] = Sha256::digest(delivery.body).into();
+    // The body is not secret, but comparing in constant time costs nothing here.
+    if bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], &actual[..])) {
+        Ok(())
+    } else {
+        Err(Rejection::SignatureMismatch)
+    }
+}
+
+fn sha256_tag(bytes: &[u8]) -> Tag {
+    Tag::from(<[u8; 32]>::from(Sha256::digest(bytes)))
+}
+
+/// The SHA-256 of the rendered template.
+fn digest(template: &Template, cx: &Context<'_, '_>) -> Tag {
+    let mut hasher = Sha256::new();
+    render(template, cx, &mut |chunk| hasher.update(chunk));
+    Tag::from(<[u8; 32]>::from(hasher.finalize()))
+}
+
 /// Feeds the signed payload, piece by piece, into `sink`.
-fn render(
-    template: &Template,
-    delivery: &Delivery<'_>,
-    stamp: Option<&[u8]>,
-    sink: &mut dyn FnMut(&[u8]),
-) {
+fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn FnMut(&[u8])) {
+    let delivery = cx.delivery;
     for piece in template.pieces() {
         match piece {
             Piece::Literal(bytes) => sink(bytes),
             Piece::Body => sink(delivery.body),
-            Piece::Timestamp => sink(stamp.unwrap_or_default()),
+            Piece::Timestamp => sink(cx.stamp.unwrap_or_default()),
             Piece::Header(name) => sink(
                 delivery
                     .headers
@@ -210,6 +412,21 @@ fn render(
             ),
             Piece::Method => sink(delivery.method.as_str().as_bytes()),
             Piece::Path => sink(delivery.path.as_bytes()),
+            Piece::Url => {
+                sink(cx.url.as_bytes());
+                sink(delivery.path.as_bytes());
+                if let Some(query) = delivery.query {
+                    sink(b"?");
+                    sink(query.as_bytes());
+                }
+            }
+            Piece::Field(field) => sink(&cx.fields.get(field).unwrap_or_default()),
+            Piece::FormSorted => {
+                for (name, value) in cx.fields.form_sorted() {
+                    sink(name);
+                    sink(value);
+                }
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ fn verifier(provider: &str, secrets: &[&str], algorithm: Option<Algorithm>) -> V
         .iter()
         .map(|s| Secret::new(s.as_bytes().to_vec()))
         .collect();
-    Verifier::new(spec.build().unwrap(), &secrets, 300)
+    Verifier::new(spec.build().unwrap(), &secrets, 300).unwrap()
 }
 
 fn check(
@@ -38,6 +38,7 @@ fn check(
     let delivery = Delivery {
         method: &Method::POST,
         path: "/hook",
+        query: None,
         headers: &map,
         body,
     };
@@ -231,6 +232,7 @@ fn sign_output_verifies_for_every_preset() {
         let unsigned = Delivery {
             method: &Method::POST,
             path: "/hook",
+            query: None,
             headers: &empty,
             body: BODY.as_bytes(),
         };

@@ -7,8 +7,12 @@ use crate::scheme::TimestampFormat;
 ///
 /// # Errors
 /// [`Rejection::TimestampMalformed`] unless the value is 1 to 18 ASCII digits (surrounding
-/// spaces allowed), so no sign, exponent or overflow can sneak through.
-pub(crate) fn parse(format: TimestampFormat, text: &[u8]) -> Result<i64, Rejection> {
+/// spaces allowed), so no sign, exponent or overflow can sneak through, or for `rfc3339` a
+/// strict RFC 3339 date-time.
+pub fn parse(format: TimestampFormat, text: &[u8]) -> Result<i64, Rejection> {
+    if format == TimestampFormat::Rfc3339 {
+        return rfc3339(text.trim_ascii()).ok_or(Rejection::TimestampMalformed);
+    }
     let digits = text.trim_ascii();
     if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(Rejection::TimestampMalformed);
@@ -19,7 +23,61 @@ pub(crate) fn parse(format: TimestampFormat, text: &[u8]) -> Result<i64, Rejecti
     Ok(match format {
         TimestampFormat::Unix => value,
         TimestampFormat::UnixMs => value / 1000,
+        TimestampFormat::Rfc3339 => return Err(Rejection::TimestampMalformed),
     })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)` to Unix seconds (the fraction is
+/// dropped). `T`/`Z` may be lowercase, as RFC 3339 allows. A leap second reads as :59.
+pub(crate) fn rfc3339(text: &[u8]) -> Option<i64> {
+    fn num(text: &[u8], at: usize, len: usize) -> Option<i64> {
+        let digits = text.get(at..at + len)?;
+        digits.iter().try_fold(0i64, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
+    }
+    let sep = |at: usize, want: &[u8]| text.get(at).is_some_and(|b| want.contains(b));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (num(text, 0, 4)?, num(text, 5, 2)?, num(text, 8, 2)?);
+    let (hour, minute, second) = (num(text, 11, 2)?, num(text, 14, 2)?, num(text, 17, 2)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in_month = *month_days.get(usize::try_from(month).ok()?.checked_sub(1)?)?;
+    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &fraction[digits..];
+    }
+    let offset = match rest {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hours = num(&[*h1, *h2], 0, 2)?;
+            let minutes = num(&[*m1, *m2], 0, 2)?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -offset } else { offset }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (proleptic Gregorian), after H. Hinnant's `days_from_civil`.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset)
 }
 
 /// Checks `timestamp` is within `tolerance` seconds of `now`, past or future.
@@ -32,6 +90,28 @@ pub(crate) fn check(timestamp: i64, now: i64, tolerance: u64) -> Result<(), Reje
     } else {
         Err(Rejection::TimestampOutOfTolerance)
     }
+}
+
+/// Unix seconds as an RFC 3339 UTC date-time, e.g. `2023-11-14T22:13:20Z`.
+pub fn format_rfc3339(unix: i64) -> String {
+    // Civil date from days, after H. Hinnant's `civil_from_days`.
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -52,6 +132,57 @@ mod tests {
             parse(TimestampFormat::UnixMs, b"1700000000999"),
             Ok(1_700_000_000)
         );
+    }
+
+    #[test]
+    fn parses_rfc3339_in_every_form_senders_use() {
+        let cases: [(&[u8], i64); 7] = [
+            (b"1970-01-01T00:00:00Z", 0),
+            (b"2023-11-14T22:13:20Z", 1_700_000_000),
+            (b"2023-11-14T22:13:20.634234626Z", 1_700_000_000),
+            (b"2023-11-14t22:13:20z", 1_700_000_000),
+            (b"2023-11-14T14:13:20-08:00", 1_700_000_000),
+            (b"2023-11-15T00:13:20+02:00", 1_700_000_000),
+            (b"2024-02-29T00:00:00Z", 1_709_164_800),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                parse(TimestampFormat::Rfc3339, text),
+                Ok(want),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        for bad in [
+            &b""[..],
+            b"1700000000",
+            b"2023-11-14 22:13:20Z",
+            b"2023-11-14T22:13:20",
+            b"2023-02-29T00:00:00Z",
+            b"2023-13-01T00:00:00Z",
+            b"2023-11-14T24:00:00Z",
+            b"2023-11-14T22:13:20.Z",
+            b"2023-11-14T22:13:20+0200",
+            b"2023-11-14T22:13:20+02:60",
+            b"+023-11-14T22:13:20Z",
+            b"2023-11-14T22:13:20Zjunk",
+        ] {
+            assert_eq!(
+                parse(TimestampFormat::Rfc3339, bad),
+                Err(Rejection::TimestampMalformed),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn rfc3339_round_trips() {
+        for unix in [0, 951_782_400, 1_700_000_000, 1_709_164_800, 4_102_444_800] {
+            let text = format_rfc3339(unix);
+            assert_eq!(rfc3339(text.as_bytes()), Some(unix), "{text}");
+        }
+        assert_eq!(format_rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 
     #[test]

@@ -84,6 +84,7 @@ fn verify(v: &Verifier, headers: &HeaderMap, body: &[u8], now: i64) -> bool {
     let delivery = Delivery {
         method: &Method::POST,
         path: "/hook",
+        query: None,
         headers,
         body,
     };

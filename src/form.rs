@@ -1,0 +1,88 @@
+//! `application/x-www-form-urlencoded` text: query strings and form bodies.
+
+/// Decodes `%XX` escapes and `+` as a space. `None` on a broken escape.
+pub fn decode(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                let mut byte = [0u8; 1];
+                hex::decode_to_slice(hex, &mut byte).ok()?;
+                out.push(byte[0]);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The decoded `name=value` pairs in order. A pair without `=` has an empty value; empty
+/// pairs are skipped. `None` when any escape is broken, so a malformed body is refused
+/// rather than half read.
+pub fn pairs(text: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    text.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &b""[..]),
+            };
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// The decoded value of the first `name` parameter of a query string.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<Vec<u8>> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key.as_bytes())? == name.as_bytes())
+            .then(|| decode(value.as_bytes()))
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_escapes_and_plus() {
+        assert_eq!(decode(b"a%41+b").unwrap(), b"aA b");
+        assert!(decode(b"%zz").is_none());
+        assert!(decode(b"%4").is_none());
+    }
+
+    #[test]
+    fn splits_pairs() {
+        assert_eq!(
+            pairs(b"b=2&a=1&&flag&c=x%2By").unwrap(),
+            vec![
+                (b"b".to_vec(), b"2".to_vec()),
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"flag".to_vec(), vec![]),
+                (b"c".to_vec(), b"x+y".to_vec()),
+            ]
+        );
+        assert!(pairs(b"a=%").is_none());
+    }
+
+    #[test]
+    fn finds_query_params() {
+        let q = Some("hub.mode=subscribe&hub.challenge=abc%20d&x");
+        assert_eq!(query_param(q, "hub.challenge").unwrap(), b"abc d");
+        assert_eq!(query_param(q, "x").unwrap(), b"");
+        assert!(query_param(q, "missing").is_none());
+        assert!(query_param(None, "x").is_none());
+    }
+}

@@ -1,0 +1,112 @@
+//! Values inside the body, for schemes that sign or carry fields there. The body is parsed
+//! at most once per request, and only when a scheme asks for a field.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use crate::form;
+use crate::scheme::Field;
+
+/// Lazily parsed views of one body.
+pub(crate) struct BodyFields<'a> {
+    body: &'a [u8],
+    json: OnceCell<Option<serde_json::Value>>,
+    form: OnceCell<Option<Vec<(Vec<u8>, Vec<u8>)>>>,
+}
+
+impl<'a> BodyFields<'a> {
+    pub(crate) fn new(body: &'a [u8]) -> BodyFields<'a> {
+        BodyFields {
+            body,
+            json: OnceCell::new(),
+            form: OnceCell::new(),
+        }
+    }
+
+    /// The field's value: a JSON string's text, a number or boolean as written, or a form
+    /// field's decoded value. `None` when the body does not parse or lacks the field.
+    pub(crate) fn get(&self, field: &Field) -> Option<Cow<'_, [u8]>> {
+        match field {
+            Field::Json(path) => {
+                let mut value = self.json().as_ref()?;
+                for segment in path.iter() {
+                    value = match value {
+                        serde_json::Value::Object(map) => map.get(&**segment)?,
+                        serde_json::Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+                        _ => return None,
+                    };
+                }
+                match value {
+                    serde_json::Value::String(s) => Some(Cow::Borrowed(s.as_bytes())),
+                    serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string().into_bytes())),
+                    serde_json::Value::Bool(b) => Some(Cow::Owned(b.to_string().into_bytes())),
+                    _ => None,
+                }
+            }
+            Field::Form(name) => self
+                .form()?
+                .iter()
+                .find(|(k, _)| k == name.as_bytes())
+                .map(|(_, v)| Cow::Borrowed(&v[..])),
+        }
+    }
+
+    /// Every form field, sorted by name then value; empty when the body is not a form.
+    pub(crate) fn form_sorted(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        self.form().map_or(&[], Vec::as_slice)
+    }
+
+    fn json(&self) -> &Option<serde_json::Value> {
+        self.json
+            .get_or_init(|| serde_json::from_slice(self.body).ok())
+    }
+
+    fn form(&self) -> Option<&Vec<(Vec<u8>, Vec<u8>)>> {
+        self.form
+            .get_or_init(|| {
+                let mut pairs = form::pairs(self.body)?;
+                pairs.sort();
+                Some(pairs)
+            })
+            .as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(body: &str, field: &str) -> Option<String> {
+        let fields = BodyFields::new(body.as_bytes());
+        fields
+            .get(&Field::parse(field).unwrap())
+            .map(|v| String::from_utf8(v.into_owned()).unwrap())
+    }
+
+    #[test]
+    fn json_paths_reach_strings_numbers_and_array_items() {
+        let body = r#"{"signature":{"token":"t\u00e9","timestamp":"17"},"webhookTimestamp":1700000000123,"value":[{"clientState":"s"}],"ok":true,"n":null}"#;
+        assert_eq!(get(body, "json:signature.token").unwrap(), "té");
+        assert_eq!(get(body, "json:webhookTimestamp").unwrap(), "1700000000123");
+        assert_eq!(get(body, "json:value.0.clientState").unwrap(), "s");
+        assert_eq!(get(body, "json:ok").unwrap(), "true");
+        for missing in ["json:n", "json:signature", "json:value.1.clientState", "json:x.y", "json:value.a"] {
+            assert_eq!(get(body, missing), None, "{missing}");
+        }
+        assert_eq!(get("not json", "json:a"), None);
+    }
+
+    #[test]
+    fn form_fields_are_decoded_and_sorted() {
+        let body = "To=%2B1555&From=%2B1666&Body=hi+there&A=2&A=1";
+        assert_eq!(get(body, "form:Body").unwrap(), "hi there");
+        let fields = BodyFields::new(body.as_bytes());
+        let names: Vec<_> = fields
+            .form_sorted()
+            .iter()
+            .map(|(k, v)| format!("{}{}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
+            .collect();
+        assert_eq!(names, ["A1", "A2", "Bodyhi there", "From+1666", "To+1555"]);
+        assert!(BodyFields::new(b"a=%zz").form_sorted().is_empty());
+    }
+}
