@@ -56,6 +56,11 @@ impl<'a> BodyFields<'a> {
         self.form().map_or(&[], Vec::as_slice)
     }
 
+    /// Whether the body parses as a form.
+    pub(crate) fn is_form(&self) -> bool {
+        self.form().is_some()
+    }
+
     fn json(&self) -> &Option<serde_json::Value> {
         self.json
             .get_or_init(|| serde_json::from_slice(self.body).ok())
@@ -66,6 +71,7 @@ impl<'a> BodyFields<'a> {
             .get_or_init(|| {
                 let mut pairs = form::pairs(self.body)?;
                 pairs.sort();
+                pairs.dedup(); // Twilio signs each distinct name and value once.
                 Some(pairs)
             })
             .as_ref()

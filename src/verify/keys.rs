@@ -103,7 +103,8 @@ fn secret_bytes(scheme: &Scheme, secret: &[u8]) -> Result<Vec<u8>, String> {
         .unwrap_or(secret);
     let bytes = match scheme.secret_encoding {
         SecretEncoding::Raw => text.to_vec(),
-        SecretEncoding::Base64 => base64::engine::general_purpose::STANDARD
+        // Padding optional: Standard Webhooks secrets are sometimes written without it.
+        SecretEncoding::Base64 => super::encoding::BASE64
             .decode(text)
             .map_err(|_| "is not valid base64 (the scheme's secret_encoding)".to_owned())?,
         SecretEncoding::Hex => {

@@ -184,6 +184,10 @@ impl Verifier {
         if let Some(param) = &scheme.body_digest_param {
             check_body_digest(delivery, param)?;
         }
+        // A body that is not a form would sign as no fields at all: refuse it instead.
+        if scheme.signed_payload.uses(&Piece::FormSorted) && !fields.is_form() {
+            return Err(Rejection::SignatureMalformed);
+        }
 
         let cx = Context {
             delivery,

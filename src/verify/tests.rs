@@ -226,18 +226,50 @@ fn header_problems_map_to_their_rejections() {
 
 #[test]
 fn sign_output_verifies_for_every_preset() {
+    use crate::scheme::{KeyKind, TimestampFormat};
+    // Valid base64 too, so schemes that decode their secrets accept it.
+    let secrets = ["whsec_czNjcmV0", "b3RoZXI="];
+    let body = r#"{"event":"order.created","id":42,"webhookTimestamp":1700000000000}"#;
+    let digest = hex::encode(Sha256::digest(body.as_bytes()));
+    let query = format!("bodySHA256={digest}");
+    let mut signed = 0;
     for name in crate::scheme::preset_names() {
-        let v = verifier(name, &["s3cret", "other"], None);
+        let spec = preset(name).unwrap().build().unwrap();
+        let kind = spec.algorithm.key_kind();
+        let in_body = matches!(spec.signature, SignatureSource::Field(_));
+        let stamp = match spec.timestamp_format {
+            TimestampFormat::Unix => "1700000000",
+            TimestampFormat::UnixMs => "1700000000000",
+            TimestampFormat::Rfc3339 => "2023-11-14T22:13:20Z",
+        };
+        let keys: Vec<Secret> = secrets.iter().map(|s| Secret::new(s.as_bytes().to_vec())).collect();
+        let Ok(v) = Verifier::new(spec, &keys, 300) else {
+            assert_eq!(kind, KeyKind::PublicKey, "{name}: refused the secrets");
+            continue;
+        };
+        let v = v.with_public_url("https://hooks.example.com/");
         let empty = HeaderMap::new();
         let unsigned = Delivery {
             method: &Method::POST,
             path: "/hook",
-            query: None,
+            query: Some(&query),
             headers: &empty,
-            body: BODY.as_bytes(),
+            body: body.as_bytes(),
+        };
+        let lines = match v.sign(&unsigned, stamp) {
+            Ok(lines) => lines,
+            Err(e) => {
+                let want = match (kind, in_body) {
+                    (_, true) => SignError::InBody,
+                    (KeyKind::Token, _) => SignError::Token,
+                    _ => panic!("{name}: {e}"),
+                };
+                assert_eq!(e, want, "{name}");
+                continue;
+            }
         };
         let mut headers = HeaderMap::new();
-        for (name, value) in v.sign(&unsigned, "1700000000").unwrap() {
+        for (name, value) in lines {
             headers.append(name, HeaderValue::from_str(&value).unwrap());
         }
         let delivery = Delivery {
@@ -248,7 +280,14 @@ fn sign_output_verifies_for_every_preset() {
             .verify(&delivery, TS)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(verified.secret_index, 0);
+        let tampered = Delivery {
+            body: b"{}",
+            ..delivery
+        };
+        assert!(v.verify(&tampered, TS).is_err(), "{name}: tampered body");
+        signed += 1;
     }
+    assert!(signed >= 25, "only {signed} presets signed");
 }
 
 #[test]
