@@ -225,7 +225,12 @@ pub fn sign(config: &Config, args: &SignArgs) -> anyhow::Result<String> {
             .replay_key
             .as_ref()
             .and_then(|t| t.headers().next())
-            .with_context(|| format!("route `{}`: its scheme does not sign a message id", route.name))?;
+            .with_context(|| {
+                format!(
+                    "route `{}`: its scheme does not sign a message id",
+                    route.name
+                )
+            })?;
         headers.insert(
             name.clone(),
             HeaderValue::try_from(id.as_str()).context("--id is not a header value")?,

@@ -52,10 +52,7 @@ pub fn before_body(
         Handshake::MetaSubscribe if get => Some(meta(query, keys.verify_token)),
         Handshake::OktaVerification if get => {
             let value = headers.get("x-okta-verification-challenge")?;
-            Some(
-                bounded(value.as_bytes())
-                    .map(|v| json(&serde_json::json!({ "verification": v }))),
-            )
+            Some(bounded(value.as_bytes()).map(|v| json(&serde_json::json!({ "verification": v }))))
         }
         Handshake::TwitterCrc if get => Some(twitter_crc(query, keys.verifier)),
         _ => None,
@@ -128,11 +125,11 @@ fn twitter_crc(query: Option<&str>, verifier: &Verifier) -> Result<Answer, Rejec
     use base64::Engine;
     let token = query_param(query, "crc_token").ok_or(Rejection::HandshakeMalformed)?;
     bounded(&token)?;
-    let tag = verifier
-        .mac_of(&token)
-        .ok_or(Rejection::HandshakeRefused)?;
+    let tag = verifier.mac_of(&token).ok_or(Rejection::HandshakeRefused)?;
     let proof = base64::engine::general_purpose::STANDARD.encode(tag.as_bytes());
-    Ok(json(&serde_json::json!({ "response_token": format!("sha256={proof}") })))
+    Ok(json(
+        &serde_json::json!({ "response_token": format!("sha256={proof}") }),
+    ))
 }
 
 /// A non-empty, bounded UTF-8 challenge.

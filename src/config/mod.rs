@@ -624,7 +624,11 @@ impl Validator<'_> {
             _ => ("secrets", route.public_key.as_ref().map(|k| k.referenced)),
         };
         if let Some(at) = unwanted {
-            let other = if wanted == "secrets" { "public_key" } else { "secrets" };
+            let other = if wanted == "secrets" {
+                "public_key"
+            } else {
+                "secrets"
+            };
             self.problem(
                 Some(at),
                 format!("{key}.{other}"),
@@ -644,8 +648,14 @@ impl Validator<'_> {
             }
             (_, Some(list), _) if !list.value.is_empty() => list.value.iter().collect(),
             (_, list, _) => {
-                let at = list.as_ref().map_or(route.name.referenced, |l| l.referenced);
-                self.problem(Some(at), format!("{key}.secrets"), "at least one secret is required");
+                let at = list
+                    .as_ref()
+                    .map_or(route.name.referenced, |l| l.referenced);
+                self.problem(
+                    Some(at),
+                    format!("{key}.secrets"),
+                    "at least one secret is required",
+                );
                 return None;
             }
         };
@@ -658,9 +668,11 @@ impl Validator<'_> {
             };
             match secrets::resolve(&reference.value, self.env, self.base) {
                 Ok(secret) => keys.push(secret),
-                Err(message) => {
-                    self.problem(Some(reference.referenced), format!("{key}.{field}"), message)
-                }
+                Err(message) => self.problem(
+                    Some(reference.referenced),
+                    format!("{key}.{field}"),
+                    message,
+                ),
             }
         }
         (keys.len() == references.len()).then_some(keys)

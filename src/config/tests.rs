@@ -84,14 +84,16 @@ routes:
     let known: Vec<_> = crate::scheme::preset_names().collect();
     assert_eq!(
         errors(text),
-        format!("gw.yaml:1:9: listen: `nowhere` is not an address such as 127.0.0.1:8080\n\
+        format!(
+            "gw.yaml:1:9: listen: `nowhere` is not an address such as 127.0.0.1:8080\n\
          gw.yaml:5:15: routes[0].provider: unknown provider `flw`; known providers: {}\n\
          gw.yaml:6:15: routes[0].secrets[0]: environment variable NOPE is not set\n\
          gw.yaml:7:15: routes[0].upstream: `ftp://x`: must be an absolute http:// or https:// URL with a host, such as http://127.0.0.1:3000\n\
          gw.yaml:8:11: routes[1].name: duplicate route name `a` (first defined at line 3)\n\
          gw.yaml:8:11: routes[1].upstream: no upstream: set `upstream` on the route or at the top level\n\
          gw.yaml:9:11: routes[1]: path /a is already claimed by the route at line 4",
-         known.join(", "))
+            known.join(", ")
+        )
     );
 }
 

@@ -5,14 +5,23 @@ use crate::scheme::SchemeSpec;
 
 fn verifier() -> Verifier {
     let spec: SchemeSpec = serde_saphyr::from_str("signature_header: X-Sig\n").unwrap();
-    Verifier::new(spec.build().unwrap(), &[Secret::new(b"secret".to_vec())], 300).unwrap()
+    Verifier::new(
+        spec.build().unwrap(),
+        &[Secret::new(b"secret".to_vec())],
+        300,
+    )
+    .unwrap()
 }
 
 async fn body(answer: Answer) -> (u16, String, String) {
     let status = answer.status().as_u16();
     let content_type = answer.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
     let bytes = answer.into_body().collect().await.unwrap().to_bytes();
-    (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
 }
 
 fn before(
@@ -35,10 +44,20 @@ async fn query_echoes_answer_the_decoded_value() {
     let none = HeaderMap::new();
     for (handshake, method, uri) in [
         (Handshake::Echo, Method::GET, "/h?x=1&echo=ab%2Fc+d"),
-        (Handshake::DropboxChallenge, Method::GET, "/h?challenge=ab%2Fc+d"),
-        (Handshake::GraphValidation, Method::POST, "/h?validationToken=ab%2Fc+d"),
+        (
+            Handshake::DropboxChallenge,
+            Method::GET,
+            "/h?challenge=ab%2Fc+d",
+        ),
+        (
+            Handshake::GraphValidation,
+            Method::POST,
+            "/h?validationToken=ab%2Fc+d",
+        ),
     ] {
-        let answer = before(handshake, method, uri, &none, None).unwrap().unwrap();
+        let answer = before(handshake, method, uri, &none, None)
+            .unwrap()
+            .unwrap();
         assert_eq!(answer.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(
             body(answer).await,
@@ -59,7 +78,13 @@ async fn meta_answers_only_the_configured_verify_token() {
     let none = HeaderMap::new();
     let token = Secret::new(b"my-token".to_vec());
     let ok = "/h?hub.mode=subscribe&hub.verify_token=my-token&hub.challenge=1158201444";
-    let answer = before(Handshake::MetaSubscribe, Method::GET, ok, &none, Some(&token));
+    let answer = before(
+        Handshake::MetaSubscribe,
+        Method::GET,
+        ok,
+        &none,
+        Some(&token),
+    );
     assert_eq!(body(answer.unwrap().unwrap()).await.2, "1158201444");
     for (uri, token, want) in [
         (ok, None, Rejection::HandshakeRefused),
@@ -73,7 +98,11 @@ async fn meta_answers_only_the_configured_verify_token() {
             Some(&token),
             Rejection::HandshakeRefused,
         ),
-        ("/h?hub.mode=subscribe", Some(&token), Rejection::HandshakeMalformed),
+        (
+            "/h?hub.mode=subscribe",
+            Some(&token),
+            Rejection::HandshakeMalformed,
+        ),
     ] {
         let got = before(Handshake::MetaSubscribe, Method::GET, uri, &none, token);
         assert_eq!(got.unwrap().unwrap_err(), want, "{uri}");
@@ -84,16 +113,35 @@ async fn meta_answers_only_the_configured_verify_token() {
 async fn okta_and_twitter_answer_in_json() {
     let mut headers = HeaderMap::new();
     headers.insert("x-okta-verification-challenge", "a\"b".parse().unwrap());
-    let answer = before(Handshake::OktaVerification, Method::GET, "/h", &headers, None);
+    let answer = before(
+        Handshake::OktaVerification,
+        Method::GET,
+        "/h",
+        &headers,
+        None,
+    );
     let (status, kind, text) = body(answer.unwrap().unwrap()).await;
     assert_eq!((status, kind.as_str()), (200, "application/json"));
     assert_eq!(text, r#"{"verification":"a\"b"}"#);
     assert!(
-        before(Handshake::OktaVerification, Method::GET, "/h", &HeaderMap::new(), None).is_none()
+        before(
+            Handshake::OktaVerification,
+            Method::GET,
+            "/h",
+            &HeaderMap::new(),
+            None
+        )
+        .is_none()
     );
 
     // Twitter's documented computation: base64 HMAC-SHA256(consumer secret, crc_token).
-    let answer = before(Handshake::TwitterCrc, Method::GET, "/h?crc_token=abc", &headers, None);
+    let answer = before(
+        Handshake::TwitterCrc,
+        Method::GET,
+        "/h?crc_token=abc",
+        &headers,
+        None,
+    );
     let (_, _, text) = body(answer.unwrap().unwrap()).await;
     let want = {
         use base64::Engine;
@@ -124,7 +172,8 @@ async fn signed_handshakes_answer_only_their_own_shape() {
     let event = r#"{"type":"event_callback","challenge":"x"}"#;
     assert!(after_verify(Handshake::SlackUrlVerification, &delivery(&none, event), &v).is_none());
 
-    let zoom = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event":"endpoint.url_validation"}"#;
+    let zoom =
+        r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event":"endpoint.url_validation"}"#;
     let answer = after_verify(Handshake::ZoomUrlValidation, &delivery(&none, zoom), &v);
     let text = body(answer.unwrap()).await.2;
     let want = hex::encode(v.mac_of(b"qgg8vlvZRS6UYooatFL8Aw").unwrap().as_bytes());
@@ -134,17 +183,42 @@ async fn signed_handshakes_answer_only_their_own_shape() {
     );
 
     let mut twitch = HeaderMap::new();
-    twitch.insert("twitch-eventsub-message-type", "webhook_callback_verification".parse().unwrap());
+    twitch.insert(
+        "twitch-eventsub-message-type",
+        "webhook_callback_verification".parse().unwrap(),
+    );
     let challenge = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{}}"#;
-    let answer = after_verify(Handshake::TwitchCallbackVerification, &delivery(&twitch, challenge), &v);
-    assert_eq!(body(answer.unwrap()).await.2, "pogchamp-kappa-360noscope-vohiyo");
+    let answer = after_verify(
+        Handshake::TwitchCallbackVerification,
+        &delivery(&twitch, challenge),
+        &v,
+    );
+    assert_eq!(
+        body(answer.unwrap()).await.2,
+        "pogchamp-kappa-360noscope-vohiyo"
+    );
     assert!(
-        after_verify(Handshake::TwitchCallbackVerification, &delivery(&none, challenge), &v)
-            .is_none()
+        after_verify(
+            Handshake::TwitchCallbackVerification,
+            &delivery(&none, challenge),
+            &v
+        )
+        .is_none()
     );
 
-    let answer = after_verify(Handshake::DiscordPing, &delivery(&none, r#"{"type":1}"#), &v);
+    let answer = after_verify(
+        Handshake::DiscordPing,
+        &delivery(&none, r#"{"type":1}"#),
+        &v,
+    );
     assert_eq!(body(answer.unwrap()).await.2, r#"{"type":1}"#);
-    assert!(after_verify(Handshake::DiscordPing, &delivery(&none, r#"{"type":2}"#), &v).is_none());
+    assert!(
+        after_verify(
+            Handshake::DiscordPing,
+            &delivery(&none, r#"{"type":2}"#),
+            &v
+        )
+        .is_none()
+    );
     assert!(after_verify(Handshake::DiscordPing, &delivery(&none, "not json"), &v).is_none());
 }

@@ -54,7 +54,11 @@ mod tests {
 
     #[test]
     fn parses_and_prints_both_kinds() {
-        for text in ["json:signature.timestamp", "json:value.0.clientState", "form:token"] {
+        for text in [
+            "json:signature.timestamp",
+            "json:value.0.clientState",
+            "form:token",
+        ] {
             assert_eq!(Field::parse(text).unwrap().to_string(), text);
         }
         for bad in ["json:", "json:a..b", "form:", "header:x", "signature"] {

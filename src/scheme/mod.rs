@@ -271,6 +271,9 @@ impl Scheme {
     /// Whether the signed payload includes the public URL, so routes need `public_url`.
     pub fn needs_public_url(&self) -> bool {
         self.signed_payload.uses(&Piece::Url)
-            || self.replay_key.as_ref().is_some_and(|t| t.uses(&Piece::Url))
+            || self
+                .replay_key
+                .as_ref()
+                .is_some_and(|t| t.uses(&Piece::Url))
     }
 }

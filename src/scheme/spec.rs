@@ -182,7 +182,11 @@ impl SchemeSpec {
             (Some(h), None) => {
                 let names = h.value.items();
                 if names.is_empty() {
-                    return Err(fail("signature_header", Some(h.referenced), "lists no header"));
+                    return Err(fail(
+                        "signature_header",
+                        Some(h.referenced),
+                        "lists no header",
+                    ));
                 }
                 SignatureSource::Headers(
                     names
@@ -251,7 +255,11 @@ impl SchemeSpec {
         };
         let list_has_timestamp =
             matches!(&format, SignatureFormat::List(l) if l.timestamp_key.is_some());
-        let timestamp = match (&self.timestamp_header, &self.timestamp_field, list_has_timestamp) {
+        let timestamp = match (
+            &self.timestamp_header,
+            &self.timestamp_field,
+            list_has_timestamp,
+        ) {
             (Some(h), None, false) => {
                 Some(TimestampSource::Header(header_name("timestamp_header", h)?))
             }
@@ -320,7 +328,10 @@ impl SchemeSpec {
                 .unwrap_or_default()
                 .as_bytes()
                 .into(),
-            body_digest_param: self.body_digest_param.as_ref().map(|p| p.value.as_str().into()),
+            body_digest_param: self
+                .body_digest_param
+                .as_ref()
+                .map(|p| p.value.as_str().into()),
             tolerance_seconds: self.tolerance_seconds,
             handshake: self.handshake,
         })

@@ -239,7 +239,10 @@ mod tests {
     fn url_and_body_fields() {
         let t = Template::parse("{method}{url}{json:a.b}{form:x}{form_sorted}").unwrap();
         assert_eq!(t.fields().count(), 2);
-        assert_eq!(t.to_string(), "{method}{url}{json:a.b}{form:x}{form_sorted}");
+        assert_eq!(
+            t.to_string(),
+            "{method}{url}{json:a.b}{form:x}{form_sorted}"
+        );
         assert!(matches!(
             Template::parse("{json:}"),
             Err(TemplateError::BadField(_))

@@ -7,11 +7,14 @@ use std::cell::OnceCell;
 use crate::form;
 use crate::scheme::Field;
 
+/// Decoded form fields, `(name, value)`, sorted.
+type FormFields = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Lazily parsed views of one body.
 pub(crate) struct BodyFields<'a> {
     body: &'a [u8],
     json: OnceCell<Option<serde_json::Value>>,
-    form: OnceCell<Option<Vec<(Vec<u8>, Vec<u8>)>>>,
+    form: OnceCell<Option<FormFields>>,
 }
 
 impl<'a> BodyFields<'a> {
@@ -32,7 +35,9 @@ impl<'a> BodyFields<'a> {
                 for segment in path.iter() {
                     value = match value {
                         serde_json::Value::Object(map) => map.get(&**segment)?,
-                        serde_json::Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+                        serde_json::Value::Array(items) => {
+                            items.get(segment.parse::<usize>().ok()?)?
+                        }
                         _ => return None,
                     };
                 }
@@ -66,7 +71,7 @@ impl<'a> BodyFields<'a> {
             .get_or_init(|| serde_json::from_slice(self.body).ok())
     }
 
-    fn form(&self) -> Option<&Vec<(Vec<u8>, Vec<u8>)>> {
+    fn form(&self) -> Option<&FormFields> {
         self.form
             .get_or_init(|| {
                 let mut pairs = form::pairs(self.body)?;
@@ -96,7 +101,13 @@ mod tests {
         assert_eq!(get(body, "json:webhookTimestamp").unwrap(), "1700000000123");
         assert_eq!(get(body, "json:value.0.clientState").unwrap(), "s");
         assert_eq!(get(body, "json:ok").unwrap(), "true");
-        for missing in ["json:n", "json:signature", "json:value.1.clientState", "json:x.y", "json:value.a"] {
+        for missing in [
+            "json:n",
+            "json:signature",
+            "json:value.1.clientState",
+            "json:x.y",
+            "json:value.a",
+        ] {
             assert_eq!(get(body, missing), None, "{missing}");
         }
         assert_eq!(get("not json", "json:a"), None);
@@ -110,7 +121,13 @@ mod tests {
         let names: Vec<_> = fields
             .form_sorted()
             .iter()
-            .map(|(k, v)| format!("{}{}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(v)
+                )
+            })
             .collect();
         assert_eq!(names, ["A1", "A2", "Bodyhi there", "From+1666", "To+1555"]);
         assert!(BodyFields::new(b"a=%zz").form_sorted().is_empty());

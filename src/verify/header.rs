@@ -57,7 +57,11 @@ impl<'a> Parsed<'a> {
     ///
     /// # Errors
     /// As [`parse`].
-    pub(crate) fn add(&mut self, format: &SignatureFormat, value: &'a [u8]) -> Result<(), Rejection> {
+    pub(crate) fn add(
+        &mut self,
+        format: &SignatureFormat,
+        value: &'a [u8],
+    ) -> Result<(), Rejection> {
         match format {
             SignatureFormat::Plain { prefix } => {
                 let value = value.trim_ascii();

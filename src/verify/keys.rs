@@ -51,8 +51,8 @@ const ED25519_SPKI: &[u8] = &[
 ];
 /// The DER header of a SubjectPublicKeyInfo for a P-256 key; the 65-byte point follows.
 const P256_SPKI: &[u8] = &[
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 impl Keys {
@@ -107,9 +107,8 @@ fn secret_bytes(scheme: &Scheme, secret: &[u8]) -> Result<Vec<u8>, String> {
         SecretEncoding::Base64 => super::encoding::BASE64
             .decode(text)
             .map_err(|_| "is not valid base64 (the scheme's secret_encoding)".to_owned())?,
-        SecretEncoding::Hex => {
-            hex::decode(text).map_err(|_| "is not valid hex (the scheme's secret_encoding)".to_owned())?
-        }
+        SecretEncoding::Hex => hex::decode(text)
+            .map_err(|_| "is not valid hex (the scheme's secret_encoding)".to_owned())?,
     };
     if bytes.is_empty() {
         return Err("decodes to no bytes".into());
@@ -157,7 +156,10 @@ mod tests {
     use crate::scheme::SchemeSpec;
 
     fn scheme(yaml: &str) -> Scheme {
-        serde_saphyr::from_str::<SchemeSpec>(yaml).unwrap().build().unwrap()
+        serde_saphyr::from_str::<SchemeSpec>(yaml)
+            .unwrap()
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -166,7 +168,10 @@ mod tests {
         assert_eq!(secret_bytes(&s, b"whsec_aGVsbG8=").unwrap(), b"hello");
         assert_eq!(secret_bytes(&s, b"aGVsbG8=").unwrap(), b"hello");
         let err = Keys::new(&s, &[Secret::new(b"whsec_!!".to_vec())]).unwrap_err();
-        assert_eq!(err.0, "secret 0: is not valid base64 (the scheme's secret_encoding)");
+        assert_eq!(
+            err.0,
+            "secret 0: is not valid base64 (the scheme's secret_encoding)"
+        );
     }
 
     #[test]
@@ -188,7 +193,10 @@ mod tests {
             b64.clone(),
             format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"),
         ] {
-            assert!(public_key(Algorithm::Ed25519, text.as_bytes()).is_ok(), "{text}");
+            assert!(
+                public_key(Algorithm::Ed25519, text.as_bytes()).is_ok(),
+                "{text}"
+            );
         }
         assert!(public_key(Algorithm::Ed25519, b"abcd").is_err());
         assert!(public_key(Algorithm::EcdsaP256Sha256, hex::encode(raw).as_bytes()).is_err());

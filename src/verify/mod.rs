@@ -26,8 +26,8 @@ use crate::secret::Secret;
 
 use fields::BodyFields;
 use header::{MAX_CANDIDATES, Parsed};
-use keys::Keys;
 pub use keys::KeyError;
+use keys::Keys;
 pub use mac::{Feed, KeyedMac, Tag};
 pub use timestamp::{format_rfc3339, parse as parse_timestamp};
 
@@ -375,8 +375,7 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u
 
 /// Checks the query parameter `param` holds the hex SHA-256 of the body.
 fn check_body_digest(delivery: &Delivery<'_>, param: &str) -> Result<(), Rejection> {
-    let offered =
-        form::query_param(delivery.query, param).ok_or(Rejection::SignatureMissing)?;
+    let offered = form::query_param(delivery.query, param).ok_or(Rejection::SignatureMissing)?;
     let mut want = [0u8; 32];
     hex::decode_to_slice(&offered, &mut want).map_err(|_| Rejection::SignatureMalformed)?;
     let actual: [u8; 32] = Sha256::digest(delivery.body).into();

@@ -242,7 +242,10 @@ fn sign_output_verifies_for_every_preset() {
             TimestampFormat::UnixMs => "1700000000000",
             TimestampFormat::Rfc3339 => "2023-11-14T22:13:20Z",
         };
-        let keys: Vec<Secret> = secrets.iter().map(|s| Secret::new(s.as_bytes().to_vec())).collect();
+        let keys: Vec<Secret> = secrets
+            .iter()
+            .map(|s| Secret::new(s.as_bytes().to_vec()))
+            .collect();
         let Ok(v) = Verifier::new(spec, &keys, 300) else {
             assert_eq!(kind, KeyKind::PublicKey, "{name}: refused the secrets");
             continue;

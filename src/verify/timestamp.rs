@@ -43,7 +43,20 @@ pub(crate) fn rfc3339(text: &[u8]) -> Option<i64> {
     let (year, month, day) = (num(text, 0, 4)?, num(text, 5, 2)?, num(text, 8, 2)?);
     let (hour, minute, second) = (num(text, 11, 2)?, num(text, 14, 2)?, num(text, 17, 2)?);
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let days_in_month = *month_days.get(usize::try_from(month).ok()?.checked_sub(1)?)?;
     if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
         return None;
