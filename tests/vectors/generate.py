@@ -1,77 +1,310 @@
 #!/usr/bin/env python3
-"""Writes tests/vectors/vectors.json: signed deliveries made by each sender's own SDK.
+"""Writes tests/vectors/vectors.json: signed deliveries for every preset.
 
-Deterministic: fixed secrets, bodies and timestamps. `.ci/run` regenerates the file with the
-pinned SDKs (.ci/requirements.txt) and fails if it differs from the committed one.
+Where a sender publishes an SDK that signs, the SDK makes the vectors (PyPI here, npm through
+npm/generate.mjs). Where its SDK only verifies, the vectors follow the docs' formula and the
+SDK's verifier must accept each one, or generation fails. The rest follow the docs' formula,
+computed here with Python's standard library, independently of hookgate. Each provider's
+"source" says which.
+
+Deterministic: fixed secrets, keys, bodies, ids and timestamps. `.ci/run` regenerates the file
+with the pinned SDKs (.ci/requirements.txt, npm/package-lock.json) and fails if it differs.
 
 Usage: generate.py [OUT]   (default: the vectors.json beside this script)
 """
 import base64
+import datetime
 import hashlib
 import hmac
 import json
 import pathlib
+import subprocess
 import sys
+import urllib.parse
 from importlib.metadata import version
 
 import stripe
 from slack_sdk.signature import SignatureVerifier
+import standardwebhooks
+import svix.webhooks
+from twilio.request_validator import RequestValidator
+from square.utils.webhooks_helper import verify_signature as square_verify
+from box_sdk_gen.internal.utils import compute_webhook_signature as box_sign
+from paddle_billing.Notifications.PaddleSignature import PaddleSignature
+from paddle_billing.Notifications.Secret import Secret as PaddleSecret
+from sendgrid.helpers.eventwebhook import EventWebhook
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
+HERE = pathlib.Path(__file__).parent
 BODIES = [
     '{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"amount":2000}}}',
     '{"text":"unicode: caf\u00e9 \u2713","n":[1,2,3]}',
     "",
 ]
 TIMESTAMPS = [1700000000, 1750000123]
+PUBLIC_URL = "https://hooks.example.com"
 
+
+def mac(algorithm, secret, message):
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return hmac.new(secret, message.encode(), algorithm).digest()
+
+
+def rfc3339(ts):
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def vector(headers, body, ts, secret=None, **extra):
+    v = {"headers": headers, "body": body, "timestamp": ts}
+    if secret is not None:
+        v["secret"] = secret
+    v.update(extra)
+    return v
+
+
+def each(bodies=BODIES):
+    for body in bodies:
+        for ts in TIMESTAMPS:
+            yield body, ts
+
+
+# --- SDKs that sign -------------------------------------------------------------------------
 
 def stripe_vectors():
     secret = "whsec_test_4eC39HqLyjWDarjtT1zdp7dc"
-    for body in BODIES:
-        for ts in TIMESTAMPS:
-            header = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=ts)
-            yield {"headers": {"Stripe-Signature": header}, "body": body, "timestamp": ts, "secret": secret}
+    for body, ts in each():
+        header = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=ts)
+        yield vector({"Stripe-Signature": header}, body, ts, secret)
 
 
 def slack_vectors():
     secret = "8f742231b10e8888abcd99yyyzzz85a5"
     verifier = SignatureVerifier(secret)
-    for body in BODIES:
-        for ts in TIMESTAMPS:
-            signature = verifier.generate_signature(timestamp=str(ts), body=body)
-            yield {
-                "headers": {"X-Slack-Signature": signature, "X-Slack-Request-Timestamp": str(ts)},
-                "body": body,
-                "timestamp": ts,
-                "secret": secret,
-            }
+    for body, ts in each():
+        signature = verifier.generate_signature(timestamp=str(ts), body=body)
+        yield vector({"X-Slack-Signature": signature, "X-Slack-Request-Timestamp": str(ts)}, body, ts, secret)
 
 
-def shopify_vectors():
-    # Shopify publishes no SDK that verifies webhooks in Python; this is the formula from its
-    # docs (base64 HMAC-SHA256 of the raw body), computed with the standard library.
-    secret = "hush-shopify-app-secret"
+def standard_webhooks_vectors(prefix, make, secret):
+    for i, (body, ts) in enumerate(each()):
+        msg_id = f"msg_2Kx{i:04d}"
+        when = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+        signature = make(secret).sign(msg_id, when, body)
+        headers = {f"{prefix}-id": msg_id, f"{prefix}-timestamp": str(ts), f"{prefix}-signature": signature}
+        yield vector(headers, body, ts, secret)
+
+
+def twilio_form_vectors():
+    token = "12345"
+    validator = RequestValidator(token)
+    forms = [
+        {"CallSid": "CA1234567890ABCDE", "Caller": "+12349013030", "Digits": "1234", "From": "+12349013030", "To": "+18005551212"},
+        {"Body": "caf\u00e9 & more", "MessageSid": "SM1", "NumMedia": "0"},
+    ]
+    for form in forms:
+        for target in ["/hook", "/hook?foo=1&bar=2"]:
+            signature = validator.compute_signature(PUBLIC_URL + target, form)
+            body = urllib.parse.urlencode(form)
+            headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+            yield vector(headers, body, TIMESTAMPS[0], token, target=target, public_url=PUBLIC_URL)
+
+
+def twilio_json_vectors():
+    token = "12345"
+    validator = RequestValidator(token)
     for body in BODIES:
-        digest = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()
-        yield {
-            "headers": {"X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode()},
-            "body": body,
-            "timestamp": TIMESTAMPS[0],
-            "secret": secret,
+        target = "/hook?bodySHA256=" + validator.compute_hash(body)
+        signature = validator.compute_signature(PUBLIC_URL + target, {})
+        assert validator.validate(PUBLIC_URL + target, body, signature)
+        headers = {"X-Twilio-Signature": signature, "Content-Type": "application/json"}
+        yield vector(headers, body, TIMESTAMPS[0], token, target=target, public_url=PUBLIC_URL)
+
+
+def box_vectors():
+    primary, secondary = "box-primary-key-0000", "box-secondary-key-0000"
+    for body, ts in each():
+        headers = {
+            "box-delivery-timestamp": rfc3339(ts),
+            "box-signature-version": "1",
+            "box-signature-algorithm": "HmacSHA256",
         }
+        headers["box-signature-primary"] = box_sign(body, headers, primary)
+        headers["box-signature-secondary"] = box_sign(body, headers, secondary)
+        yield vector(headers, body, ts, primary)
+        # The secondary key alone must verify too (rotation).
+        only_secondary = {k: v for k, v in headers.items() if k != "box-signature-primary"}
+        yield vector(only_secondary, body, ts, secondary)
+
+
+def paddle_vectors():
+    secret = "pdl_ntfset_01abc_secret"
+    for body, ts in each():
+        h1 = PaddleSignature.calculate_hmac(secret, f"{ts}:{body}".encode()).hexdigest()
+        header = f"ts={ts};h1={h1}"
+        assert PaddleSignature().verify(header, body, PaddleSecret(secret))
+        yield vector({"Paddle-Signature": header}, body, ts, secret)
+
+
+# --- SDKs that only verify: the docs' formula, accepted by the SDK ---------------------------
+
+def square_vectors():
+    key = "square-signature-key-0000"
+    for body in BODIES[:2]:  # the SDK refuses an empty body
+        target = "/hook"
+        signature = base64.b64encode(mac(hashlib.sha256, key, PUBLIC_URL + target + body)).decode()
+        assert square_verify(request_body=body, signature_header=signature, signature_key=key, notification_url=PUBLIC_URL + target)
+        yield vector({"x-square-hmacsha256-signature": signature}, body, TIMESTAMPS[0], key, public_url=PUBLIC_URL)
+
+
+def sendgrid_vectors():
+    # A fixed P-256 key and RFC 6979 deterministic signing, so the vectors are reproducible.
+    private = ec.derive_private_key(0x5EED_5EED_5EED_5EED_5EED, ec.SECP256R1())
+    der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_key = base64.b64encode(der).decode()
+    checker = EventWebhook(public_key)
+    for body, ts in each():
+        signature = private.sign(f"{ts}{body}".encode(), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        signature = base64.b64encode(signature).decode()
+        assert checker.verify_signature(body, signature, str(ts))
+        headers = {
+            "X-Twilio-Email-Event-Webhook-Signature": signature,
+            "X-Twilio-Email-Event-Webhook-Timestamp": str(ts),
+        }
+        yield vector(headers, body, ts, public_key=public_key)
+
+
+# --- No SDK that signs or verifies: the docs' formula ---------------------------------------
+
+def plain(header, algorithm=hashlib.sha256, prefix="", encoding="hex", secret="whsec-docs-formula-0000"):
+    def make():
+        for body in BODIES:
+            digest = mac(algorithm, secret, body)
+            text = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+            yield vector({header: prefix + text}, body, TIMESTAMPS[0], secret)
+    return make
+
+
+def timestamped(sig_header, ts_header, payload, prefix="", encoding="hex", stamp=str, secret="ts-docs-formula-0000"):
+    def make():
+        for body, ts in each():
+            written = stamp(ts)
+            digest = mac(hashlib.sha256, secret, payload(written, body))
+            text = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+            headers = {sig_header: prefix + text}
+            if ts_header:
+                headers[ts_header] = written
+            yield vector(headers, body, ts, secret)
+    return make
+
+
+def listed(header, item, payload, secret="list-docs-formula-0000"):
+    def make():
+        for body, ts in each():
+            signature = mac(hashlib.sha256, secret, payload(ts, body)).hex()
+            yield vector({header: item(ts, signature)}, body, ts, secret)
+    return make
+
+
+def twitch_vectors():
+    secret = "twitch-eventsub-secret"
+    for i, (body, ts) in enumerate(each()):
+        msg_id = f"e76c6bd4-55c9-4987-8304-da1588d8988{i}"
+        stamp = rfc3339(ts)[:-1] + ".634234626Z"
+        signature = mac(hashlib.sha256, secret, msg_id + stamp + body).hex()
+        headers = {
+            "Twitch-Eventsub-Message-Id": msg_id,
+            "Twitch-Eventsub-Message-Timestamp": stamp,
+            "Twitch-Eventsub-Message-Signature": "sha256=" + signature,
+            "Twitch-Eventsub-Message-Type": "notification",
+        }
+        yield vector(headers, body, ts, secret)
+
+
+def mailgun_vectors():
+    key = "key-mailgun-signing-0000"
+    for i, ts in enumerate(TIMESTAMPS):
+        token = f"{i}a8f1c0e9b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2"
+        signature = mac(hashlib.sha256, key, f"{ts}{token}").hex()
+        body = json.dumps({"signature": {"timestamp": str(ts), "token": token, "signature": signature},
+                           "event-data": {"event": "delivered", "id": f"ev{i}"}})
+        yield vector({"Content-Type": "application/json"}, body, ts, key)
+
+
+def mailgun_form_vectors():
+    key = "key-mailgun-signing-0000"
+    for i, ts in enumerate(TIMESTAMPS):
+        token = f"{i}b8f1c0e9b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2"
+        signature = mac(hashlib.sha256, key, f"{ts}{token}").hex()
+        body = urllib.parse.urlencode({"recipient": "a@example.com", "timestamp": ts, "token": token, "signature": signature})
+        yield vector({"Content-Type": "application/x-www-form-urlencoded"}, body, ts, key)
+
+
+def token_vectors(header, token):
+    def make():
+        for body in BODIES:
+            yield vector({header: token}, body, TIMESTAMPS[0], token)
+    return make
+
+
+def msgraph_vectors():
+    state = "graph-client-state-0000"
+    for i in range(2):
+        body = json.dumps({"value": [{"subscriptionId": f"sub{i}", "clientState": state, "changeType": "created"}]})
+        yield vector({"Content-Type": "application/json"}, body, TIMESTAMPS[0], state)
 
 
 def main():
-    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).with_name("vectors.json")
+    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "vectors.json"
+    formula = "docs formula (Python hmac), no SDK signs or verifies"
     providers = [
         ("stripe", f"stripe (PyPI) {version('stripe')}: WebhookSignature.generate_signature_header", stripe_vectors),
         ("slack", f"slack_sdk (PyPI) {version('slack_sdk')}: SignatureVerifier.generate_signature", slack_vectors),
-        ("shopify", "shopify.dev docs formula, Python hmac (no SDK verifies webhooks)", shopify_vectors),
+        ("standard-webhooks", f"standardwebhooks (PyPI) {version('standardwebhooks')}: Webhook.sign",
+         lambda: standard_webhooks_vectors("webhook", standardwebhooks.Webhook, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
+        ("svix", f"svix (PyPI) {version('svix')}: Webhook.sign",
+         lambda: standard_webhooks_vectors("svix", svix.webhooks.Webhook, "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")),
+        ("twilio", f"twilio (PyPI) {version('twilio')}: RequestValidator.compute_signature", twilio_form_vectors),
+        ("twilio-json", f"twilio (PyPI) {version('twilio')}: RequestValidator.compute_hash and compute_signature", twilio_json_vectors),
+        ("box", f"box-sdk-gen (PyPI boxsdk) {version('boxsdk')}: compute_webhook_signature", box_vectors),
+        ("paddle", f"paddle-python-sdk (PyPI) {version('paddle-python-sdk')}: PaddleSignature.calculate_hmac, checked by PaddleSignature.verify", paddle_vectors),
+        ("square", f"docs formula (Python hmac), accepted by squareup (PyPI) {version('squareup')}: verify_signature", square_vectors),
+        ("sendgrid", f"ECDSA P-256 (Python cryptography), accepted by sendgrid (PyPI) {version('sendgrid')}: EventWebhook.verify_signature", sendgrid_vectors),
+        ("shopify", formula, plain("X-Shopify-Hmac-Sha256", encoding="base64")),
+        ("github-sha1", formula, plain("X-Hub-Signature", hashlib.sha1, "sha1=")),
+        ("intercom", formula, plain("X-Hub-Signature", hashlib.sha1, "sha1=")),
+        ("bitbucket", formula, plain("X-Hub-Signature", prefix="sha256=")),
+        ("typeform", formula, plain("Typeform-Signature", prefix="sha256=", encoding="base64")),
+        ("xero", formula, plain("x-xero-signature", encoding="base64")),
+        ("meta", formula, plain("X-Hub-Signature-256", prefix="sha256=")),
+        ("dropbox", formula, plain("X-Dropbox-Signature")),
+        ("twitter", formula, plain("x-twitter-webhooks-signature", prefix="sha256=", encoding="base64")),
+        ("flow", formula, plain("X-Flow-Signature", prefix="sha-256=")),
+        ("patchworks", formula, plain("X-HMAC-HASH")),
+        ("nopcommerce", formula, plain("ms-signature", prefix="sha256=")),
+        ("zoom", formula, timestamped("x-zm-signature", "x-zm-request-timestamp", lambda t, b: f"v0:{t}:{b}", prefix="v0=")),
+        ("extend", formula, timestamped("x-extend-request-signature", "x-extend-request-timestamp", lambda t, b: f"v0:{t}:{b}")),
+        ("zendesk", formula, timestamped("X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp",
+                                         lambda t, b: t + b, encoding="base64", stamp=rfc3339)),
+        ("calendly", formula, listed("Calendly-Webhook-Signature", lambda t, s: f"t={t},v1={s}", lambda t, b: f"{t}.{b}")),
+        ("timestamped-v1", formula, lambda: (
+            vector({"X-Webhook-Signature": f"t={ts},v1=" + base64.b64encode(mac(hashlib.sha256, "tv1-secret", f"{b}{ts}")).decode()}, b, ts, "tv1-secret")
+            for b, ts in each())),
+        ("twitch", formula, twitch_vectors),
+        ("mailgun", formula, mailgun_vectors),
+        ("mailgun-form", formula, mailgun_form_vectors),
+        ("gitlab", "docs: the token itself, no signature", token_vectors("X-Gitlab-Token", "glpat-hook-token-0000")),
+        ("okta", "docs: the configured Authorization value, no signature", token_vectors("Authorization", "Bearer okta-hook-secret")),
+        ("msgraph", "docs: clientState in each notification, no signature", msgraph_vectors),
     ]
-    data = [
-        {"provider": name, "source": source, "vectors": list(make())}
-        for name, source, make in providers
-    ]
+    data = [{"provider": name, "source": source, "vectors": list(make())} for name, source, make in providers]
+    node = subprocess.run(
+        ["node", str(HERE / "npm" / "generate.mjs"), json.dumps({"bodies": BODIES, "timestamps": TIMESTAMPS})],
+        check=True, capture_output=True, text=True,
+    )
+    data.extend(json.loads(node.stdout))
+    data.sort(key=lambda p: p["provider"])
     out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 

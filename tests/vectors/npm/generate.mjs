@@ -1,0 +1,117 @@
+// Vectors from npm SDKs, printed as JSON for ../generate.py to merge. Deterministic: fixed
+// secrets, keys, bodies and timestamps; where an SDK only verifies, its verifier must accept
+// each vector (with its clock pinned to the vector's time) or generation fails.
+import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import { sign as octokitSign, verify as octokitVerify } from '@octokit/webhooks-methods';
+import { verifyKey } from 'discord-interactions';
+import hubspot from '@hubspot/api-client';
+import { LinearWebhookClient } from '@linear/sdk/webhooks';
+
+const { bodies: BODIES, timestamps: TIMESTAMPS } = JSON.parse(process.argv[2]);
+const version = (name) =>
+  JSON.parse(readFileSync(new URL(`./node_modules/${name}/package.json`, import.meta.url))).version;
+
+function withClock(ms, fn) {
+  const real = Date.now;
+  Date.now = () => ms;
+  try {
+    return fn();
+  } finally {
+    Date.now = real;
+  }
+}
+
+async function github() {
+  const secret = "It's a Secret to Everybody";
+  const vectors = [];
+  // octokit refuses to sign an empty payload.
+  for (const body of BODIES.filter((b) => b !== '')) {
+    const signature = await octokitSign(secret, body);
+    if (!(await octokitVerify(secret, body, signature))) throw new Error('octokit refused its own');
+    vectors.push({ headers: { 'X-Hub-Signature-256': signature }, body, timestamp: TIMESTAMPS[0], secret });
+  }
+  return vectors;
+}
+
+function hubspotVectors() {
+  const secret = 'hubspot-client-secret-0000';
+  const publicUrl = 'https://hooks.example.com';
+  const vectors = [];
+  for (const body of BODIES) {
+    for (const ts of TIMESTAMPS) {
+      const ms = ts * 1000 + 123;
+      const target = '/hook?portal=42';
+      const options = { clientSecret: secret, requestBody: body, url: publicUrl + target, timestamp: ms };
+      const signature = hubspot.Signature.getSignature('POST', 'v3', options);
+      const ok = withClock(ms, () =>
+        hubspot.Signature.isValid({ ...options, signature, signatureVersion: 'v3' }),
+      );
+      if (!ok) throw new Error('hubspot refused its own signature');
+      vectors.push({
+        target,
+        public_url: publicUrl,
+        headers: { 'X-HubSpot-Signature-v3': signature, 'X-HubSpot-Request-Timestamp': String(ms) },
+        body,
+        timestamp: ts,
+        secret,
+      });
+    }
+  }
+  return vectors;
+}
+
+function linear() {
+  const secret = 'lin_wh_secret_0000';
+  const client = new LinearWebhookClient(secret);
+  const vectors = [];
+  for (const ts of TIMESTAMPS) {
+    for (const [i, action] of ['create', 'update'].entries()) {
+      const ms = ts * 1000 + 250 * i;
+      const body = JSON.stringify({ action, type: 'Issue', data: { id: `iss_${i}`, title: 'caf\u00e9' }, webhookTimestamp: ms });
+      const signature = crypto.createHmac('sha256', secret).update(body).digest('hex');
+      withClock(ms, () => client.verify(Buffer.from(body), signature));
+      vectors.push({ headers: { 'Linear-Signature': signature }, body, timestamp: ts, secret });
+    }
+  }
+  return vectors;
+}
+
+async function discord() {
+  // A fixed Ed25519 key (RFC 8032 test 1's seed), so signatures are deterministic.
+  const seed = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  const privateKey = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  const publicKey = crypto
+    .createPublicKey(privateKey)
+    .export({ format: 'der', type: 'spki' })
+    .subarray(-32)
+    .toString('hex');
+  const vectors = [];
+  for (const body of [...BODIES.filter((b) => b !== ''), '{"type":1}']) {
+    for (const ts of TIMESTAMPS) {
+      const message = Buffer.from(String(ts) + body);
+      const signature = crypto.sign(null, message, privateKey).toString('hex');
+      if (!(await verifyKey(body, signature, String(ts), publicKey))) throw new Error('discord-interactions refused');
+      const v = {
+        headers: { 'X-Signature-Ed25519': signature, 'X-Signature-Timestamp': String(ts) },
+        body,
+        timestamp: ts,
+        public_key: publicKey,
+      };
+      // A PING is answered by the gateway itself, not forwarded.
+      if (body === '{"type":1}') v.handshake = '{"type":1}';
+      vectors.push(v);
+    }
+  }
+  return vectors;
+}
+
+const out = [
+  { provider: 'github', source: `@octokit/webhooks-methods (npm) ${version('@octokit/webhooks-methods')}: sign`, vectors: await github() },
+  { provider: 'hubspot', source: `@hubspot/api-client (npm) ${version('@hubspot/api-client')}: Signature.getSignature v3, checked by Signature.isValid`, vectors: hubspotVectors() },
+  { provider: 'linear', source: `formula (Node crypto), accepted by @linear/sdk (npm) ${version('@linear/sdk')}: LinearWebhookClient.verify`, vectors: linear() },
+  { provider: 'discord', source: `Ed25519 (Node crypto), accepted by discord-interactions (npm) ${version('discord-interactions')}: verifyKey`, vectors: await discord() },
+];
+process.stdout.write(JSON.stringify(out));
