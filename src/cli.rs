@@ -158,7 +158,7 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
         };
         let handshake = route
             .handshake
-            .map(|h| format!(", handshake {h:?}").to_lowercase())
+            .map(|h| format!(", handshake {}", h.name()))
             .unwrap_or_default();
         let mode = match route.mode {
             Mode::Enforce => String::new(),

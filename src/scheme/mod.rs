@@ -167,6 +167,36 @@ pub enum Handshake {
 }
 
 impl Handshake {
+    /// Every handshake, in declaration order.
+    pub const ALL: [Handshake; 10] = [
+        Handshake::Echo,
+        Handshake::DropboxChallenge,
+        Handshake::GraphValidation,
+        Handshake::MetaSubscribe,
+        Handshake::OktaVerification,
+        Handshake::TwitterCrc,
+        Handshake::SlackUrlVerification,
+        Handshake::ZoomUrlValidation,
+        Handshake::TwitchCallbackVerification,
+        Handshake::DiscordPing,
+    ];
+
+    /// The config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handshake::Echo => "echo",
+            Handshake::DropboxChallenge => "dropbox_challenge",
+            Handshake::GraphValidation => "graph_validation",
+            Handshake::MetaSubscribe => "meta_subscribe",
+            Handshake::OktaVerification => "okta_verification",
+            Handshake::TwitterCrc => "twitter_crc",
+            Handshake::SlackUrlVerification => "slack_url_verification",
+            Handshake::ZoomUrlValidation => "zoom_url_validation",
+            Handshake::TwitchCallbackVerification => "twitch_callback_verification",
+            Handshake::DiscordPing => "discord_ping",
+        }
+    }
+
     /// Whether the handshake request is signed, so it is answered only after it verifies.
     pub fn after_verify(self) -> bool {
         matches!(
@@ -275,5 +305,18 @@ impl Scheme {
                 .replay_key
                 .as_ref()
                 .is_some_and(|t| t.uses(&Piece::Url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_names_are_their_config_spelling() {
+        for handshake in Handshake::ALL {
+            let parsed: Handshake = serde_saphyr::from_str(handshake.name()).unwrap();
+            assert_eq!(parsed, handshake);
+        }
     }
 }
