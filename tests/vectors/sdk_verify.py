@@ -1,65 +1,147 @@
 #!/usr/bin/env python3
-"""The other direction: what `hookgate sign` produces must pass each sender SDK's own verifier.
+"""The other direction: what `hookgate sign` produces must pass each sender SDK's own verifier,
+and the same headers on a tampered body must not (so the check can fail).
+
+Covers every sender whose SDK has a verify function and whose scheme hookgate can sign (not
+the public-key senders, whose private key only they hold): PyPI stripe, slack_sdk,
+standardwebhooks, svix, twilio (form and JSON), squareup, paddle-python-sdk, boxsdk; npm
+@octokit/webhooks-methods, @hubspot/api-client, @linear/sdk (npm/verify.mjs).
 
 Usage: sdk_verify.py <hookgate binary>
 """
+import hashlib
+import json
+import pathlib
 import subprocess
 import sys
 import tempfile
-import pathlib
+import time
+import urllib.parse
 
 import stripe
 from slack_sdk.signature import SignatureVerifier
+import standardwebhooks
+import svix.webhooks
+from twilio.request_validator import RequestValidator
+from square.utils.webhooks_helper import verify_signature as square_verify
+from paddle_billing.Notifications.PaddleSignature import PaddleSignature
+from paddle_billing.Notifications.Secret import Secret as PaddleSecret
+from box_sdk_gen.managers.webhooks import WebhooksManager
 
-SECRETS = {"stripe": "whsec_sdk_side_check", "slack": "slack-signing-secret-check"}
-BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}', ""]
+HERE = pathlib.Path(__file__).parent
+URL = "https://hooks.example.com"
+SECRETS = {
+    "stripe": "whsec_sdk_side_check",
+    "slack": "slack-signing-secret-check",
+    "standard-webhooks": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "svix": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+    "twilio": "twilio-auth-token",
+    "twilio-json": "twilio-auth-token",
+    "square": "square-signature-key",
+    "paddle": "pdl_ntfset_sdk_side",
+    "box": "box-primary-key",
+    "github": "github-webhook-secret",
+    "hubspot": "hubspot-client-secret",
+    "linear": "linear-webhook-secret",
+}
+NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot"}
+BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}']
+FORM = {"Body": "caf\u00e9 & more", "From": "+15550001111", "To": "+15550002222"}
 
 
-def sign(binary, config, route, body_file):
+def sign(binary, config, route, body_file, *extra):
     out = subprocess.run(
-        [binary, "sign", "--config", str(config), "--route", route, "--body-file", str(body_file)],
+        [binary, "sign", "--config", str(config), "--route", route, "--body-file", str(body_file), *extra],
         capture_output=True, text=True, check=True,
     ).stdout
     return {k.lower(): v for k, v in (line.split(": ", 1) for line in out.splitlines())}
 
 
+def raises(fn):
+    try:
+        fn()
+        return False
+    except Exception:  # the SDKs raise different types; any refusal counts
+        return True
+
+
+def python_checks(name, secret, body, h, target):
+    """(accepts the signed body, accepts a tampered body) for one Python SDK."""
+    tampered = body + " "
+    if name == "stripe":
+        check = lambda b: not raises(lambda: stripe.WebhookSignature.verify_header(b, h["stripe-signature"], secret, tolerance=300))
+    elif name == "slack":
+        check = lambda b: SignatureVerifier(secret).is_valid(b, h["x-slack-request-timestamp"], h["x-slack-signature"])
+    elif name == "standard-webhooks":
+        check = lambda b: not raises(lambda: standardwebhooks.Webhook(secret).verify(b, h))
+    elif name == "svix":
+        check = lambda b: not raises(lambda: svix.webhooks.Webhook(secret).verify(b, h))
+    elif name == "twilio":
+        check = lambda b: RequestValidator(secret).validate(URL + target, dict(urllib.parse.parse_qsl(b)), h["x-twilio-signature"])
+        tampered = body.replace("more", "less")
+    elif name == "twilio-json":
+        check = lambda b: RequestValidator(secret).validate(URL + target, b, h["x-twilio-signature"])
+    elif name == "square":
+        check = lambda b: square_verify(request_body=b, signature_header=h["x-square-hmacsha256-signature"], signature_key=secret, notification_url=URL + target)
+    elif name == "paddle":
+        check = lambda b: not raises(lambda: PaddleSignature().verify(h["paddle-signature"], b, PaddleSecret(secret)) or 1 / 0)
+    elif name == "box":
+        full = {**h, "box-signature-version": "1", "box-signature-algorithm": "HmacSHA256"}
+        check = lambda b: WebhooksManager.validate_message(b, full, secret)
+    else:
+        raise AssertionError(name)
+    return bool(check(body)), bool(check(tampered))
+
+
 def main():
     binary = sys.argv[1]
     failures = []
+    npm_cases = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         config = tmp / "gateway.yaml"
-        routes = "".join(
-            f"  - name: {name}\n    path: /{name}\n    provider: {name}\n    secrets: ['{secret}']\n"
-            for name, secret in SECRETS.items()
-        )
+        routes = ""
+        for name, secret in SECRETS.items():
+            routes += f"  - name: {name}\n    path: /{name}\n    provider: {name}\n    secrets: ['{secret}']\n"
+            if name in NEEDS_URL:
+                routes += f"    public_url: {URL}\n"
         config.write_text(f"listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nroutes:\n{routes}")
-        for i, body in enumerate(BODIES):
-            body_file = tmp / f"body{i}"
-            body_file.write_bytes(body.encode())
-            headers = sign(binary, config, "stripe", body_file)
-            try:
-                stripe.WebhookSignature.verify_header(body, headers["stripe-signature"], SECRETS["stripe"], tolerance=300)
-            except Exception as e:  # the SDK raises on any failure
-                failures.append(f"stripe body {i}: {e}")
-            headers = sign(binary, config, "slack", body_file)
-            ok = SignatureVerifier(SECRETS["slack"]).is_valid(
-                body, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
-            )
-            if not ok:
-                failures.append(f"slack body {i}: slack_sdk refused {headers}")
-        # And a tampered body must fail the SDK too, so this check can fail.
-        headers = sign(binary, config, "stripe", tmp / "body0")
-        try:
-            stripe.WebhookSignature.verify_header(BODIES[0] + " ", headers["stripe-signature"], SECRETS["stripe"], tolerance=300)
-            failures.append("stripe accepted a tampered body")
-        except stripe.SignatureVerificationError:
-            pass
+        checked = 0
+        for name, secret in SECRETS.items():
+            bodies = [urllib.parse.urlencode(FORM)] if name == "twilio" else BODIES
+            for i, body in enumerate(bodies):
+                if name == "linear":  # Linear's timestamp lives in the signed body
+                    body = json.dumps({"action": "create", "webhookTimestamp": int(time.time() * 1000), "n": i})
+                body_file = tmp / f"{name}{i}"
+                body_file.write_bytes(body.encode())
+                target = f"/{name}"
+                extra = []
+                if name == "twilio-json":
+                    target += "?bodySHA256=" + hashlib.sha256(body.encode()).hexdigest()
+                if name in ("standard-webhooks", "svix"):
+                    extra += ["--id", f"msg_sdk_{i}"]
+                extra += ["--path", target]
+                h = sign(binary, config, name, body_file, *extra)
+                if name in ("github", "hubspot", "linear"):
+                    for what, b, expect in (("signed", body, True), ("tampered", body + " ", False)):
+                        npm_cases.append({"provider": name, "what": f"body {i} {what}", "expect": expect,
+                                          "secret": secret, "headers": h, "body": b, "url": URL + target})
+                    continue
+                good, bad = python_checks(name, secret, body, h, target)
+                if not good:
+                    failures.append(f"{name} body {i}: the SDK refused hookgate sign: {h}")
+                if bad:
+                    failures.append(f"{name} body {i}: the SDK accepted a tampered body")
+                checked += 1
+    node = subprocess.run(["node", str(HERE / "npm" / "verify.mjs"), json.dumps(npm_cases)], capture_output=True, text=True)
+    if node.returncode != 0:
+        failures.append(node.stdout.strip() or node.stderr.strip())
     for f in failures:
         print("FAIL", f)
     if failures:
         sys.exit(1)
-    print(f"sdk-side verification: stripe and slack accept hookgate sign for {len(BODIES)} bodies each")
+    print(f"sdk-side verification: {len(SECRETS)} senders' SDKs accept hookgate sign "
+          f"({checked} Python checks, {len(npm_cases)} npm checks, tampered bodies refused)")
 
 
 main()

@@ -1,0 +1,34 @@
+// The npm SDKs' own verifiers, run on what `hookgate sign` produced (passed as JSON on argv).
+// Prints one line per failure and exits 1 if any.
+import { verify as octokitVerify } from '@octokit/webhooks-methods';
+import hubspot from '@hubspot/api-client';
+import { LinearWebhookClient } from '@linear/sdk/webhooks';
+
+const cases = JSON.parse(process.argv[2]);
+const failures = [];
+for (const c of cases) {
+  const h = c.headers;
+  let ok = false;
+  try {
+    if (c.provider === 'github') {
+      ok = await octokitVerify(c.secret, c.body, h['x-hub-signature-256']);
+    } else if (c.provider === 'hubspot') {
+      ok = hubspot.Signature.isValid({
+        signatureVersion: 'v3',
+        clientSecret: c.secret,
+        requestBody: c.body,
+        url: c.url,
+        method: 'POST',
+        signature: h['x-hubspot-signature-v3'],
+        timestamp: Number(h['x-hubspot-request-timestamp']),
+      });
+    } else if (c.provider === 'linear') {
+      ok = new LinearWebhookClient(c.secret).verify(Buffer.from(c.body), h['linear-signature']);
+    }
+  } catch (e) {
+    ok = false;
+  }
+  if (ok !== c.expect) failures.push(`${c.provider} (${c.what}): SDK said ${ok}, expected ${c.expect}`);
+}
+for (const f of failures) console.log('FAIL', f);
+process.exit(failures.length ? 1 : 0);
