@@ -12,4 +12,5 @@ mod deploy;
 mod handshakes;
 mod hostile;
 mod limits;
+mod providers_doc;
 mod seed_senders;
