@@ -307,3 +307,49 @@ fn github_published_vector_and_its_sha1_header() {
     let sig = b"sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59";
     assert!(check(&v, &[("x-hub-signature", sig)], b"Hello, World!", TS).is_ok());
 }
+
+#[test]
+fn slack_published_example() {
+    // https://api.slack.com/authentication/verifying-requests-from-slack (the worked example).
+    let v = verifier("slack", &["8f742231b10e8888abcd99yyyzzz85a5"], None);
+    let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    let headers: [(&str, &[u8]); 2] = [
+        (
+            "x-slack-signature",
+            b"v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+        ),
+        ("x-slack-request-timestamp", b"1531420618"),
+    ];
+    assert!(check(&v, &headers, body, 1_531_420_618).is_ok());
+    assert_eq!(
+        check(&v, &headers, &body[1..], 1_531_420_618).unwrap_err(),
+        Rejection::SignatureMismatch
+    );
+}
+
+#[test]
+fn standard_webhooks_published_example() {
+    // The example in the Standard Webhooks reference libraries' tests and spec.
+    let v = verifier(
+        "standard-webhooks",
+        &["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+        None,
+    );
+    let headers: [(&str, &[u8]); 3] = [
+        ("webhook-id", b"msg_p5jXN8AQM9LWM0D4loKWxJek"),
+        ("webhook-timestamp", b"1614265330"),
+        (
+            "webhook-signature",
+            b"v1,bm9ldHZhbGlk v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ),
+    ];
+    let body = br#"{"test": 2432232314}"#;
+    let verified = check(&v, &headers, body, 1_614_265_330).unwrap();
+    // Replay is keyed on the message id, not on the signature.
+    let by_id = Sha256::digest(b"msg_p5jXN8AQM9LWM0D4loKWxJek");
+    assert_eq!(verified.fingerprint.as_bytes(), &by_id[..]);
+    assert_eq!(
+        check(&v, &headers, br#"{"test": 2432232315}"#, 1_614_265_330).unwrap_err(),
+        Rejection::SignatureMismatch
+    );
+}
