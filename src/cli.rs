@@ -160,6 +160,11 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             .handshake
             .map(|h| format!(", handshake {}", h.name()))
             .unwrap_or_default();
+        let url = route
+            .verifier
+            .public_url()
+            .map(|u| format!(", signs {u}{path}"))
+            .unwrap_or_default();
         let mode = match route.mode {
             Mode::Enforce => String::new(),
             Mode::Observe => ", OBSERVE ONLY (forwards what fails)".to_owned(),
@@ -169,7 +174,7 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             .map(|r| format!(", rate {}/s burst {}", r.per_second, r.burst))
             .unwrap_or_default();
         out.push_str(&format!(
-            "  {}  POST {path} -> {}  {} ({}), {} secret(s), {replay}{handshake}, max body {} bytes{rate}{mode}\n",
+            "  {}  POST {path} -> {}  {} ({}), {} secret(s), {replay}{url}{handshake}, max body {} bytes{rate}{mode}\n",
             route.name,
             route.upstream,
             route.provider,

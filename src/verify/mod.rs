@@ -117,6 +117,11 @@ impl Verifier {
         self
     }
 
+    /// The URL the sender posts to, for schemes that sign it.
+    pub fn public_url(&self) -> Option<&str> {
+        (!self.public_url.is_empty()).then_some(&*self.public_url)
+    }
+
     /// Timestamp tolerance in seconds, past and future.
     pub fn tolerance(&self) -> u64 {
         self.tolerance

@@ -43,7 +43,7 @@ fn shipped_gateway_yaml_checks() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.yaml");
     let (code, out, err) = run(&["check", "--config", config], &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("6 route(s)"), "{out}");
+    assert!(out.contains("9 route(s)"), "{out}");
 }
 
 #[test]
