@@ -279,11 +279,9 @@ impl Gateway {
                 state.metrics.secret_match(verified.secret_index);
                 // A signed handshake is answered here: verified, never forwarded, and not a
                 // delivery to protect from replay.
-                if let Some(answer) = route
-                    .handshake
-                    .filter(|h| h.after_verify())
-                    .and_then(|h| handshake::after_verify(h, &delivery, &route.verifier))
-                {
+                if let Some(answer) = route.handshake.filter(|h| h.after_verify()).and_then(|h| {
+                    handshake::after_verify(h, &delivery, &route.verifier, verified.secret_index)
+                }) {
                     trace.handshake = true;
                     return Ok(answer);
                 }

@@ -60,11 +60,14 @@ pub fn before_body(
 }
 
 /// If a verified delivery is a signed handshake of this kind, its answer; `None` when it is
-/// an ordinary delivery to forward.
+/// an ordinary delivery to forward. `secret_index` is the secret that verified it: Zoom's
+/// answer must prove the secret the sender is using, which during a rotation may not be the
+/// first.
 pub fn after_verify(
     handshake: Handshake,
     delivery: &Delivery<'_>,
     verifier: &Verifier,
+    secret_index: usize,
 ) -> Option<Answer> {
     let body = || serde_json::from_slice::<serde_json::Value>(delivery.body).ok();
     match handshake {
@@ -80,7 +83,8 @@ pub fn after_verify(
                 return None;
             }
             let plain = body["payload"]["plainToken"].as_str()?;
-            let encrypted = hex::encode(verifier.mac_of(plain.as_bytes())?.as_bytes());
+            let encrypted =
+                hex::encode(verifier.mac_of(secret_index, plain.as_bytes())?.as_bytes());
             Some(json(&serde_json::json!({
                 "plainToken": plain,
                 "encryptedToken": encrypted,
@@ -125,7 +129,10 @@ fn twitter_crc(query: Option<&str>, verifier: &Verifier) -> Result<Answer, Rejec
     use base64::Engine;
     let token = query_param(query, "crc_token").ok_or(Rejection::HandshakeMalformed)?;
     bounded(&token)?;
-    let tag = verifier.mac_of(&token).ok_or(Rejection::HandshakeRefused)?;
+    // Unsigned, so nothing says which secret the sender holds: the first one answers.
+    let tag = verifier
+        .mac_of(0, &token)
+        .ok_or(Rejection::HandshakeRefused)?;
     let proof = base64::engine::general_purpose::STANDARD.encode(tag.as_bytes());
     Ok(json(
         &serde_json::json!({ "response_token": format!("sha256={proof}") }),

@@ -167,16 +167,29 @@ async fn signed_handshakes_answer_only_their_own_shape() {
     let v = verifier();
     let none = HeaderMap::new();
     let slack = r#"{"token":"x","challenge":"3eZbrw1a","type":"url_verification"}"#;
-    let answer = after_verify(Handshake::SlackUrlVerification, &delivery(&none, slack), &v);
+    let answer = after_verify(
+        Handshake::SlackUrlVerification,
+        &delivery(&none, slack),
+        &v,
+        0,
+    );
     assert_eq!(body(answer.unwrap()).await.2, "3eZbrw1a");
     let event = r#"{"type":"event_callback","challenge":"x"}"#;
-    assert!(after_verify(Handshake::SlackUrlVerification, &delivery(&none, event), &v).is_none());
+    assert!(
+        after_verify(
+            Handshake::SlackUrlVerification,
+            &delivery(&none, event),
+            &v,
+            0
+        )
+        .is_none()
+    );
 
     let zoom =
         r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event":"endpoint.url_validation"}"#;
-    let answer = after_verify(Handshake::ZoomUrlValidation, &delivery(&none, zoom), &v);
+    let answer = after_verify(Handshake::ZoomUrlValidation, &delivery(&none, zoom), &v, 0);
     let text = body(answer.unwrap()).await.2;
-    let want = hex::encode(v.mac_of(b"qgg8vlvZRS6UYooatFL8Aw").unwrap().as_bytes());
+    let want = hex::encode(v.mac_of(0, b"qgg8vlvZRS6UYooatFL8Aw").unwrap().as_bytes());
     assert_eq!(
         text,
         format!(r#"{{"encryptedToken":"{want}","plainToken":"qgg8vlvZRS6UYooatFL8Aw"}}"#)
@@ -192,6 +205,7 @@ async fn signed_handshakes_answer_only_their_own_shape() {
         Handshake::TwitchCallbackVerification,
         &delivery(&twitch, challenge),
         &v,
+        0,
     );
     assert_eq!(
         body(answer.unwrap()).await.2,
@@ -201,7 +215,8 @@ async fn signed_handshakes_answer_only_their_own_shape() {
         after_verify(
             Handshake::TwitchCallbackVerification,
             &delivery(&none, challenge),
-            &v
+            &v,
+            0
         )
         .is_none()
     );
@@ -210,15 +225,17 @@ async fn signed_handshakes_answer_only_their_own_shape() {
         Handshake::DiscordPing,
         &delivery(&none, r#"{"type":1}"#),
         &v,
+        0,
     );
     assert_eq!(body(answer.unwrap()).await.2, r#"{"type":1}"#);
     assert!(
         after_verify(
             Handshake::DiscordPing,
             &delivery(&none, r#"{"type":2}"#),
-            &v
+            &v,
+            0
         )
         .is_none()
     );
-    assert!(after_verify(Handshake::DiscordPing, &delivery(&none, "not json"), &v).is_none());
+    assert!(after_verify(Handshake::DiscordPing, &delivery(&none, "not json"), &v, 0).is_none());
 }

@@ -287,11 +287,11 @@ impl Verifier {
         Err(Rejection::SignatureMismatch)
     }
 
-    /// The HMAC of `message` under the first secret, for handshakes that prove the secret
+    /// The HMAC of `message` under secret `index`, for handshakes that prove the secret
     /// (Zoom, Twitter/X CRC). `None` for token and public-key schemes.
-    pub fn mac_of(&self, message: &[u8]) -> Option<Tag> {
+    pub fn mac_of(&self, index: usize, message: &[u8]) -> Option<Tag> {
         match &self.keys {
-            Keys::Mac(macs) => Some(macs.first()?.tag_of(message)),
+            Keys::Mac(macs) => Some(macs.get(index)?.tag_of(message)),
             _ => None,
         }
     }
