@@ -1,5 +1,6 @@
 //! Timestamps: parsing what the sender wrote and checking it against the tolerance.
 
+use crate::civil;
 use crate::error::Rejection;
 use crate::scheme::TimestampFormat;
 
@@ -82,14 +83,7 @@ pub(crate) fn rfc3339(text: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    // Days from the civil date (proleptic Gregorian), after H. Hinnant's `days_from_civil`.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = civil::days_from_civil(year, month, day);
     Some(days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset)
 }
 
@@ -105,20 +99,12 @@ pub(crate) fn check(timestamp: i64, now: i64, tolerance: u64) -> Result<(), Reje
     }
 }
 
-/// Unix seconds as an RFC 3339 UTC date-time, e.g. `2023-11-14T22:13:20Z`.
+/// Unix seconds as an RFC 3339 UTC date-time, e.g. `2023-11-14T22:13:20Z`; times before
+/// 1970 are written as 1970-01-01T00:00:00Z (no sender signs those).
 pub fn format_rfc3339(unix: i64) -> String {
-    // Civil date from days, after H. Hinnant's `civil_from_days`.
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let unix = u64::try_from(unix).unwrap_or(0);
+    let (year, month, day) = civil::civil_from_days(unix / 86_400);
+    let secs = unix % 86_400;
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,
