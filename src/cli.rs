@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use crate::clock::Clock;
 use crate::config::{Config, Mode, StoreKind};
 use crate::route::{PathMatch, ReplayPolicy};
-use crate::scheme::TimestampFormat;
+use crate::scheme::{KeyKind, TimestampFormat};
 use crate::verify::{Delivery, format_rfc3339, parse_timestamp};
 
 /// A webhook-verification gateway.
@@ -160,6 +160,10 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             .handshake
             .map(|h| format!(", handshake {}", h.name()))
             .unwrap_or_default();
+        let keys = match route.verifier.scheme().algorithm.key_kind() {
+            KeyKind::PublicKey => "public key".to_owned(),
+            _ => format!("{} secret(s)", route.secret_count),
+        };
         let url = route
             .verifier
             .public_url()
@@ -174,12 +178,11 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             .map(|r| format!(", rate {}/s burst {}", r.per_second, r.burst))
             .unwrap_or_default();
         out.push_str(&format!(
-            "  {}  POST {path} -> {}  {} ({}), {} secret(s), {replay}{url}{handshake}, max body {} bytes{rate}{mode}\n",
+            "  {}  POST {path} -> {}  {} ({}), {keys}, {replay}{url}{handshake}, max body {} bytes{rate}{mode}\n",
             route.name,
             route.upstream,
             route.provider,
             route.verifier.scheme().algorithm.name(),
-            route.secret_count,
             route.max_body_bytes,
         ));
     }

@@ -43,7 +43,7 @@ pub struct SchemeSpec {
     /// A query parameter that must carry the hex SHA-256 of the body.
     pub body_digest_param: Option<Spanned<String>>,
     /// The sender's timestamp tolerance, when it documents one; routes may override.
-    pub tolerance_seconds: Option<u64>,
+    pub tolerance_seconds: Option<Spanned<u64>>,
     /// A request the route answers itself.
     pub handshake: Option<Handshake>,
 }
@@ -161,7 +161,7 @@ impl SchemeSpec {
             body_digest_param: self
                 .body_digest_param
                 .or_else(|| base.body_digest_param.clone()),
-            tolerance_seconds: self.tolerance_seconds.or(base.tolerance_seconds),
+            tolerance_seconds: self.tolerance_seconds.or(base.tolerance_seconds.clone()),
             prefix: self.prefix.or_else(|| base.prefix.clone()),
             timestamp_header: self
                 .timestamp_header
@@ -293,6 +293,22 @@ impl SchemeSpec {
                 "must be a plain query parameter name",
             ));
         }
+        if let Some(t) = &self.tolerance_seconds {
+            if t.value == 0 {
+                return Err(fail(
+                    "tolerance_seconds",
+                    Some(t.referenced),
+                    "must be at least 1",
+                ));
+            }
+            if timestamp.is_none() {
+                return Err(fail(
+                    "tolerance_seconds",
+                    Some(t.referenced),
+                    "has no effect: this scheme has no timestamp",
+                ));
+            }
+        }
         let algorithm = self.algorithm.unwrap_or(Algorithm::Sha256);
         if algorithm.key_kind() == KeyKind::Token
             && !matches!(format, SignatureFormat::Plain { .. })
@@ -332,7 +348,7 @@ impl SchemeSpec {
                 .body_digest_param
                 .as_ref()
                 .map(|p| p.value.as_str().into()),
-            tolerance_seconds: self.tolerance_seconds,
+            tolerance_seconds: self.tolerance_seconds.as_ref().map(|t| t.value),
             handshake: self.handshake,
         })
     }
@@ -402,6 +418,33 @@ mod tests {
                 "signature_header: X\ntimestamp_header: T\nsignature_list: { timestamp_key: t, signature_key: v1 }\n",
                 "timestamp_header",
             ),
+            (
+                "signature_header: X\ntimestamp_header: T\ntolerance_seconds: 0\n",
+                "tolerance_seconds",
+            ),
+            (
+                "signature_header: X\ntolerance_seconds: 60\n",
+                "tolerance_seconds",
+            ),
+            (
+                "signature_header: X\nsignature_field: json:a\n",
+                "signature_field",
+            ),
+            ("signature_field: 'header:x'\n", "signature_field"),
+            (
+                "signature_header: X\ntimestamp_header: T\ntimestamp_field: form:t\n",
+                "timestamp_header",
+            ),
+            ("signature_header: X\nreplay_key: '{nope}'\n", "replay_key"),
+            (
+                "signature_header: X\nbody_digest_param: 'a=b'\n",
+                "body_digest_param",
+            ),
+            (
+                "signature_header: X\nalgorithm: token\nsignature_list: { signature_key: v1 }\n",
+                "signature_list",
+            ),
+            ("signature_header: []\n", "signature_header"),
         ];
         for (yaml, key) in cases {
             let err = spec(yaml).build().unwrap_err();
