@@ -112,6 +112,54 @@ fn small_deliveries(c: &mut Criterion) {
                 .expect("verifies")
         });
     });
+    // Linear: the timestamp is read from the JSON body, so the body is parsed once.
+    let linear = verifier("linear");
+    let mut json = body.clone();
+    json.truncate(json.len() - 1);
+    json.extend_from_slice(b",\"webhookTimestamp\":1700000000000}");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET).expect("any key length");
+    mac.update(&json);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "linear-signature",
+        HeaderValue::try_from(hex::encode(mac.finalize().into_bytes())).expect("ascii"),
+    );
+    group.bench_function("linear verify, timestamp from the JSON body", |b| {
+        b.iter(|| {
+            linear
+                .verify(&post(black_box(&headers), black_box(&json)), 1_700_000_000)
+                .expect("verifies")
+        });
+    });
+    // Twitch: an RFC 3339 timestamp and the message id in the signed payload.
+    let twitch = verifier("twitch");
+    let stamp = "2023-11-14T22:13:20.634234626Z";
+    let id = "e76c6bd4-55c9-4987-8304-da1588d8988b";
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET).expect("any key length");
+    mac.update(id.as_bytes());
+    mac.update(stamp.as_bytes());
+    mac.update(&body);
+    let mut headers = HeaderMap::new();
+    headers.insert("twitch-eventsub-message-id", HeaderValue::from_static(id));
+    headers.insert(
+        "twitch-eventsub-message-timestamp",
+        HeaderValue::from_static(stamp),
+    );
+    headers.insert(
+        "twitch-eventsub-message-signature",
+        HeaderValue::try_from(format!(
+            "sha256={}",
+            hex::encode(mac.finalize().into_bytes())
+        ))
+        .expect("ascii"),
+    );
+    group.bench_function("twitch verify, RFC 3339 timestamp", |b| {
+        b.iter(|| {
+            twitch
+                .verify(&post(black_box(&headers), black_box(&body)), 1_700_000_000)
+                .expect("verifies")
+        });
+    });
     group.bench_function("replay key", |b| {
         b.iter(|| replay::key(black_box("github-on"), black_box(&[7u8; 32])));
     });
