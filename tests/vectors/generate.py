@@ -271,7 +271,6 @@ def main():
         ("paddle", f"paddle-python-sdk (PyPI) {version('paddle-python-sdk')}: PaddleSignature.calculate_hmac, checked by PaddleSignature.verify", paddle_vectors),
         ("square", f"docs formula (Python hmac), accepted by squareup (PyPI) {version('squareup')}: verify_signature", square_vectors),
         ("sendgrid", f"ECDSA P-256 (Python cryptography), accepted by sendgrid (PyPI) {version('sendgrid')}: EventWebhook.verify_signature", sendgrid_vectors),
-        ("shopify", formula, plain("X-Shopify-Hmac-Sha256", encoding="base64")),
         ("github-sha1", formula, plain("X-Hub-Signature", hashlib.sha1, "sha1=")),
         ("intercom", formula, plain("X-Hub-Signature", hashlib.sha1, "sha1=")),
         ("bitbucket", formula, plain("X-Hub-Signature", prefix="sha256=")),

@@ -5,7 +5,8 @@ and the same headers on a tampered body must not (so the check can fail).
 Covers every sender whose SDK has a verify function and whose scheme hookgate can sign (not
 the public-key senders, whose private key only they hold): PyPI stripe, slack_sdk,
 standardwebhooks, svix, twilio (form and JSON), squareup, paddle-python-sdk, boxsdk; npm
-@octokit/webhooks-methods, @hubspot/api-client, @linear/sdk (npm/verify.mjs).
+@octokit/webhooks-methods, @hubspot/api-client, @linear/sdk, @shopify/shopify-api
+(npm/verify.mjs).
 
 Usage: sdk_verify.py <hookgate binary>
 """
@@ -43,6 +44,7 @@ SECRETS = {
     "github": "github-webhook-secret",
     "hubspot": "hubspot-client-secret",
     "linear": "linear-webhook-secret",
+    "shopify": "shopify-app-secret",
 }
 NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot"}
 BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}']
@@ -122,7 +124,7 @@ def main():
                     extra += ["--id", f"msg_sdk_{i}"]
                 extra += ["--path", target]
                 h = sign(binary, config, name, body_file, *extra)
-                if name in ("github", "hubspot", "linear"):
+                if name in ("github", "hubspot", "linear", "shopify"):
                     for what, b, expect in (("signed", body, True), ("tampered", body + " ", False)):
                         npm_cases.append({"provider": name, "what": f"body {i} {what}", "expect": expect,
                                           "secret": secret, "headers": h, "body": b, "url": URL + target})

@@ -8,6 +8,8 @@ import { sign as octokitSign, verify as octokitVerify } from '@octokit/webhooks-
 import { verifyKey } from 'discord-interactions';
 import hubspot from '@hubspot/api-client';
 import { LinearWebhookClient } from '@linear/sdk/webhooks';
+import '@shopify/shopify-api/adapters/node';
+import { shopifyApi, ApiVersion } from '@shopify/shopify-api';
 
 const { bodies: BODIES, timestamps: TIMESTAMPS } = JSON.parse(process.argv[2]);
 const version = (name) =>
@@ -108,10 +110,43 @@ async function discord() {
   return vectors;
 }
 
+async function shopify() {
+  const secret = 'hush-shopify-app-secret';
+  const apiVersion = ApiVersion.October25;
+  const api = shopifyApi({
+    apiKey: 'vectors',
+    apiSecretKey: secret,
+    scopes: [],
+    hostName: 'localhost',
+    apiVersion,
+    isEmbeddedApp: false,
+    logger: { level: 0 },
+  });
+  const vectors = [];
+  // The SDK refuses an empty body.
+  for (const [i, body] of BODIES.filter((b) => b !== '').entries()) {
+    const headers = {
+      'X-Shopify-Hmac-Sha256': crypto.createHmac('sha256', secret).update(body).digest('base64'),
+      'X-Shopify-Topic': 'orders/create',
+      'X-Shopify-Api-Version': apiVersion,
+      'X-Shopify-Shop-Domain': 'vectors.myshopify.com',
+      'X-Shopify-Webhook-Id': `b54557e4-bdd9-4b37-8a5f-bf7d70bcd04${i}`,
+      'X-Shopify-Event-Id': `98880550-7158-44d4-b7cd-2c97c8a091b${i}`,
+      'X-Shopify-Triggered-At': '2023-11-14T22:13:20.000Z',
+    };
+    const rawRequest = { headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])), method: 'POST', url: '/hook' };
+    const result = await api.webhooks.validate({ rawBody: body, rawRequest, rawResponse: {} });
+    if (!result.valid) throw new Error(`@shopify/shopify-api refused: ${JSON.stringify(result)}`);
+    vectors.push({ headers, body, timestamp: TIMESTAMPS[0], secret });
+  }
+  return vectors;
+}
+
 const out = [
   { provider: 'github', source: `@octokit/webhooks-methods (npm) ${version('@octokit/webhooks-methods')}: sign`, vectors: await github() },
   { provider: 'hubspot', source: `@hubspot/api-client (npm) ${version('@hubspot/api-client')}: Signature.getSignature v3, checked by Signature.isValid`, vectors: hubspotVectors() },
   { provider: 'linear', source: `formula (Node crypto), accepted by @linear/sdk (npm) ${version('@linear/sdk')}: LinearWebhookClient.verify`, vectors: linear() },
+  { provider: 'shopify', source: `docs formula (Node crypto), accepted by @shopify/shopify-api (npm) ${version('@shopify/shopify-api')}: webhooks.validate`, vectors: await shopify() },
   { provider: 'discord', source: `Ed25519 (Node crypto), accepted by discord-interactions (npm) ${version('discord-interactions')}: verifyKey`, vectors: await discord() },
 ];
 process.stdout.write(JSON.stringify(out));

@@ -3,6 +3,8 @@
 import { verify as octokitVerify } from '@octokit/webhooks-methods';
 import hubspot from '@hubspot/api-client';
 import { LinearWebhookClient } from '@linear/sdk/webhooks';
+import '@shopify/shopify-api/adapters/node';
+import { shopifyApi, ApiVersion } from '@shopify/shopify-api';
 
 const cases = JSON.parse(process.argv[2]);
 const failures = [];
@@ -22,6 +24,27 @@ for (const c of cases) {
         signature: h['x-hubspot-signature-v3'],
         timestamp: Number(h['x-hubspot-request-timestamp']),
       });
+    } else if (c.provider === 'shopify') {
+      const api = shopifyApi({
+        apiKey: 'check',
+        apiSecretKey: c.secret,
+        scopes: [],
+        hostName: 'localhost',
+        apiVersion: ApiVersion.October25,
+        isEmbeddedApp: false,
+        logger: { level: 0 },
+      });
+      const headers = {
+        ...h,
+        'x-shopify-topic': 'orders/create',
+        'x-shopify-api-version': ApiVersion.October25,
+        'x-shopify-shop-domain': 'check.myshopify.com',
+        'x-shopify-webhook-id': 'w1',
+        'x-shopify-event-id': 'e1',
+        'x-shopify-triggered-at': new Date().toISOString(),
+      };
+      const rawRequest = { headers, method: 'POST', url: '/shopify' };
+      ok = (await api.webhooks.validate({ rawBody: c.body, rawRequest, rawResponse: {} })).valid;
     } else if (c.provider === 'linear') {
       ok = new LinearWebhookClient(c.secret).verify(Buffer.from(c.body), h['linear-signature']);
     }
