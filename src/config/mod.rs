@@ -574,12 +574,18 @@ impl Validator<'_> {
         } else {
             None
         };
-        if handshake == Some(Handshake::MetaSubscribe) && route.verify_token.is_none() {
-            self.problem(
+        match (handshake == Some(Handshake::MetaSubscribe), &route.verify_token) {
+            (true, None) => self.problem(
                 Some(route.name.referenced),
                 format!("{key}.verify_token"),
                 "the hub.challenge handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)",
-            );
+            ),
+            (false, Some(t)) => self.problem(
+                Some(t.referenced),
+                format!("{key}.verify_token"),
+                "has no effect: only the meta_subscribe handshake uses it",
+            ),
+            _ => {}
         }
         let public_url = self.public_url(route, key, scheme.needs_public_url());
         let rate_limit = route

@@ -251,6 +251,7 @@ routes:
     provider: github
     secrets: [s]
     public_url: https://x.example
+    verify_token: t
   - name: dc
     path: /dc
     provider: discord
@@ -277,15 +278,16 @@ routes:
         errors(text),
         "gw.yaml:4:11: routes[0].public_url: this scheme signs the URL the sender posts to; set public_url to its scheme, host and any path prefix, e.g. https://hooks.example.com\n\
          gw.yaml:12:17: routes[1].public_url: has no effect: this scheme does not sign the URL\n\
-         gw.yaml:16:14: routes[2].secrets: this scheme is verified with `public_key`, not `secrets`\n\
-         gw.yaml:20:17: routes[3].public_key: public_key is neither hex, base64 nor PEM\n\
-         gw.yaml:21:11: routes[4].verify_token: the hub.challenge handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)\n\
-         gw.yaml:28:14: routes[5].secrets: secret 0: is not valid base64 (the scheme's secret_encoding)\n\
-         gw.yaml:33:17: routes[6].public_url: `https://x.example/?q=1` is not an absolute http(s) URL without a query"
+         gw.yaml:13:19: routes[1].verify_token: has no effect: only the meta_subscribe handshake uses it\n\
+         gw.yaml:17:14: routes[2].secrets: this scheme is verified with `public_key`, not `secrets`\n\
+         gw.yaml:21:17: routes[3].public_key: public_key is neither hex, base64 nor PEM\n\
+         gw.yaml:22:11: routes[4].verify_token: the hub.challenge handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)\n\
+         gw.yaml:29:14: routes[5].secrets: secret 0: is not valid base64 (the scheme's secret_encoding)\n\
+         gw.yaml:34:17: routes[6].public_url: `https://x.example/?q=1` is not an absolute http(s) URL without a query"
     );
     let ok = text
         .replace("    secrets: [token]\n", "    secrets: [token]\n    public_url: https://x.example\n")
-        .replace("    public_url: https://x.example\n  - name: dc", "  - name: dc")
+        .replace("    public_url: https://x.example\n    verify_token: t\n  - name: dc", "  - name: dc")
         .replace("provider: discord\n    secrets: [s]", &format!("provider: discord\n    public_key: {}", "ab".repeat(32)))
         .replace("public_key: not-a-key", "public_key: MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEVs/o5+uQbTjL3chynL4wXgUg2R9q9UU8I5mEovUf86QZ7kOBIjJwqnzD1omageEHWwHdBO6B+dFabmdT9POxg==")
         .replace("secrets: [s]\n  - name: sw", "secrets: [s]\n    verify_token: env:FLOW_SECRET\n  - name: sw")
