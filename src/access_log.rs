@@ -300,7 +300,10 @@ fn json_str(out: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
 
 /// `YYYY-MM-DDTHH:MM:SS.` for Unix second `secs`, in UTC.
 fn date_and_time(out: &mut impl std::fmt::Write, secs: u64) -> std::fmt::Result {
-    let (year, month, day) = crate::civil::civil_from_days(secs / 86_400);
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    // Days since 1970 give a date from 1970 on: every part is non-negative.
+    let (y, m, d) = crate::civil::civil_from_days(days);
+    let (year, month, day) = (y.unsigned_abs(), m.unsigned_abs(), d.unsigned_abs());
     let rest = secs % 86_400;
     for (value, width, after) in [
         (year, 4, '-'),

@@ -12,17 +12,17 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// (year, month, day) of the day `days` after 1970-01-01.
-pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// (year, month, day) of the day `days` after (or, negative, before) 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
 
@@ -33,6 +33,9 @@ mod tests {
     #[test]
     fn known_days_both_ways() {
         for (days, date) in [
+            (-719_528, (0, 1, 1)),
+            (-27_076, (1895, 11, 14)),
+            (-1, (1969, 12, 31)),
             (0, (1970, 1, 1)),
             (11_016, (2000, 2, 29)),
             (19_675, (2023, 11, 14)),
@@ -40,7 +43,7 @@ mod tests {
         ] {
             assert_eq!(civil_from_days(days), date);
             let (y, m, d) = date;
-            assert_eq!(days_from_civil(y as i64, m as i64, d as i64), days as i64);
+            assert_eq!(days_from_civil(y, m, d), days);
         }
     }
 }

@@ -99,12 +99,10 @@ pub(crate) fn check(timestamp: i64, now: i64, tolerance: u64) -> Result<(), Reje
     }
 }
 
-/// Unix seconds as an RFC 3339 UTC date-time, e.g. `2023-11-14T22:13:20Z`; times before
-/// 1970 are written as 1970-01-01T00:00:00Z (no sender signs those).
+/// Unix seconds as an RFC 3339 UTC date-time, e.g. `2023-11-14T22:13:20Z`.
 pub fn format_rfc3339(unix: i64) -> String {
-    let unix = u64::try_from(unix).unwrap_or(0);
-    let (year, month, day) = civil::civil_from_days(unix / 86_400);
-    let secs = unix % 86_400;
+    let (year, month, day) = civil::civil_from_days(unix.div_euclid(86_400));
+    let secs = unix.rem_euclid(86_400);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,
@@ -177,7 +175,16 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trips() {
-        for unix in [0, 951_782_400, 1_700_000_000, 1_709_164_800, 4_102_444_800] {
+        for unix in [
+            -62_167_219_200,
+            -2_339_286_400,
+            -1,
+            0,
+            951_782_400,
+            1_700_000_000,
+            1_709_164_800,
+            4_102_444_800,
+        ] {
             let text = format_rfc3339(unix);
             assert_eq!(rfc3339(text.as_bytes()), Some(unix), "{text}");
         }
