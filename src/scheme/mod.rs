@@ -290,14 +290,6 @@ pub struct Scheme {
 }
 
 impl Scheme {
-    /// Whether any part of the scheme reads the body as JSON or form fields.
-    pub fn reads_fields(&self) -> bool {
-        matches!(self.signature, SignatureSource::Field(_))
-            || matches!(self.timestamp, Some(TimestampSource::Field(_)))
-            || self.signed_payload.fields().next().is_some()
-            || self.signed_payload.uses(&Piece::FormSorted)
-    }
-
     /// Whether the signed payload includes the public URL, so routes need `public_url`.
     pub fn needs_public_url(&self) -> bool {
         self.signed_payload.uses(&Piece::Url)
