@@ -48,11 +48,13 @@ impl<'a> BodyFields<'a> {
                     _ => None,
                 }
             }
-            Field::Form(name) => self
-                .form()?
-                .iter()
-                .find(|(k, _)| k == name.as_bytes())
-                .map(|(_, v)| Cow::Borrowed(&v[..])),
+            Field::Form(name) => {
+                // A repeated field is ambiguous (which copy does the app read?): refused, as
+                // repeated signature headers are.
+                let mut values = self.form()?.iter().filter(|(k, _)| k == name.as_bytes());
+                let (_, value) = values.next()?;
+                values.next().is_none().then_some(Cow::Borrowed(&value[..]))
+            }
         }
     }
 
@@ -117,6 +119,7 @@ mod tests {
     fn form_fields_are_decoded_and_sorted() {
         let body = "To=%2B1555&From=%2B1666&Body=hi+there&A=2&A=1";
         assert_eq!(get(body, "form:Body").unwrap(), "hi there");
+        assert_eq!(get(body, "form:A"), None, "a repeated field is ambiguous");
         let fields = BodyFields::new(body.as_bytes());
         let names: Vec<_> = fields
             .form_sorted()
