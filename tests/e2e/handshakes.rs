@@ -253,3 +253,111 @@ async fn discord_ping_needs_a_valid_ed25519_signature() {
         "an application command goes to the app"
     );
 }
+
+/// The real binary, keys read from files as operators deploy them: a PEM public key
+/// (Discord), a URL-signing sender (Twilio) and a signed handshake with an RFC 3339 timestamp
+/// (Twitch), on the system clock.
+#[tokio::test]
+async fn the_binary_serves_public_key_url_and_rfc3339_routes_from_files() {
+    use hmac::{Hmac, KeyInit, Mac};
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = Ed25519KeyPair::from_seed_unchecked(&[9; 32]).unwrap();
+    let spki = [
+        &[
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ][..],
+        pair.public_key().as_ref(),
+    ]
+    .concat();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&spki)
+    );
+    std::fs::write(dir.path().join("discord.pem"), pem).unwrap();
+    std::fs::write(dir.path().join("twilio.token"), "twilio-auth-token\n").unwrap();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nupstream: http://{}\nroutes:\n\
+             \x20 - name: discord\n    path: /discord\n    provider: discord\n    public_key: file:discord.pem\n\
+             \x20 - name: twilio\n    path: /twilio\n    provider: twilio\n    secrets: [file:twilio.token]\n    public_url: https://hooks.example.com/\n\
+             \x20 - name: twitch\n    path: /twitch\n    provider: twitch\n    secrets: ['{SECRET}']\n",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    let gw = crate::support::Binary::start(&config, &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+
+    let ping = br#"{"type":1}"#;
+    let signature = pair.sign(&[now.as_bytes(), ping].concat());
+    let headers = [
+        h("X-Signature-Ed25519", &hex::encode(signature.as_ref())),
+        h("X-Signature-Timestamp", &now),
+    ];
+    let reply = post(gw.addr, "/discord", &headers, ping).await;
+    assert_answer(
+        &reply,
+        "application/json",
+        r#"{"type":1}"#,
+        "discord via the binary",
+    );
+
+    // Twilio: base64 HMAC-SHA1 over the public URL, path and query, then the sorted fields.
+    let form = b"To=%2B15550002222&From=%2B15550001111&Body=hello+there";
+    let signed =
+        "https://hooks.example.com/twilio?x=1Bodyhello thereFrom+15550001111To+15550002222";
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(b"twilio-auth-token").unwrap();
+    mac.update(signed.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let headers = [h("X-Twilio-Signature", &sig)];
+    assert_eq!(
+        post(gw.addr, "/twilio?x=1", &headers, form).await.status,
+        200
+    );
+    assert_eq!(
+        post(gw.addr, "/twilio?x=2", &headers, form).await.status,
+        401,
+        "URL is signed"
+    );
+
+    let stamp = hookgate::verify::format_rfc3339(now.parse().unwrap());
+    let body = br#"{"challenge":"abc-123"}"#;
+    let id = "3f2a7a70-binary";
+    let message = [id.as_bytes(), stamp.as_bytes(), body].concat();
+    let headers = [
+        h("Twitch-Eventsub-Message-Id", id),
+        h("Twitch-Eventsub-Message-Timestamp", &stamp),
+        h(
+            "Twitch-Eventsub-Message-Signature",
+            &format!("sha256={}", hex::encode(hmac_sha256(SECRET, &message))),
+        ),
+        h(
+            "Twitch-Eventsub-Message-Type",
+            "webhook_callback_verification",
+        ),
+    ];
+    let reply = post(gw.addr, "/twitch", &headers, body).await;
+    assert_answer(
+        &reply,
+        "text/plain; charset=utf-8",
+        "abc-123",
+        "twitch via the binary",
+    );
+
+    let received = upstream.received();
+    assert_eq!(
+        received.len(),
+        1,
+        "only the Twilio delivery reaches the app"
+    );
+    assert_eq!(&received[0].body[..], form);
+}
