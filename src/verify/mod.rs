@@ -19,9 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Rejection;
 use crate::form;
-use crate::scheme::{
-    Piece, Scheme, SignatureFormat, SignatureSource, Template, TimestampFormat, TimestampSource,
-};
+use crate::scheme::{Piece, Scheme, SignatureFormat, SignatureSource, Template, TimestampSource};
 use crate::secret::Secret;
 
 use fields::BodyFields;
@@ -359,11 +357,6 @@ impl Verifier {
         }
         headers.push((header.clone(), value));
         Ok(headers)
-    }
-
-    /// How the scheme writes timestamps, for tools that make one.
-    pub fn timestamp_format(&self) -> TimestampFormat {
-        self.scheme.timestamp_format
     }
 }
 
