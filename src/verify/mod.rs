@@ -198,19 +198,39 @@ impl Verifier {
             url: &self.public_url,
             fields: &fields,
         };
-        let (secret_index, fingerprint) = match &self.keys {
-            Keys::Mac(macs) => self.check_macs(macs, &parsed, &cx)?,
+        let (secret_index, fingerprint) = self.check_keys(&parsed, &cx)?;
+        let fingerprint = match &scheme.replay_key {
+            Some(key) => replay_fingerprint(key, &cx).unwrap_or(fingerprint),
+            None => fingerprint,
+        };
+        Ok(Verified {
+            secret_index,
+            timestamp,
+            fingerprint,
+        })
+    }
+
+    /// Checks the offered signatures with the route's keys: which key matched, and the
+    /// delivery's default fingerprint.
+    fn check_keys(
+        &self,
+        parsed: &Parsed<'_>,
+        cx: &Context<'_, '_>,
+    ) -> Result<(usize, Tag), Rejection> {
+        let scheme = &self.scheme;
+        Ok(match &self.keys {
+            Keys::Mac(macs) => self.check_macs(macs, parsed, cx)?,
             Keys::Token(digests) => {
                 let mut found = None;
                 for candidate in parsed.candidates() {
                     found = found.or(Keys::token_match(digests, candidate));
                 }
                 let index = found.ok_or(Rejection::SignatureMismatch)?;
-                (index, digest(&scheme.signed_payload, &cx))
+                (index, digest(&scheme.signed_payload, cx))
             }
             Keys::Public(key) => {
-                let mut message = Vec::with_capacity(delivery.body.len() + 64);
-                render(&scheme.signed_payload, &cx, &mut |chunk| {
+                let mut message = Vec::with_capacity(cx.delivery.body.len() + 64);
+                render(&scheme.signed_payload, cx, &mut |chunk| {
                     message.extend_from_slice(chunk);
                 });
                 let mut decodable = false;
@@ -229,28 +249,6 @@ impl Verifier {
                 }
                 (0, sha256_tag(&message))
             }
-        };
-        let fingerprint = match &scheme.replay_key {
-            Some(key) => {
-                let mut hasher = Sha256::new();
-                let mut rendered = 0;
-                render(key, &cx, &mut |chunk| {
-                    rendered += chunk.len();
-                    hasher.update(chunk);
-                });
-                // A sender that leaves the id out still gets replay protection, by content.
-                if rendered == 0 {
-                    fingerprint
-                } else {
-                    Tag::from(<[u8; 32]>::from(hasher.finalize()))
-                }
-            }
-            None => fingerprint,
-        };
-        Ok(Verified {
-            secret_index,
-            timestamp,
-            fingerprint,
         })
     }
 
@@ -383,6 +381,18 @@ fn check_body_digest(delivery: &Delivery<'_>, param: &str) -> Result<(), Rejecti
     } else {
         Err(Rejection::SignatureMismatch)
     }
+}
+
+/// The SHA-256 of the rendered replay key; `None` when it renders empty (a sender that left
+/// the id out still gets replay protection, by content).
+fn replay_fingerprint(key: &Template, cx: &Context<'_, '_>) -> Option<Tag> {
+    let mut hasher = Sha256::new();
+    let mut rendered = 0;
+    render(key, cx, &mut |chunk| {
+        rendered += chunk.len();
+        hasher.update(chunk);
+    });
+    (rendered > 0).then(|| Tag::from(<[u8; 32]>::from(hasher.finalize())))
 }
 
 fn sha256_tag(bytes: &[u8]) -> Tag {
