@@ -155,12 +155,12 @@ impl Gateway {
 
     /// Marks the webhook listener as accepting.
     pub fn set_listening(&self) {
-        self.listening.store(true, Ordering::Relaxed);
+        self.listening.store(true, Ordering::Release);
     }
 
     /// Marks the gateway as draining: `/readyz` fails from now on.
     pub fn set_draining(&self) {
-        self.draining.store(true, Ordering::Relaxed);
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Ready to take traffic: listening, not draining, and the replay store answers.
@@ -168,10 +168,10 @@ impl Gateway {
     /// # Errors
     /// Why not, for the `/readyz` body.
     pub async fn readiness(&self) -> Result<(), &'static str> {
-        if self.draining.load(Ordering::Relaxed) {
+        if self.draining.load(Ordering::Acquire) {
             return Err("draining");
         }
-        if !self.listening.load(Ordering::Relaxed) {
+        if !self.listening.load(Ordering::Acquire) {
             return Err("not listening yet");
         }
         let store = Arc::clone(&self.active().store);

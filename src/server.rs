@@ -37,6 +37,9 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(gateway.active().config.max_connections));
+    // The socket is already bound, so connections queue from here on. Ready first, then
+    // say so: whoever waits for the "listening" line must find `/readyz` answering 200.
+    gateway.set_listening();
     {
         let active = gateway.active();
         tracing::info!(
@@ -46,7 +49,6 @@ pub async fn run(
             "listening"
         );
     }
-    gateway.set_listening();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
