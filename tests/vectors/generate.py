@@ -282,7 +282,6 @@ def main():
         ("flow", formula, plain("X-Flow-Signature", prefix="sha-256=")),
         ("patchworks", formula, plain("X-HMAC-HASH")),
         ("nopcommerce", formula, plain("ms-signature", prefix="sha256=")),
-        ("zoom", formula, timestamped("x-zm-signature", "x-zm-request-timestamp", lambda t, b: f"v0:{t}:{b}", prefix="v0=")),
         ("extend", formula, timestamped("x-extend-request-signature", "x-extend-request-timestamp", lambda t, b: f"v0:{t}:{b}")),
         ("zendesk", formula, timestamped("X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp",
                                          lambda t, b: t + b, encoding="base64", stamp=rfc3339)),

@@ -5,7 +5,7 @@ and the same headers on a tampered body must not (so the check can fail).
 Covers every sender whose SDK has a verify function and whose scheme hookgate can sign (not
 the public-key senders, whose private key only they hold): PyPI stripe, slack_sdk,
 standardwebhooks, svix, twilio (form and JSON), squareup, paddle-python-sdk, boxsdk; npm
-@octokit/webhooks-methods, @hubspot/api-client, @linear/sdk, @shopify/shopify-api
+@octokit/webhooks-methods, @hubspot/api-client, @linear/sdk, @shopify/shopify-api, @zoom/rivet
 (npm/verify.mjs).
 
 Usage: sdk_verify.py <hookgate binary>
@@ -45,6 +45,7 @@ SECRETS = {
     "hubspot": "hubspot-client-secret",
     "linear": "linear-webhook-secret",
     "shopify": "shopify-app-secret",
+    "zoom": "zoom-webhook-secret-token",
 }
 NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot"}
 BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}']
@@ -114,6 +115,8 @@ def main():
             for i, body in enumerate(bodies):
                 if name == "linear":  # Linear's timestamp lives in the signed body
                     body = json.dumps({"action": "create", "webhookTimestamp": int(time.time() * 1000), "n": i})
+                if name == "zoom":  # Zoom's SDK takes only events with a name
+                    body = json.dumps({"event": "meeting.ended", "payload": {"n": i}}, separators=(",", ":"))
                 body_file = tmp / f"{name}{i}"
                 body_file.write_bytes(body.encode())
                 target = f"/{name}"
@@ -124,8 +127,10 @@ def main():
                     extra += ["--id", f"msg_sdk_{i}"]
                 extra += ["--path", target]
                 h = sign(binary, config, name, body_file, *extra)
-                if name in ("github", "hubspot", "linear", "shopify"):
-                    for what, b, expect in (("signed", body, True), ("tampered", body + " ", False)):
+                if name in ("github", "hubspot", "linear", "shopify", "zoom"):
+                    # Zoom's SDK checks the re-serialized JSON, so added whitespace is no tamper.
+                    tampered = body.replace('"n":', '"m":') if name == "zoom" else body + " "
+                    for what, b, expect in (("signed", body, True), ("tampered", tampered, False)):
                         npm_cases.append({"provider": name, "what": f"body {i} {what}", "expect": expect,
                                           "secret": secret, "headers": h, "body": b, "url": URL + target})
                     continue
@@ -137,7 +142,8 @@ def main():
                 checked += 1
     node = subprocess.run(["node", str(HERE / "npm" / "verify.mjs"), json.dumps(npm_cases)], capture_output=True, text=True)
     if node.returncode != 0:
-        failures.append(node.stdout.strip() or node.stderr.strip())
+        lines = node.stdout.strip().splitlines() or [node.stderr.strip()]
+        failures.extend(line.removeprefix("FAIL ") for line in lines)
     for f in failures:
         print("FAIL", f)
     if failures:

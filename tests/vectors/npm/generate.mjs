@@ -10,6 +10,7 @@ import hubspot from '@hubspot/api-client';
 import { LinearWebhookClient } from '@linear/sdk/webhooks';
 import '@shopify/shopify-api/adapters/node';
 import { shopifyApi, ApiVersion } from '@shopify/shopify-api';
+import { zoomReceive } from './zoom.mjs';
 
 const { bodies: BODIES, timestamps: TIMESTAMPS } = JSON.parse(process.argv[2]);
 const version = (name) =>
@@ -142,11 +143,39 @@ async function shopify() {
   return vectors;
 }
 
+async function zoom() {
+  const secret = 'zoom-webhook-secret-token';
+  const vectors = [];
+  const validation = JSON.stringify({
+    event: 'endpoint.url_validation',
+    payload: { plainToken: 'qgg8vlvZRS6UYooatFL8Aw' },
+    event_ts: TIMESTAMPS[0] * 1000,
+  });
+  // The SDK only takes Zoom-shaped JSON events: an `event` name is required.
+  const events = [
+    { event: 'meeting.started', payload: { account_id: 'acc_1', object: { id: '85012345678', topic: 'caf\u00e9 \u2713' } } },
+    { event: 'recording.completed', payload: { account_id: 'acc_1', object: { uuid: 'a/b==', duration: 0 } } },
+  ].map((e) => JSON.stringify({ ...e, event_ts: TIMESTAMPS[0] * 1000 }));
+  for (const body of [...events, validation]) {
+    for (const ts of TIMESTAMPS) {
+      const signature = 'v0=' + crypto.createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex');
+      const headers = { 'x-zm-signature': signature, 'x-zm-request-timestamp': String(ts) };
+      const answer = await zoomReceive(secret, headers, body);
+      if (answer.statusCode !== 200) throw new Error(`@zoom/rivet refused: ${answer.body}`);
+      const v = { headers, body, timestamp: ts, secret };
+      if (body === validation) v.handshake = answer.body;
+      vectors.push(v);
+    }
+  }
+  return vectors;
+}
+
 const out = [
   { provider: 'github', source: `@octokit/webhooks-methods (npm) ${version('@octokit/webhooks-methods')}: sign`, vectors: await github() },
   { provider: 'hubspot', source: `@hubspot/api-client (npm) ${version('@hubspot/api-client')}: Signature.getSignature v3, checked by Signature.isValid`, vectors: hubspotVectors() },
   { provider: 'linear', source: `formula (Node crypto), accepted by @linear/sdk (npm) ${version('@linear/sdk')}: LinearWebhookClient.verify`, vectors: linear() },
   { provider: 'shopify', source: `docs formula (Node crypto), accepted by @shopify/shopify-api (npm) ${version('@shopify/shopify-api')}: webhooks.validate`, vectors: await shopify() },
+  { provider: 'zoom', source: `docs formula (Node crypto), accepted by @zoom/rivet (npm) ${version('@zoom/rivet')}: AwsLambdaReceiver, whose url_validation answer is the handshake vector's`, vectors: await zoom() },
   { provider: 'discord', source: `Ed25519 (Node crypto), accepted by discord-interactions (npm) ${version('discord-interactions')}: verifyKey`, vectors: await discord() },
 ];
 process.stdout.write(JSON.stringify(out));

@@ -5,6 +5,7 @@ import hubspot from '@hubspot/api-client';
 import { LinearWebhookClient } from '@linear/sdk/webhooks';
 import '@shopify/shopify-api/adapters/node';
 import { shopifyApi, ApiVersion } from '@shopify/shopify-api';
+import { zoomReceive } from './zoom.mjs';
 
 const cases = JSON.parse(process.argv[2]);
 const failures = [];
@@ -45,6 +46,8 @@ for (const c of cases) {
       };
       const rawRequest = { headers, method: 'POST', url: '/shopify' };
       ok = (await api.webhooks.validate({ rawBody: c.body, rawRequest, rawResponse: {} })).valid;
+    } else if (c.provider === 'zoom') {
+      ok = (await zoomReceive(c.secret, h, c.body)).statusCode === 200;
     } else if (c.provider === 'linear') {
       ok = new LinearWebhookClient(c.secret).verify(Buffer.from(c.body), h['linear-signature']);
     }
