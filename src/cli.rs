@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::clock::Clock;
 use crate::config::{Config, Mode, StoreKind};
-use crate::route::{PathMatch, ReplayPolicy};
+use crate::route::{Duplicates, PathMatch, ReplayPolicy};
 use crate::scheme::{KeyKind, TimestampFormat};
 use crate::verify::{Delivery, format_rfc3339, parse_timestamp};
 
@@ -155,6 +155,10 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
                 format!("timestamp ±{}s, replay on", route.verifier.tolerance())
             }
             ReplayPolicy::Window(s) => format!("replay window {s}s"),
+        };
+        let replay = match route.duplicates {
+            Duplicates::Reject => replay,
+            Duplicates::Acknowledge => format!("{replay}, duplicates acknowledged"),
         };
         let handshake = route
             .handshake

@@ -36,6 +36,10 @@ pub enum Rejection {
     /// This delivery was already accepted, or is being delivered right now.
     #[error("replayed delivery")]
     Replayed,
+    /// A duplicate of a delivery still being forwarded, on a route that acknowledges
+    /// duplicates: its first copy may yet fail, so the sender should retry.
+    #[error("the first copy of this delivery is still in flight")]
+    InFlight,
     /// The body is larger than the route allows.
     #[error("body larger than the limit")]
     BodyTooLarge,
@@ -85,6 +89,7 @@ impl Rejection {
             Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::BodyUnreadable | Rejection::HandshakeMalformed => StatusCode::BAD_REQUEST,
             Rejection::HandshakeRefused => StatusCode::FORBIDDEN,
+            Rejection::InFlight => StatusCode::CONFLICT,
             Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -109,6 +114,7 @@ impl Rejection {
             Rejection::BodyUnreadable => "body_unreadable",
             Rejection::HandshakeMalformed => "handshake_malformed",
             Rejection::HandshakeRefused => "handshake_refused",
+            Rejection::InFlight => "in_flight",
             Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
             Rejection::UpstreamUnreachable => "upstream_unreachable",
             Rejection::UpstreamTimeout => "upstream_timeout",
@@ -117,7 +123,7 @@ impl Rejection {
     }
 
     /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
-    pub const ALL: [Rejection; 18] = [
+    pub const ALL: [Rejection; 19] = [
         Rejection::NoRoute,
         Rejection::MethodNotAllowed,
         Rejection::SignatureMissing,
@@ -138,6 +144,7 @@ impl Rejection {
             retry_after_seconds: 1,
         },
         Rejection::HandshakeRefused,
+        Rejection::InFlight,
     ];
 
     /// A dense index, `0..ALL.len()`, for per-reason counters.
@@ -161,6 +168,7 @@ impl Rejection {
             Rejection::UpstreamTimeout => 15,
             Rejection::RateLimited { .. } => 16,
             Rejection::HandshakeRefused => 17,
+            Rejection::InFlight => 18,
         }
     }
 
@@ -178,6 +186,7 @@ impl Rejection {
                 | Rejection::TimestampMalformed
                 | Rejection::TimestampOutOfTolerance
                 | Rejection::Replayed
+                | Rejection::InFlight
         )
     }
 
@@ -208,6 +217,7 @@ mod tests {
             (Rejection::BodyUnreadable, 400),
             (Rejection::HandshakeMalformed, 400),
             (Rejection::HandshakeRefused, 403),
+            (Rejection::InFlight, 409),
             (Rejection::ReplayStoreUnavailable, 503),
             (Rejection::UpstreamUnreachable, 502),
             (Rejection::UpstreamTimeout, 504),

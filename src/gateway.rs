@@ -26,8 +26,8 @@ use crate::error::Rejection;
 use crate::handshake;
 use crate::metrics::{Metrics, Outcome, RouteMetrics, StoreOp};
 use crate::proxy::{Answer, Proxy};
-use crate::replay::{self, MemoryStore, RedisStore, ReplayStore, Reservation, StoreError};
-use crate::route::{RateLimit, ReplayPolicy, Route};
+use crate::replay::{self, Holder, MemoryStore, RedisStore, ReplayStore, Reservation, StoreError};
+use crate::route::{Duplicates, RateLimit, ReplayPolicy, Route};
 use crate::verify::{Delivery, Verified};
 
 /// The gateway: the active config and what was built from it, plus what outlives a reload
@@ -65,10 +65,24 @@ struct RouteState {
 #[derive(Debug, Default)]
 struct Trace {
     route: Option<usize>,
-    handshake: bool,
-    observed: Option<Rejection>,
+    /// Set when the gateway answered without forwarding, or forwarded what it would reject.
+    outcome: Option<Outcome>,
     secret_index: Option<usize>,
     upstream_status: Option<u16>,
+}
+
+/// What the replay step decided for a verified delivery.
+enum Taken {
+    /// Forward it, settling the reservation (if the route keeps one) by the upstream's answer.
+    Forward(Option<Reservation>),
+    /// A duplicate of a delivery the upstream already answered 2xx: answered here.
+    Duplicate,
+}
+
+/// Whether the route answers duplicates by what became of their first copy. In observe mode
+/// a duplicate is forwarded like any other replay, so the question does not arise.
+fn acknowledges_duplicates(route: &Route) -> bool {
+    route.duplicates == Duplicates::Acknowledge && route.mode == Mode::Enforce
 }
 
 /// Decrements the in-flight gauge however the request ends, cancellation included.
@@ -195,14 +209,7 @@ impl Gateway {
         let mut trace = Trace::default();
         let result = self.pipeline(&active, request, peer, &mut trace).await;
         let (response, outcome) = match result {
-            Ok(response) => {
-                let outcome = match (trace.handshake, trace.observed) {
-                    (true, _) => Outcome::Handshake,
-                    (false, Some(rejection)) => Outcome::Observed(rejection),
-                    (false, None) => Outcome::Forwarded,
-                };
-                (response, outcome)
-            }
+            Ok(response) => (response, trace.outcome.unwrap_or(Outcome::Forwarded)),
             Err(rejection) => (reject(rejection), Outcome::Rejected(rejection)),
         };
         let latency = started.elapsed();
@@ -250,7 +257,7 @@ impl Gateway {
         if let Some(answer) = route.handshake.and_then(|h| {
             handshake::before_body(h, request.method(), request.uri(), request.headers(), keys)
         }) {
-            trace.handshake = true;
+            trace.outcome = Some(Outcome::Handshake);
             return answer;
         }
         if request.method() != Method::POST {
@@ -282,7 +289,7 @@ impl Gateway {
                 if let Some(answer) = route.handshake.filter(|h| h.after_verify()).and_then(|h| {
                     handshake::after_verify(h, &delivery, &route.verifier, verified.secret_index)
                 }) {
-                    trace.handshake = true;
+                    trace.outcome = Some(Outcome::Handshake);
                     return Ok(answer);
                 }
                 self.reserve(active, route, &verified, now).await
@@ -290,9 +297,13 @@ impl Gateway {
             Err(rejection) => Err(rejection),
         };
         let reservation = match (verdict, route.mode) {
-            (Ok(reservation), _) => reservation,
+            (Ok(Taken::Forward(reservation)), _) => reservation,
+            (Ok(Taken::Duplicate), _) => {
+                trace.outcome = Some(Outcome::Duplicate);
+                return Ok(duplicate());
+            }
             (Err(rejection), Mode::Observe) if rejection.observable() => {
-                trace.observed = Some(rejection);
+                trace.outcome = Some(Outcome::Observed(rejection));
                 None
             }
             (Err(rejection), _) => return Err(rejection),
@@ -304,20 +315,20 @@ impl Gateway {
             .await;
         state.metrics.upstream(sent.elapsed());
         trace.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
-        self.settle(reservation, &result).await;
+        self.settle(route, reservation, &result).await;
         result
     }
 
-    /// Reserves the delivery's replay key; `Ok(None)` when the route has replay off.
+    /// Reserves the delivery's replay key, or says what its duplicate is answered.
     async fn reserve(
         &self,
         active: &Active,
         route: &Route,
         verified: &Verified,
         now: i64,
-    ) -> Result<Option<Reservation>, Rejection> {
+    ) -> Result<Taken, Rejection> {
         let expires_at = match route.replay {
-            ReplayPolicy::Off => return Ok(None),
+            ReplayPolicy::Off => return Ok(Taken::Forward(None)),
             // Accepted while |now - ts| <= tolerance, so it must stay reserved until after
             // ts + tolerance.
             ReplayPolicy::UntilStale => {
@@ -329,9 +340,16 @@ impl Gateway {
             ReplayPolicy::Window(seconds) => now.saturating_add_unsigned(seconds),
         };
         let key = replay::key(&route.name, verified.fingerprint.as_bytes());
-        match Reservation::take(&active.store, key, expires_at, now).await {
-            Ok(Some(reservation)) => Ok(Some(reservation)),
-            Ok(None) => Err(Rejection::Replayed),
+        let taken = match Reservation::take(&active.store, key, expires_at, now).await {
+            Ok(Some(reservation)) => return Ok(Taken::Forward(Some(reservation))),
+            Ok(None) if acknowledges_duplicates(route) => active.store.holder(key, now).await,
+            Ok(None) => return Err(Rejection::Replayed),
+            Err(e) => Err(e),
+        };
+        match taken {
+            Ok(Some(Holder::Acknowledged)) => Ok(Taken::Duplicate),
+            // Still in flight, or released by a failure since: either way, retry later.
+            Ok(_) => Err(Rejection::InFlight),
             Err(e) => {
                 self.metrics.store_error(StoreOp::Reserve);
                 tracing::warn!(route = &*route.name, error = %e, "replay store refused a reservation");
@@ -340,13 +358,25 @@ impl Gateway {
         }
     }
 
-    /// Keeps the reservation only if the sender is about to hear 2xx; otherwise releases it
-    /// before the sender hears back, so an immediate retry passes.
-    async fn settle(&self, reservation: Option<Reservation>, result: &Result<Answer, Rejection>) {
+    /// Keeps the reservation only if the sender is about to hear 2xx (marked as answered, when
+    /// the route acknowledges duplicates); otherwise releases it before the sender hears back,
+    /// so an immediate retry passes.
+    async fn settle(
+        &self,
+        route: &Route,
+        reservation: Option<Reservation>,
+        result: &Result<Answer, Rejection>,
+    ) {
         let Some(reservation) = reservation else {
             return;
         };
-        if matches!(result, Ok(response) if response.status().is_success()) {
+        let succeeded = matches!(result, Ok(response) if response.status().is_success());
+        if succeeded && acknowledges_duplicates(route) {
+            if let Err(e) = reservation.acknowledge().await {
+                self.metrics.store_error(StoreOp::Acknowledge);
+                tracing::warn!(route = &*route.name, error = %e, "could not mark a delivery as answered; its duplicates get 409 in_flight until it expires");
+            }
+        } else if succeeded {
             reservation.keep();
         } else if let Err(e) = reservation.release().await {
             self.metrics.store_error(StoreOp::Release);
@@ -429,6 +459,15 @@ fn build_store(settings: &ReplaySettings) -> Result<Arc<dyn ReplayStore>, StoreE
     })
 }
 
+/// The answer to a duplicate of a delivery the upstream already answered 2xx.
+fn duplicate() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(b"{\"status\":\"duplicate\"}")));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 /// The response for a rejection: its status and `{"error":"<reason>"}`, nothing more.
 pub fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(rejection.body())));
@@ -443,7 +482,7 @@ pub fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
         Rejection::BodyTooLarge | Rejection::BodyTimeout | Rejection::BodyUnreadable => {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        Rejection::ReplayStoreUnavailable => {
+        Rejection::ReplayStoreUnavailable | Rejection::InFlight => {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         Rejection::RateLimited {

@@ -19,6 +19,9 @@ pub enum Outcome {
     Forwarded,
     /// Answered by a handshake the route handles itself.
     Handshake,
+    /// A duplicate of a delivery the upstream already answered 2xx: answered 200, not
+    /// forwarded (routes with `duplicates: acknowledge`).
+    Duplicate,
     /// Rejected, or forwarding failed.
     Rejected(Rejection),
     /// A route in observe mode forwarded a delivery it would have rejected.
@@ -31,6 +34,7 @@ impl Outcome {
         match self {
             Outcome::Forwarded => "forwarded",
             Outcome::Handshake => "handshake",
+            Outcome::Duplicate => "duplicate",
             Outcome::Rejected(_) => "rejected",
             Outcome::Observed(_) => "observed",
         }
@@ -39,7 +43,7 @@ impl Outcome {
     /// The `reason` label and log field: a rejection's reason code, or empty.
     pub fn reason(self) -> &'static str {
         match self {
-            Outcome::Forwarded | Outcome::Handshake => "",
+            Outcome::Forwarded | Outcome::Handshake | Outcome::Duplicate => "",
             Outcome::Rejected(r) | Outcome::Observed(r) => r.reason(),
         }
     }
@@ -118,6 +122,7 @@ impl Histogram {
 pub struct RouteMetrics {
     forwarded: AtomicU64,
     handshake: AtomicU64,
+    duplicate: AtomicU64,
     rejected: [AtomicU64; Rejection::ALL.len()],
     observed: [AtomicU64; Rejection::ALL.len()],
     secret_matches: RwLock<Vec<AtomicU64>>,
@@ -131,6 +136,7 @@ impl RouteMetrics {
         RouteMetrics {
             forwarded: AtomicU64::new(0),
             handshake: AtomicU64::new(0),
+            duplicate: AtomicU64::new(0),
             rejected: std::array::from_fn(|_| AtomicU64::new(0)),
             observed: std::array::from_fn(|_| AtomicU64::new(0)),
             secret_matches: RwLock::new(Vec::new()),
@@ -145,6 +151,7 @@ impl RouteMetrics {
         let counter = match outcome {
             Outcome::Forwarded => &self.forwarded,
             Outcome::Handshake => &self.handshake,
+            Outcome::Duplicate => &self.duplicate,
             Outcome::Rejected(r) => &self.rejected[r.index()],
             Outcome::Observed(r) => &self.observed[r.index()],
         };
@@ -195,6 +202,7 @@ impl RouteMetrics {
         };
         line(out, "forwarded", "", &self.forwarded);
         line(out, "handshake", "", &self.handshake);
+        line(out, "duplicate", "", &self.duplicate);
         for rejection in Rejection::ALL {
             line(
                 out,
@@ -227,7 +235,7 @@ pub struct Metrics {
     routes: Mutex<BTreeMap<Arc<str>, Registered>>,
     /// Requests that matched no route.
     unrouted: Arc<RouteMetrics>,
-    store_errors: [AtomicU64; 2],
+    store_errors: [AtomicU64; 3],
     reloads: [AtomicU64; 2],
     last_reload: AtomicI64,
     in_flight: AtomicI64,
@@ -241,6 +249,8 @@ pub enum StoreOp {
     Reserve,
     /// Giving one back.
     Release,
+    /// Marking one as answered 2xx.
+    Acknowledge,
 }
 
 impl Default for Metrics {
@@ -255,7 +265,7 @@ impl Metrics {
         Metrics {
             routes: Mutex::new(BTreeMap::new()),
             unrouted: Arc::new(RouteMetrics::new()),
-            store_errors: [AtomicU64::new(0), AtomicU64::new(0)],
+            store_errors: std::array::from_fn(|_| AtomicU64::new(0)),
             reloads: [AtomicU64::new(0), AtomicU64::new(0)],
             last_reload: AtomicI64::new(0),
             in_flight: AtomicI64::new(0),
@@ -411,6 +421,7 @@ impl Metrics {
             &[
                 ("reserve", &self.store_errors[0]),
                 ("release", &self.store_errors[1]),
+                ("acknowledge", &self.store_errors[2]),
             ],
         );
         labelled_counter(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme as UriScheme};
 
-pub use crate::config::Mode;
+pub use crate::config::{Duplicates, Mode};
 use crate::scheme::Handshake;
 use crate::verify::Verifier;
 
@@ -100,6 +100,8 @@ pub struct Route {
     pub upstream: Upstream,
     /// Replay protection.
     pub replay: ReplayPolicy,
+    /// What a duplicate of a delivery already taken is answered.
+    pub duplicates: Duplicates,
     /// Largest body accepted.
     pub max_body_bytes: u64,
     /// A handshake the route answers itself, if enabled.

@@ -57,6 +57,18 @@ pub enum Mode {
     Observe,
 }
 
+/// What a route answers to a duplicate of a delivery it already took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    /// 401 `replayed`, whatever became of the first copy (the default).
+    #[default]
+    Reject,
+    /// 200 without forwarding once the upstream answered the first copy 2xx; 409 `in_flight`
+    /// while it has not. For senders that retry with the same signature or message id.
+    Acknowledge,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TlsFile {
@@ -109,6 +121,7 @@ pub(crate) struct RouteFile {
     pub(crate) tolerance_seconds: Option<Spanned<u64>>,
     pub(crate) replay: Option<bool>,
     pub(crate) replay_window_seconds: Option<Spanned<u64>>,
+    pub(crate) duplicates: Option<Spanned<Duplicates>>,
     pub(crate) max_body_bytes: Option<Spanned<u64>>,
     pub(crate) handshake: Option<bool>,
     #[serde(default)]

@@ -25,7 +25,7 @@ use crate::secret::Secret;
 use crate::tls;
 use crate::verify::Verifier;
 
-pub use file::{LogFormat, Mode, StoreKind};
+pub use file::{Duplicates, LogFormat, Mode, StoreKind};
 pub use problem::{ConfigError, Problem};
 
 /// Default `max_body_bytes`: 1 MiB.
@@ -569,6 +569,17 @@ impl Validator<'_> {
             (true, true) => ReplayPolicy::UntilStale,
             (true, false) => ReplayPolicy::Window(window),
         };
+        let duplicates = match (&route.duplicates, replay) {
+            (Some(d), ReplayPolicy::Off) if d.value == Duplicates::Acknowledge => {
+                self.problem(
+                    Some(d.referenced),
+                    format!("{key}.duplicates"),
+                    "has no effect: replay protection is off on this route",
+                );
+                Duplicates::Reject
+            }
+            (d, _) => d.as_ref().map_or_else(Duplicates::default, |d| d.value),
+        };
         let handshake = if route.handshake.unwrap_or(true) {
             scheme.handshake
         } else {
@@ -615,6 +626,7 @@ impl Validator<'_> {
             verify_token,
             upstream: upstream?,
             replay,
+            duplicates,
             max_body_bytes,
             handshake,
             mode: route.mode,

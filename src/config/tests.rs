@@ -62,7 +62,7 @@ fn typo_names_line_column_and_key() {
         "gw.yaml:17:5: routes[1].secretz: unknown field `secretz`, expected one of name, path, \
          path_prefix, provider, scheme, algorithm, secrets, public_key, public_url, \
          verify_token, upstream, tolerance_seconds, replay, \
-         replay_window_seconds, max_body_bytes, handshake, mode, rate_limit"
+         replay_window_seconds, duplicates, max_body_bytes, handshake, mode, rate_limit"
     );
 }
 
@@ -295,4 +295,42 @@ routes:
         .replace("https://x.example/?q=1", "https://x.example/base/");
     let config = parse(&ok).unwrap_or_else(|e| panic!("{e}\n{ok}"));
     assert_eq!(config.routes.iter().count(), 7);
+}
+
+#[test]
+fn duplicates_are_rejected_by_default_and_acknowledged_only_with_replay_on() {
+    let text = "\
+listen: 127.0.0.1:1
+upstream: http://127.0.0.1:2
+routes:
+  - name: a
+    path: /a
+    provider: github
+    secrets: [s]
+  - name: b
+    path: /b
+    provider: svix
+    secrets: [whsec_c2VjcmV0]
+    duplicates: acknowledge
+  - name: c
+    path: /c
+    provider: github
+    secrets: [s]
+    replay: false
+    duplicates: acknowledge
+";
+    assert_eq!(
+        errors(text),
+        "gw.yaml:18:17: routes[2].duplicates: has no effect: replay protection is off on this route"
+    );
+    let config = parse(&text.replace("    replay: false\n", "")).unwrap();
+    let duplicates = |path| config.routes.find(path).unwrap().1.duplicates;
+    assert_eq!(duplicates("/a"), Duplicates::Reject);
+    assert_eq!(duplicates("/b"), Duplicates::Acknowledge);
+    let typo = errors(&text.replace(
+        "duplicates: acknowledge\n  - name: c",
+        "duplicates: ignore\n  - name: c",
+    ));
+    assert!(typo.starts_with("gw.yaml:12:17: "), "{typo}");
+    assert!(typo.contains("acknowledge"), "{typo}");
 }

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use super::{Key, ReplayStore, StoreError, StoreFuture, Token};
+use super::{Holder, Key, ReplayStore, StoreError, StoreFuture, Token};
 
 /// How many expired entries one reservation purges in passing.
 const PURGE_STEP: usize = 32;
@@ -24,8 +24,31 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct State {
-    expiry_of: HashMap<Key, i64>,
+    entries: HashMap<Key, Entry>,
     by_expiry: BTreeSet<(i64, Key)>,
+}
+
+/// A reservation's expiry (Unix seconds, never negative) with its acknowledgement folded into
+/// the sign bit: one word per key, where a separate flag would pad every entry by 8 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Entry(i64);
+
+impl Entry {
+    fn new(expires_at: i64) -> Entry {
+        Entry(expires_at.max(0))
+    }
+
+    fn expires_at(self) -> i64 {
+        self.0 & i64::MAX
+    }
+
+    fn acknowledged(self) -> bool {
+        self.0 < 0
+    }
+
+    fn acknowledge(&mut self) {
+        self.0 |= i64::MIN;
+    }
 }
 
 impl State {
@@ -34,7 +57,7 @@ impl State {
             match self.by_expiry.first() {
                 Some(&(expiry, key)) if expiry <= now => {
                     self.by_expiry.pop_first();
-                    self.expiry_of.remove(&key);
+                    self.entries.remove(&key);
                 }
                 _ => break,
             }
@@ -53,7 +76,7 @@ impl MemoryStore {
 
     /// Live and not-yet-purged reservations.
     pub fn len(&self) -> usize {
-        self.lock().expiry_of.len()
+        self.lock().entries.len()
     }
 
     /// Whether the store holds nothing.
@@ -72,29 +95,46 @@ impl MemoryStore {
     fn reserve_now(&self, key: Key, expires_at: i64, now: i64) -> Result<bool, StoreError> {
         let mut state = self.lock();
         state.purge(now, PURGE_STEP);
-        if let Some(&expiry) = state.expiry_of.get(&key) {
-            if expiry > now {
+        if let Some(entry) = state.entries.get(&key).copied() {
+            if entry.expires_at() > now {
                 return Ok(false);
             }
-            state.by_expiry.remove(&(expiry, key));
-            state.expiry_of.remove(&key);
+            state.by_expiry.remove(&(entry.expires_at(), key));
+            state.entries.remove(&key);
         }
-        if state.expiry_of.len() >= self.capacity {
+        if state.entries.len() >= self.capacity {
             state.purge(now, usize::MAX);
-            if state.expiry_of.len() >= self.capacity {
+            if state.entries.len() >= self.capacity {
                 return Err(StoreError::Full(self.capacity));
             }
         }
-        state.expiry_of.insert(key, expires_at);
-        state.by_expiry.insert((expires_at, key));
+        let entry = Entry::new(expires_at);
+        state.entries.insert(key, entry);
+        state.by_expiry.insert((entry.expires_at(), key));
         Ok(true)
     }
 
     fn release_now(&self, key: Key) {
         let mut state = self.lock();
-        if let Some(expiry) = state.expiry_of.remove(&key) {
-            state.by_expiry.remove(&(expiry, key));
+        if let Some(entry) = state.entries.remove(&key) {
+            state.by_expiry.remove(&(entry.expires_at(), key));
         }
+    }
+
+    fn acknowledge_now(&self, key: Key) {
+        if let Some(entry) = self.lock().entries.get_mut(&key) {
+            entry.acknowledge();
+        }
+    }
+
+    fn holder_now(&self, key: Key, now: i64) -> Option<Holder> {
+        let state = self.lock();
+        let entry = state.entries.get(&key).filter(|e| e.expires_at() > now)?;
+        Some(if entry.acknowledged() {
+            Holder::Acknowledged
+        } else {
+            Holder::InFlight
+        })
     }
 }
 
@@ -109,6 +149,15 @@ impl ReplayStore for MemoryStore {
     fn release(&self, key: Key, _token: Token) -> StoreFuture<'_, ()> {
         self.release_now(key);
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn acknowledge(&self, key: Key, _token: Token) -> StoreFuture<'_, ()> {
+        self.acknowledge_now(key);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn holder(&self, key: Key, now: i64) -> StoreFuture<'_, Option<Holder>> {
+        Box::pin(std::future::ready(Ok(self.holder_now(key, now))))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
@@ -145,6 +194,25 @@ mod tests {
         assert!(store.is_empty());
         assert_eq!(store.reserve_now(k(1), 100, 0), Ok(true));
         store.release_now(k(9)); // unknown keys are fine
+    }
+
+    #[test]
+    fn a_held_key_is_in_flight_until_acknowledged_and_free_once_expired() {
+        let store = MemoryStore::new(10);
+        assert_eq!(store.holder_now(k(1), 0), None);
+        assert_eq!(store.reserve_now(k(1), 100, 0), Ok(true));
+        assert_eq!(store.holder_now(k(1), 10), Some(Holder::InFlight));
+        store.acknowledge_now(k(1));
+        assert_eq!(store.holder_now(k(1), 10), Some(Holder::Acknowledged));
+        assert_eq!(store.reserve_now(k(1), 100, 10), Ok(false));
+        assert_eq!(store.holder_now(k(1), 100), None, "expired");
+        assert_eq!(store.reserve_now(k(1), 200, 100), Ok(true));
+        assert_eq!(
+            store.holder_now(k(1), 100),
+            Some(Holder::InFlight),
+            "a new reservation starts unacknowledged"
+        );
+        store.acknowledge_now(k(9)); // unknown keys are fine
     }
 
     #[test]

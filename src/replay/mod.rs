@@ -5,6 +5,9 @@
 //! answer 2xx, the reservation is released before the sender hears back, so the sender's retry
 //! of the very same request passes. A duplicate while the first is in flight, or after it
 //! succeeded, finds the key taken. Only verified deliveries ever reach the store.
+//!
+//! Routes that acknowledge duplicates also mark a reservation once the upstream answered 2xx,
+//! so a later duplicate can be told apart from one whose first copy is still in flight.
 
 mod memory;
 mod redis;
@@ -41,6 +44,15 @@ pub enum StoreError {
     Unreachable(String),
 }
 
+/// Who holds a taken key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// A delivery not yet answered 2xx by the upstream, or never marked as such.
+    InFlight,
+    /// A delivery the upstream answered 2xx, marked by [`Reservation::acknowledge`].
+    Acknowledged,
+}
+
 /// Shared replay state.
 pub trait ReplayStore: Send + Sync + Debug {
     /// Atomically reserves `key` until `expires_at` (Unix seconds) unless it is already held.
@@ -50,6 +62,12 @@ pub trait ReplayStore: Send + Sync + Debug {
     /// Gives `key` back if it is still held with `token`, so the same delivery may be
     /// accepted again.
     fn release(&self, key: Key, token: Token) -> StoreFuture<'_, ()>;
+
+    /// Marks `key`, if it is still held with `token`, as answered 2xx, keeping its expiry.
+    fn acknowledge(&self, key: Key, token: Token) -> StoreFuture<'_, ()>;
+
+    /// Who holds `key` now; `None` when it is free.
+    fn holder(&self, key: Key, now: i64) -> StoreFuture<'_, Option<Holder>>;
 
     /// Succeeds when the store can take reservations now: the readiness check.
     fn ping(&self) -> StoreFuture<'_, ()>;
@@ -101,6 +119,16 @@ impl Reservation {
     /// The delivery succeeded: keep the key until it expires.
     pub fn keep(mut self) {
         self.armed = false;
+    }
+
+    /// The delivery succeeded and its duplicates are to be acknowledged: keep the key until it
+    /// expires, marked as answered.
+    ///
+    /// # Errors
+    /// When the store cannot answer; the key then stays in flight until it expires.
+    pub async fn acknowledge(mut self) -> Result<(), StoreError> {
+        self.armed = false;
+        self.store.acknowledge(self.key, self.token).await
     }
 
     /// The delivery failed: give the key back before answering the sender.

@@ -2,7 +2,9 @@
 //!
 //! A reservation is `SET key <token> NX EX ttl`, atomic across replicas. Each attempt has its
 //! own token (a random per-process seed hashed with a counter), so a release deletes the key
-//! only if it still holds that attempt's token (`GET` = token, then `DEL`, in one script). Every command, connecting included, is bounded by the configured timeout. When
+//! only if it still holds that attempt's token (`GET` = token, then `DEL`, in one script). An
+//! acknowledgement replaces the token with `ack`, keeping the expiry, in the same way. Every
+//! command, connecting included, is bounded by the configured timeout. When
 //! Redis cannot answer, the store reports [`StoreError::Unreachable`] and the gateway fails
 //! closed (503, so senders retry). The connection is dropped on any I/O error and made again on
 //! the next command, so the store recovers by itself when Redis comes back.
@@ -20,11 +22,17 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 
-use super::{Key, ReplayStore, StoreError, StoreFuture, Token};
+use super::{Holder, Key, ReplayStore, StoreError, StoreFuture, Token};
 use crate::config::RedisSettings;
 
 /// Deletes the key only if it still holds this process's token.
 const RELEASE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// Marks the key as answered 2xx, only if it still holds this attempt's token.
+const ACKNOWLEDGE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') else return 0 end";
+
+/// The value of an acknowledged key. Tokens are decimal numbers, so never this.
+const ACKNOWLEDGED: &str = "ack";
 
 /// Waits between attempts to undo a reservation whose answer was lost (about a minute in all).
 const UNDO_BACKOFF: [Duration; 7] = [
@@ -180,12 +188,16 @@ impl Inner {
         Ok(())
     }
 
-    /// Whether `key` holds `token` in Redis now.
-    async fn holds(&self, key: &Key, token: Token) -> Result<bool, StoreError> {
+    /// The value under `key` in Redis now: a token, [`ACKNOWLEDGED`], or nothing.
+    async fn value(&self, key: &Key) -> Result<Option<String>, StoreError> {
         let mut command = redis::cmd("GET");
         command.arg(self.key(key));
-        let value: Option<u64> = self.run(command).await?;
-        Ok(value == Some(token))
+        self.run(command).await
+    }
+
+    /// Whether `key` holds `token` in Redis now.
+    async fn holds(&self, key: &Key, token: Token) -> Result<bool, StoreError> {
+        Ok(self.value(key).await? == Some(token.to_string()))
     }
 }
 
@@ -275,6 +287,32 @@ impl ReplayStore for RedisStore {
 
     fn release(&self, key: Key, token: Token) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.inner.release(&key, token).await })
+    }
+
+    fn acknowledge(&self, key: Key, token: Token) -> StoreFuture<'_, ()> {
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(ACKNOWLEDGE_SCRIPT)
+            .arg(1)
+            .arg(self.inner.key(&key))
+            .arg(token)
+            .arg(ACKNOWLEDGED);
+        Box::pin(async move {
+            let _: redis::Value = self.inner.run(command).await?;
+            Ok(())
+        })
+    }
+
+    fn holder(&self, key: Key, _now: i64) -> StoreFuture<'_, Option<Holder>> {
+        Box::pin(async move {
+            Ok(self.inner.value(&key).await?.map(|value| {
+                if value == ACKNOWLEDGED {
+                    Holder::Acknowledged
+                } else {
+                    Holder::InFlight
+                }
+            }))
+        })
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

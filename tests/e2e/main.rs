@@ -9,6 +9,7 @@ mod vectors;
 
 mod cli;
 mod deploy;
+mod duplicates;
 mod handshakes;
 mod hostile;
 mod limits;

@@ -1,0 +1,198 @@
+//! `duplicates: acknowledge`: a sender's retry of a delivery the app already took is answered
+//! 200 without reaching the app; one whose first copy is still in flight is told to retry;
+//! one whose first copy failed is forwarded. In-process with the memory store, and across two
+//! real gateway processes sharing a real `redis-server`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::support::redis::RedisServer;
+use crate::support::sign::sign;
+use crate::support::{Binary, InProcess, NOW, Upstream, get, metrics, one_route, post};
+
+/// A Standard Webhooks secret: `whsec_` + base64 of the key bytes.
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const FLOW_SECRET: &str = "dup-flow-secret-5e1d";
+
+/// Signs like a Standard Webhooks sender, independently of hookgate: every attempt, retries
+/// included, carries the message id, its own timestamp and a fresh signature.
+fn standard(id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64.decode(WHSEC.trim_start_matches("whsec_")).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let signature = b64.encode(mac.finalize().into_bytes());
+    vec![
+        ("webhook-id".to_owned(), id.to_owned()),
+        ("webhook-timestamp".to_owned(), timestamp.to_string()),
+        ("webhook-signature".to_owned(), format!("v1,{signature}")),
+    ]
+}
+
+const DUPLICATE: &[u8] = b"{\"status\":\"duplicate\"}";
+
+#[tokio::test]
+async fn a_retry_of_an_answered_delivery_is_acknowledged_without_reaching_the_app() {
+    let upstream = Upstream::start().await;
+    let config = one_route(
+        &upstream,
+        &format!(
+            "    provider: standard-webhooks\n    secrets: [{WHSEC}]\n    duplicates: acknowledge\n\
+             \x20 - name: strict\n    path: /strict\n    provider: standard-webhooks\n    secrets: [{WHSEC}]\n"
+        ),
+    );
+    let gateway = InProcess::start(&config).await;
+    let body = b"{\"type\":\"invoice.paid\"}";
+
+    let first = post(gateway.addr, "/hook", &standard("msg_1", NOW, body), body).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(upstream.count(), 1);
+    // The sender lost our 200 and retries: same id, later timestamp, new signature.
+    let retry = post(
+        gateway.addr,
+        "/hook",
+        &standard("msg_1", NOW + 30, body),
+        body,
+    )
+    .await;
+    assert_eq!((retry.status, retry.body.as_slice()), (200, DUPLICATE));
+    assert_eq!(
+        retry.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    // A byte-for-byte replay of the first attempt is a duplicate too: it reaches nothing.
+    let replay = post(gateway.addr, "/hook", &standard("msg_1", NOW, body), body).await;
+    assert_eq!((replay.status, replay.body.as_slice()), (200, DUPLICATE));
+    // Verification still comes first: a forged copy of the id is refused as forged.
+    let mut forged = standard("msg_1", NOW, body);
+    forged[2].1 = "v1,AAAA".to_owned();
+    let forged = post(gateway.addr, "/hook", &forged, body).await;
+    assert_eq!(forged.status, 401);
+    assert_eq!(upstream.count(), 1, "only the first copy was forwarded");
+
+    // The default answers the same retry 401, as a replay.
+    let strict = post(gateway.addr, "/strict", &standard("msg_1", NOW, body), body).await;
+    assert_eq!(strict.status, 200);
+    let strict = post(
+        gateway.addr,
+        "/strict",
+        &standard("msg_1", NOW + 30, body),
+        body,
+    )
+    .await;
+    assert_eq!(
+        (strict.status, strict.body.as_slice()),
+        (401, &b"{\"error\":\"replayed\"}"[..])
+    );
+
+    // A first copy the app refused is no reason to refuse its retry: forwarded again.
+    upstream.answer(500);
+    let failed = post(gateway.addr, "/hook", &standard("msg_2", NOW, body), body).await;
+    assert_eq!(failed.status, 500);
+    upstream.answer(200);
+    let retry = post(
+        gateway.addr,
+        "/hook",
+        &standard("msg_2", NOW + 60, body),
+        body,
+    )
+    .await;
+    assert_eq!(
+        (retry.status, retry.body.as_slice()),
+        (200, &b"upstream says hi"[..]),
+        "the app's own answer"
+    );
+    assert_eq!(upstream.count(), 4);
+}
+
+#[tokio::test]
+async fn a_retry_while_the_first_copy_is_in_flight_is_told_to_retry() {
+    let upstream = Upstream::start().await;
+    upstream
+        .delay_ms
+        .store(800, std::sync::atomic::Ordering::SeqCst);
+    let config = one_route(
+        &upstream,
+        &format!(
+            "    provider: standard-webhooks\n    secrets: [{WHSEC}]\n    duplicates: acknowledge\n"
+        ),
+    );
+    let gateway = InProcess::start(&config).await;
+    let body = b"{\"slow\":true}";
+    let addr = gateway.addr;
+    let first =
+        tokio::spawn(async move { post(addr, "/hook", &standard("msg_9", NOW, body), body).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let early = post(addr, "/hook", &standard("msg_9", NOW + 1, body), body).await;
+    assert_eq!(
+        (early.status, early.body.as_slice()),
+        (409, &b"{\"error\":\"in_flight\"}"[..])
+    );
+    assert_eq!(early.header("retry-after").as_deref(), Some("1"));
+    assert_eq!(first.await.unwrap().status, 200);
+    let late = post(addr, "/hook", &standard("msg_9", NOW + 2, body), body).await;
+    assert_eq!((late.status, late.body.as_slice()), (200, DUPLICATE));
+    assert_eq!(upstream.count(), 1);
+}
+
+/// Two replicas' config: a Flow route (no timestamp, so a retry is the identical request)
+/// that acknowledges duplicates, through Redis.
+fn write_config(dir: &Path, name: &str, upstream: &Upstream) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\n\
+             upstream: http://{}\n\
+             replay: {{ store: redis, redis_url: env:REDIS_URL, timeout_ms: 300 }}\n\
+             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [env:SECRET]\n    duplicates: acknowledge\n",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_acknowledge_each_others_answered_deliveries() {
+    let redis = RedisServer::start();
+    let upstream = Upstream::start().await;
+    upstream
+        .delay_ms
+        .store(600, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let env = [("SECRET", FLOW_SECRET), ("REDIS_URL", url.as_str())];
+    let a = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let b = Binary::start(&write_config(dir.path(), "b.yaml", &upstream), &env);
+    let body = b"{\"order\":7}";
+    let headers = sign("flow", &[FLOW_SECRET], body, 0);
+
+    let (a_addr, sent) = (a.addr, headers.clone());
+    let first = tokio::spawn(async move { post(a_addr, "/hook", &sent, body).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let early = post(b.addr, "/hook", &headers, body).await;
+    assert_eq!(early.status, 409, "{early:?}");
+    assert_eq!(first.await.unwrap().status, 200);
+    let late = post(b.addr, "/hook", &headers, body).await;
+    assert_eq!((late.status, late.body.as_slice()), (200, DUPLICATE));
+    assert_eq!(upstream.count(), 1);
+    assert_eq!(redis.dbsize(), 1);
+
+    let scrape = metrics::parse(&String::from_utf8(get(b.admin(), "/metrics").await.body).unwrap());
+    let requests = |outcome: &str, reason: &str| {
+        scrape.value(&format!(
+            "hookgate_requests_total{{outcome=\"{outcome}\",reason=\"{reason}\",route=\"orders\"}}"
+        ))
+    };
+    assert_eq!(requests("duplicate", ""), 1.0);
+    assert_eq!(requests("rejected", "in_flight"), 1.0);
+    assert_eq!(requests("forwarded", ""), 0.0);
+    let line = b.wait_for_log("\"outcome\":\"duplicate\"");
+    assert!(line.contains("\"status\":200"), "{line}");
+}
