@@ -259,7 +259,7 @@ async fn sigterm_drains_an_in_flight_request_then_exits_zero() {
     let addr = gateway.addr;
     let in_flight =
         tokio::spawn(async move { post(addr, "/webhooks/orders", &headers, b"").await });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    upstream.wait_for(1).await;
     let pid = gateway.child.id().to_string();
     assert!(
         Command::new("kill")

@@ -4,7 +4,6 @@
 //! real gateway processes sharing a real `redis-server`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -115,7 +114,7 @@ async fn a_retry_while_the_first_copy_is_in_flight_is_told_to_retry() {
     let upstream = Upstream::start().await;
     upstream
         .delay_ms
-        .store(800, std::sync::atomic::Ordering::SeqCst);
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
     let config = one_route(
         &upstream,
         &format!(
@@ -127,7 +126,7 @@ async fn a_retry_while_the_first_copy_is_in_flight_is_told_to_retry() {
     let addr = gateway.addr;
     let first =
         tokio::spawn(async move { post(addr, "/hook", &standard("msg_9", NOW, body), body).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    upstream.wait_for(1).await;
     let early = post(addr, "/hook", &standard("msg_9", NOW + 1, body), body).await;
     assert_eq!(
         (early.status, early.body.as_slice()),
@@ -164,7 +163,7 @@ async fn replicas_sharing_redis_acknowledge_each_others_answered_deliveries() {
     let upstream = Upstream::start().await;
     upstream
         .delay_ms
-        .store(600, std::sync::atomic::Ordering::SeqCst);
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
     let env = [("SECRET", FLOW_SECRET), ("REDIS_URL", url.as_str())];
@@ -175,7 +174,7 @@ async fn replicas_sharing_redis_acknowledge_each_others_answered_deliveries() {
 
     let (a_addr, sent) = (a.addr, headers.clone());
     let first = tokio::spawn(async move { post(a_addr, "/hook", &sent, body).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    upstream.wait_for(1).await;
     let early = post(b.addr, "/hook", &headers, body).await;
     assert_eq!(early.status, 409, "{early:?}");
     assert_eq!(first.await.unwrap().status, 200);

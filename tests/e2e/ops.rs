@@ -274,15 +274,15 @@ async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config
     let other = Upstream::start().await;
     upstream
         .delay_ms
-        .store(300, std::sync::atomic::Ordering::SeqCst);
+        .store(1000, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
     let gateway = Binary::start(&config, &[("OLD", OLD)]);
     let addr = gateway.addr;
-    // Started on the old config: it must reach the old upstream even though the config
-    // changes while it is in flight.
+    // Started on the old config: its answer must come back from the old upstream even
+    // though the config changes while it is in flight.
     let slow = tokio::spawn(async move { post(addr, "/hook", &flow(OLD, b"slow"), b"slow").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    upstream.wait_for(1).await;
     write_config(dir.path(), &other, "[env:OLD]", "");
     gateway.signal("HUP");
     gateway.wait_for_log("config reloaded");
@@ -329,7 +329,7 @@ async fn sigterm_fails_readiness_at_once_and_drains_in_flight_requests() {
     let admin = gateway.admin();
     let addr = gateway.addr;
     let in_flight = tokio::spawn(async move { post(addr, "/hook", &flow(OLD, b"x"), b"x").await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    upstream.wait_for(1).await;
     gateway.signal("TERM");
     gateway.wait_for_log("shutting down");
     let ready = get(admin, "/readyz").await;

@@ -186,7 +186,7 @@ async fn a_slow_redis_fails_closed_within_the_timeout_and_recovers() {
         let mut buf = [0u8; 16];
         let _ = std::io::Read::read(&mut stream, &mut buf);
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    redis.wait_until_busy();
     let started = Instant::now();
     let slow = post(gateway.addr, "/hook", &flow(b"2"), b"2").await;
     assert_eq!(slow.status, 503);

@@ -132,6 +132,20 @@ impl Upstream {
         self.received.lock().unwrap().len()
     }
 
+    /// Waits (up to 10 s) until `n` requests have arrived: they are recorded on arrival,
+    /// before any `delay_ms`, so this is how a test knows a request is in flight.
+    pub async fn wait_for(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.count() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "upstream got {} of {n}",
+                self.count()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn answer(&self, status: u16) {
         self.status.store(status, Ordering::SeqCst);
     }

@@ -71,12 +71,26 @@ impl RedisServer {
         }
     }
 
+    /// Waits (up to 5 s) until the server stops answering within 100 ms, as while it runs a
+    /// `DEBUG SLEEP` sent on another connection.
+    pub fn wait_until_busy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.answers_ping_within(Duration::from_millis(100)) {
+            assert!(Instant::now() < deadline, "redis-server never got busy");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn answers_ping(&self) -> bool {
+        self.answers_ping_within(Duration::from_millis(500))
+    }
+
+    fn answers_ping_within(&self, timeout: Duration) -> bool {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
             return false;
         };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let _ = stream.set_read_timeout(Some(timeout));
         let mut reply = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()
             && stream.read_exact(&mut reply).is_ok()
