@@ -24,11 +24,12 @@ use crate::clock::Clock;
 use crate::config::{Config, Mode, ReplaySettings, StoreKind};
 use crate::error::Rejection;
 use crate::handshake;
-use crate::metrics::{Metrics, Outcome, RouteMetrics, StoreOp};
+use crate::metrics::{Metrics, Outcome, RouteMetrics};
 use crate::proxy::{Answer, Proxy};
-use crate::replay::{self, Holder, MemoryStore, RedisStore, ReplayStore, Reservation, StoreError};
-use crate::route::{Duplicates, RateLimit, ReplayPolicy, Route};
-use crate::verify::{Delivery, Verified};
+use crate::replay::guard::{self, Taken};
+use crate::replay::{MemoryStore, RedisStore, ReplayStore, StoreError};
+use crate::route::RateLimit;
+use crate::verify::Delivery;
 
 /// The gateway: the active config and what was built from it, plus what outlives a reload
 /// (metrics, the request counter, readiness).
@@ -69,20 +70,6 @@ struct Trace {
     outcome: Option<Outcome>,
     secret_index: Option<usize>,
     upstream_status: Option<u16>,
-}
-
-/// What the replay step decided for a verified delivery.
-enum Taken {
-    /// Forward it, settling the reservation (if the route keeps one) by the upstream's answer.
-    Forward(Option<Reservation>),
-    /// A duplicate of a delivery the upstream already answered 2xx: answered here.
-    Duplicate,
-}
-
-/// Whether the route answers duplicates by what became of their first copy. In observe mode
-/// a duplicate is forwarded like any other replay, so the question does not arise.
-fn acknowledges_duplicates(route: &Route) -> bool {
-    route.duplicates == Duplicates::Acknowledge && route.mode == Mode::Enforce
 }
 
 /// Decrements the in-flight gauge however the request ends, cancellation included.
@@ -292,7 +279,7 @@ impl Gateway {
                     trace.outcome = Some(Outcome::Handshake);
                     return Ok(answer);
                 }
-                self.reserve(active, route, &verified, now).await
+                guard::reserve(&active.store, &self.metrics, route, &verified, now).await
             }
             Err(rejection) => Err(rejection),
         };
@@ -315,73 +302,9 @@ impl Gateway {
             .await;
         state.metrics.upstream(sent.elapsed());
         trace.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
-        self.settle(route, reservation, &result).await;
+        let succeeded = matches!(&result, Ok(response) if response.status().is_success());
+        guard::settle(&self.metrics, route, reservation, succeeded).await;
         result
-    }
-
-    /// Reserves the delivery's replay key, or says what its duplicate is answered.
-    async fn reserve(
-        &self,
-        active: &Active,
-        route: &Route,
-        verified: &Verified,
-        now: i64,
-    ) -> Result<Taken, Rejection> {
-        let expires_at = match route.replay {
-            ReplayPolicy::Off => return Ok(Taken::Forward(None)),
-            // Accepted while |now - ts| <= tolerance, so it must stay reserved until after
-            // ts + tolerance.
-            ReplayPolicy::UntilStale => {
-                let ts = verified.timestamp.unwrap_or(now);
-                ts.saturating_add_unsigned(route.verifier.tolerance())
-                    .saturating_add(1)
-                    .max(now + 1)
-            }
-            ReplayPolicy::Window(seconds) => now.saturating_add_unsigned(seconds),
-        };
-        let key = replay::key(&route.name, verified.fingerprint.as_bytes());
-        let taken = match Reservation::take(&active.store, key, expires_at, now).await {
-            Ok(Some(reservation)) => return Ok(Taken::Forward(Some(reservation))),
-            Ok(None) if acknowledges_duplicates(route) => active.store.holder(key, now).await,
-            Ok(None) => return Err(Rejection::Replayed),
-            Err(e) => Err(e),
-        };
-        match taken {
-            Ok(Some(Holder::Acknowledged)) => Ok(Taken::Duplicate),
-            // Still in flight, or released by a failure since: either way, retry later.
-            Ok(_) => Err(Rejection::InFlight),
-            Err(e) => {
-                self.metrics.store_error(StoreOp::Reserve);
-                tracing::warn!(route = &*route.name, error = %e, "replay store refused a reservation");
-                Err(Rejection::ReplayStoreUnavailable)
-            }
-        }
-    }
-
-    /// Keeps the reservation only if the sender is about to hear 2xx (marked as answered, when
-    /// the route acknowledges duplicates); otherwise releases it before the sender hears back,
-    /// so an immediate retry passes.
-    async fn settle(
-        &self,
-        route: &Route,
-        reservation: Option<Reservation>,
-        result: &Result<Answer, Rejection>,
-    ) {
-        let Some(reservation) = reservation else {
-            return;
-        };
-        let succeeded = matches!(result, Ok(response) if response.status().is_success());
-        if succeeded && acknowledges_duplicates(route) {
-            if let Err(e) = reservation.acknowledge().await {
-                self.metrics.store_error(StoreOp::Acknowledge);
-                tracing::warn!(route = &*route.name, error = %e, "could not mark a delivery as answered; its duplicates get 409 in_flight until it expires");
-            }
-        } else if succeeded {
-            reservation.keep();
-        } else if let Err(e) = reservation.release().await {
-            self.metrics.store_error(StoreOp::Release);
-            tracing::warn!(error = %e, "could not release a replay reservation; the retry may be refused until it expires");
-        }
     }
 }
 

@@ -1,0 +1,95 @@
+//! The replay step of the request path: a verified delivery's key is reserved before it is
+//! forwarded, and the reservation is settled by the upstream's answer.
+
+use std::sync::Arc;
+
+use super::{Holder, ReplayStore, Reservation};
+use crate::config::Mode;
+use crate::error::Rejection;
+use crate::metrics::{Metrics, StoreOp};
+use crate::route::{Duplicates, ReplayPolicy, Route};
+use crate::verify::Verified;
+
+/// What the replay step decided for a verified delivery.
+#[derive(Debug)]
+pub enum Taken {
+    /// Forward it, then [`settle`] the reservation (if the route keeps one).
+    Forward(Option<Reservation>),
+    /// A duplicate of a delivery the upstream already answered 2xx: answered without
+    /// forwarding.
+    Duplicate,
+}
+
+/// Reserves the delivery's replay key, or says what its duplicate is answered.
+///
+/// # Errors
+/// `Replayed` for a duplicate (`InFlight` while its first copy has no answer, on routes that
+/// acknowledge duplicates); `ReplayStoreUnavailable` when the store cannot answer.
+pub async fn reserve(
+    store: &Arc<dyn ReplayStore>,
+    metrics: &Metrics,
+    route: &Route,
+    verified: &Verified,
+    now: i64,
+) -> Result<Taken, Rejection> {
+    let expires_at = match route.replay {
+        ReplayPolicy::Off => return Ok(Taken::Forward(None)),
+        // Accepted while |now - ts| <= tolerance, so it must stay reserved until after
+        // ts + tolerance.
+        ReplayPolicy::UntilStale => {
+            let ts = verified.timestamp.unwrap_or(now);
+            ts.saturating_add_unsigned(route.verifier.tolerance())
+                .saturating_add(1)
+                .max(now + 1)
+        }
+        ReplayPolicy::Window(seconds) => now.saturating_add_unsigned(seconds),
+    };
+    let key = super::key(&route.name, verified.fingerprint.as_bytes());
+    let holder = match Reservation::take(store, key, expires_at, now).await {
+        Ok(Some(reservation)) => return Ok(Taken::Forward(Some(reservation))),
+        Ok(None) if acknowledges_duplicates(route) => store.holder(key, now).await,
+        Ok(None) => return Err(Rejection::Replayed),
+        Err(e) => Err(e),
+    };
+    match holder {
+        Ok(Some(Holder::Acknowledged)) => Ok(Taken::Duplicate),
+        // Still in flight, or released by a failure since: either way, retry later.
+        Ok(_) => Err(Rejection::InFlight),
+        Err(e) => {
+            metrics.store_error(StoreOp::Reserve);
+            tracing::warn!(route = &*route.name, error = %e, "replay store refused a reservation");
+            Err(Rejection::ReplayStoreUnavailable)
+        }
+    }
+}
+
+/// Keeps the reservation only if the sender is about to hear 2xx (marked as answered, when
+/// the route acknowledges duplicates); otherwise releases it before the sender hears back,
+/// so an immediate retry passes.
+pub async fn settle(
+    metrics: &Metrics,
+    route: &Route,
+    reservation: Option<Reservation>,
+    succeeded: bool,
+) {
+    let Some(reservation) = reservation else {
+        return;
+    };
+    if succeeded && acknowledges_duplicates(route) {
+        if let Err(e) = reservation.acknowledge().await {
+            metrics.store_error(StoreOp::Acknowledge);
+            tracing::warn!(route = &*route.name, error = %e, "could not mark a delivery as answered; its duplicates get 409 in_flight until it expires");
+        }
+    } else if succeeded {
+        reservation.keep();
+    } else if let Err(e) = reservation.release().await {
+        metrics.store_error(StoreOp::Release);
+        tracing::warn!(route = &*route.name, error = %e, "could not release a replay reservation; the retry may be refused until it expires");
+    }
+}
+
+/// Whether the route answers duplicates by what became of their first copy. In observe mode
+/// a duplicate is forwarded like any other replay, so the question does not arise.
+fn acknowledges_duplicates(route: &Route) -> bool {
+    route.duplicates == Duplicates::Acknowledge && route.mode == Mode::Enforce
+}
