@@ -237,6 +237,9 @@ pub enum SignatureFormat {
 pub struct ListFormat {
     /// Between items, e.g. `,`.
     pub separator: u8,
+    /// Spaces the sender writes after each separator (WorkOS: `t=.., v1=..`). Parsing trims
+    /// them anyway; `hookgate sign` writes them, for verifiers that split on `, `.
+    pub spaces_after_separator: u8,
     /// Between a key and its value, e.g. `=`.
     pub pair_separator: u8,
     /// The key holding the timestamp, if the timestamp travels in this header.

@@ -123,6 +123,30 @@ fn template(key: &'static str, value: &Spanned<String>) -> Result<Template, Sche
     Template::parse(&value.value).map_err(|e| fail(key, Some(value.referenced), e.to_string()))
 }
 
+/// A list separator: one ASCII character, optionally followed by the spaces the sender
+/// writes after it (`", "`). Returns the character and the number of spaces.
+fn separator(at: Location, value: Option<&str>) -> Result<(u8, u8), SchemeError> {
+    let Some(text) = value else {
+        return Ok((b',', 0));
+    };
+    let spaces = text.len().saturating_sub(1);
+    match text.as_bytes() {
+        [first, rest @ ..]
+            if first.is_ascii()
+                && rest.iter().all(|&b| b == b' ')
+                && (*first != b' ' || rest.is_empty())
+                && spaces <= 8 =>
+        {
+            Ok((*first, u8::try_from(spaces).unwrap_or(0)))
+        }
+        _ => Err(fail(
+            "signature_list.separator",
+            Some(at),
+            format!("must be one ASCII character, optionally followed by spaces, got `{text}`"),
+        )),
+    }
+}
+
 fn one_byte(
     key: &'static str,
     at: Location,
@@ -229,13 +253,10 @@ impl SchemeSpec {
                         "must not be empty",
                     ));
                 }
+                let (separator, spaces_after_separator) = separator(at, spec.separator.as_deref())?;
                 SignatureFormat::List(ListFormat {
-                    separator: one_byte(
-                        "signature_list.separator",
-                        at,
-                        spec.separator.as_deref(),
-                        b',',
-                    )?,
+                    separator,
+                    spaces_after_separator,
                     pair_separator: one_byte(
                         "signature_list.pair_separator",
                         at,
@@ -391,6 +412,25 @@ mod tests {
         assert_eq!(list.separator, b';');
         assert_eq!(list.pair_separator, b'=');
         assert_eq!(&*list.signature_key, b"h1");
+    }
+
+    #[test]
+    fn a_list_separator_may_carry_the_spaces_the_sender_writes() {
+        let list = |sep: &str| {
+            spec(&format!(
+                "signature_header: X\nsignature_list: {{ separator: '{sep}', signature_key: v1 }}\n"
+            ))
+            .build()
+            .map(|s| match s.format {
+                SignatureFormat::List(l) => (l.separator, l.spaces_after_separator),
+                SignatureFormat::Plain { .. } => panic!("not a list"),
+            })
+        };
+        assert_eq!(list(", ").unwrap(), (b',', 1));
+        assert_eq!(list(" ").unwrap(), (b' ', 0));
+        for bad in [",x", "  ", "", "\u{e9}"] {
+            assert!(list(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -115,6 +115,7 @@ mod tests {
     fn list(separator: u8, pair: u8, ts: Option<&str>, sig: &str) -> SignatureFormat {
         SignatureFormat::List(ListFormat {
             separator,
+            spaces_after_separator: 0,
             pair_separator: pair,
             timestamp_key: ts.map(|t| t.as_bytes().into()),
             signature_key: sig.as_bytes().into(),

@@ -341,9 +341,10 @@ impl Verifier {
                 let item = format!("{key}{pair}{signature}");
                 match &list.timestamp_key {
                     Some(ts_key) => format!(
-                        "{}{pair}{timestamp}{}{item}",
+                        "{}{pair}{timestamp}{}{}{item}",
                         String::from_utf8_lossy(ts_key),
-                        char::from(list.separator)
+                        char::from(list.separator),
+                        " ".repeat(usize::from(list.spaces_after_separator)),
                     ),
                     None => item,
                 }

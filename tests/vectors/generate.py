@@ -34,6 +34,17 @@ from paddle_billing.Notifications.PaddleSignature import PaddleSignature
 from paddle_billing.Notifications.Secret import Secret as PaddleSecret
 from sendgrid.helpers.eventwebhook import EventWebhook
 from mailgun.security import SecurityGuard as MailgunGuard
+import razorpay
+from coinbase_commerce.webhook import WebhookSignature as CoinbaseSignature
+from gocardless_pro import webhooks as gocardless_webhooks
+from workos.webhooks._verification import verify_header as workos_verify
+from elevenlabs import ElevenLabs
+from telnyx.lib.webhook_verification import verify_webhook_signature as telnyx_verify
+import openai
+from replicate.webhook import Webhooks as ReplicateWebhooks, WebhookSigningSecret as ReplicateSecret
+import resend
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from unittest import mock
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -176,6 +187,113 @@ def sendgrid_vectors():
         yield vector(headers, body, ts, public_key=public_key)
 
 
+def at(ts):
+    """Pins the clock the SDKs' verifiers read, so they judge each vector at its own time."""
+    return mock.patch("time.time", return_value=float(ts))
+
+
+def json_bodies():
+    """The bodies an SDK that also parses JSON accepts (not the empty one)."""
+    return [b for b in BODIES if b]
+
+
+def body_hmac(header, secret, accepts):
+    """hex HMAC-SHA256(secret, body) in `header`, accepted by `accepts(body, signature)`."""
+    def make(bodies=BODIES):
+        for body in bodies:
+            signature = mac(hashlib.sha256, secret, body).hex()
+            if not accepts(body, signature):
+                raise SystemExit(f"the {header} SDK refused a vector")
+            yield vector({header: signature}, body, TIMESTAMPS[0], secret)
+    return make
+
+
+def razorpay_vectors():
+    utility = razorpay.Client(auth=("rzp_test_vectors", "unused")).utility
+    secret = "razorpay-webhook-secret-0000"
+    return body_hmac("X-Razorpay-Signature", secret, lambda b, s: utility.verify_webhook_signature(b, s, secret))()
+
+
+def coinbase_vectors():
+    secret = "coinbase-shared-secret-0000"
+    return body_hmac("X-CC-Webhook-Signature", secret, lambda b, s: CoinbaseSignature.verify_sig_header(b, s, secret))()
+
+
+def gocardless_vectors():
+    # The SDK parses what it verifies: GoCardless bodies carry a list of events.
+    secret = "gocardless-endpoint-secret-0000"
+    bodies = [json.dumps({"events": [{"id": f"EV{i}", "action": "confirmed", "resource_type": "payments",
+                                      "details": {"cause": "payment_confirmed", "description": "caf\u00e9"}}],
+                          "meta": {"webhook_id": f"WB{i}"}}) for i in range(2)]
+    return body_hmac("Webhook-Signature", secret, lambda b, s: len(gocardless_webhooks.parse(b, secret, s)) == 1)(bodies)
+
+
+def workos_vectors():
+    secret = "workos-webhook-secret-0000"
+    for body, ts in each():
+        ms = ts * 1000 + 123
+        header = f"t={ms}, v1=" + mac(hashlib.sha256, secret, f"{ms}.{body}").hex()
+        with at(ms / 1000):
+            workos_verify(event_body=body.encode(), event_signature=header, secret=secret)
+        yield vector({"WorkOS-Signature": header}, body, ts, secret)
+
+
+def elevenlabs_vectors():
+    secret = "wsec_elevenlabs_0000"
+    client = ElevenLabs(api_key="unused")
+    for body, ts in each(json_bodies()):
+        header = f"t={ts},v0=" + mac(hashlib.sha256, secret, f"{ts}.{body}").hex()
+        with at(ts):
+            client.webhooks.construct_event(rawBody=body, sig_header=header, secret=secret)
+        yield vector({"ElevenLabs-Signature": header}, body, ts, secret)
+
+
+def telnyx_vectors():
+    # A fixed Ed25519 key, so the signatures (deterministic in Ed25519) are reproducible.
+    private = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"hookgate telnyx vectors").digest())
+    public_key = base64.b64encode(private.public_key().public_bytes_raw()).decode()
+    for body, ts in each():
+        signature = base64.b64encode(private.sign(f"{ts}|{body}".encode())).decode()
+        headers = {"telnyx-signature-ed25519": signature, "telnyx-timestamp": str(ts)}
+        with at(ts):
+            telnyx_verify(body, headers, public_key)
+        yield vector(headers, body, ts, public_key=public_key)
+
+
+def standard_webhooks_formula(prefix, secret, accepts, bodies):
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    for i, body in enumerate(bodies):
+        for ts in TIMESTAMPS:
+            msg_id = f"msg_{prefix}{i}{ts % 7}"
+            signature = "v1," + base64.b64encode(mac(hashlib.sha256, key, f"{msg_id}.{ts}.{body}")).decode()
+            headers = {f"{prefix}-id": msg_id, f"{prefix}-timestamp": str(ts), f"{prefix}-signature": signature}
+            with at(ts):
+                accepts(body, headers)
+            yield vector(headers, body, ts, secret)
+
+
+def openai_vectors():
+    secret = "whsec_b3BlbmFpLXZlY3RvcnMtc2VjcmV0LTAwMDA="
+    client = openai.OpenAI(api_key="unused")
+    return standard_webhooks_formula(
+        "webhook", secret, lambda b, h: client.webhooks.verify_signature(b, h, secret=secret), BODIES)
+
+
+def replicate_vectors():
+    secret = "whsec_cmVwbGljYXRlLXZlY3RvcnMtc2VjcmV0"
+    def accepts(body, headers):
+        ReplicateWebhooks.validate(headers=headers, body=body, secret=ReplicateSecret(key=secret), tolerance=300)
+    return standard_webhooks_formula("webhook", secret, accepts, json_bodies())
+
+
+def resend_vectors():
+    secret = "whsec_cmVzZW5kLXZlY3RvcnMtc2VjcmV0LTAw"
+    def accepts(body, headers):
+        plain = {k.removeprefix("svix-"): v for k, v in headers.items()}
+        resend.Webhooks.verify({"payload": body, "headers": plain, "webhook_secret": secret})
+    return standard_webhooks_formula("svix", secret, accepts, json_bodies())
+
+
 # --- No SDK that signs or verifies: the docs' formula ---------------------------------------
 
 def plain(header, algorithm=hashlib.sha256, prefix="", encoding="hex", secret="whsec-docs-formula-0000"):
@@ -281,6 +399,15 @@ def main():
         ("paddle", f"paddle-python-sdk (PyPI) {version('paddle-python-sdk')}: PaddleSignature.calculate_hmac, checked by PaddleSignature.verify", paddle_vectors),
         ("square", f"docs formula (Python hmac), accepted by squareup (PyPI) {version('squareup')}: verify_signature", square_vectors),
         ("sendgrid", f"ECDSA P-256 (Python cryptography), accepted by sendgrid (PyPI) {version('sendgrid')}: EventWebhook.verify_signature", sendgrid_vectors),
+        ("razorpay", f"docs formula (Python hmac), accepted by razorpay (PyPI) {version('razorpay')}: Utility.verify_webhook_signature", razorpay_vectors),
+        ("coinbase-commerce", f"docs formula (Python hmac), accepted by coinbase-commerce (PyPI) {version('coinbase-commerce')}: WebhookSignature.verify_sig_header", coinbase_vectors),
+        ("gocardless", f"docs formula (Python hmac), accepted by gocardless-pro (PyPI) {version('gocardless-pro')}: webhooks.parse", gocardless_vectors),
+        ("workos", f"docs formula (Python hmac), accepted by workos (PyPI) {version('workos')}: webhooks verify_header", workos_vectors),
+        ("elevenlabs", f"docs formula (Python hmac), accepted by elevenlabs (PyPI) {version('elevenlabs')}: webhooks.construct_event", elevenlabs_vectors),
+        ("telnyx", f"Ed25519 (Python cryptography), accepted by telnyx (PyPI) {version('telnyx')}: verify_webhook_signature", telnyx_vectors),
+        ("openai", f"Standard Webhooks formula (Python hmac), accepted by openai (PyPI) {version('openai')}: webhooks.verify_signature", openai_vectors),
+        ("replicate", f"Standard Webhooks formula (Python hmac), accepted by replicate (PyPI) {version('replicate')}: Webhooks.validate", replicate_vectors),
+        ("resend", f"Svix formula (Python hmac), accepted by resend (PyPI) {version('resend')}: Webhooks.verify", resend_vectors),
         ("github-sha1", formula, plain("X-Hub-Signature", hashlib.sha1, "sha1=")),
         ("intercom", formula, plain("X-Hub-Signature", hashlib.sha1, "sha1=")),
         ("bitbucket", formula, plain("X-Hub-Signature", prefix="sha256=")),

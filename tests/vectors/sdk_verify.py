@@ -4,7 +4,8 @@ and the same headers on a tampered body must not (so the check can fail).
 
 Covers every sender whose SDK has a verify function and whose scheme hookgate can sign (not
 the public-key senders, whose private key only they hold): PyPI stripe, slack_sdk,
-standardwebhooks, svix, twilio (form and JSON), squareup, paddle-python-sdk, boxsdk; npm
+standardwebhooks, svix, twilio (form and JSON), squareup, paddle-python-sdk, boxsdk, razorpay,
+coinbase-commerce, gocardless-pro, workos, elevenlabs, openai, replicate, resend; npm
 @octokit/webhooks-methods, @hubspot/api-client, @linear/sdk, @shopify/shopify-api, @zoom/rivet
 (npm/verify.mjs).
 
@@ -28,6 +29,14 @@ from square.utils.webhooks_helper import verify_signature as square_verify
 from paddle_billing.Notifications.PaddleSignature import PaddleSignature
 from paddle_billing.Notifications.Secret import Secret as PaddleSecret
 from box_sdk_gen.managers.webhooks import WebhooksManager
+import razorpay
+from coinbase_commerce.webhook import WebhookSignature as CoinbaseSignature
+from gocardless_pro import webhooks as gocardless_webhooks
+from workos.webhooks._verification import verify_header as workos_verify
+from elevenlabs import ElevenLabs
+import openai
+from replicate.webhook import Webhooks as ReplicateWebhooks, WebhookSigningSecret as ReplicateSecret
+import resend
 
 HERE = pathlib.Path(__file__).parent
 URL = "https://hooks.example.com"
@@ -46,6 +55,14 @@ SECRETS = {
     "linear": "linear-webhook-secret",
     "shopify": "shopify-app-secret",
     "zoom": "zoom-webhook-secret-token",
+    "razorpay": "razorpay-webhook-secret",
+    "coinbase-commerce": "coinbase-shared-secret",
+    "gocardless": "gocardless-endpoint-secret",
+    "workos": "workos-webhook-secret",
+    "elevenlabs": "wsec_elevenlabs_check",
+    "openai": "whsec_b3BlbmFpLXNkay1zaWRlLWNoZWNr",
+    "replicate": "whsec_cmVwbGljYXRlLXNkay1zaWRl",
+    "resend": "whsec_cmVzZW5kLXNkay1zaWRlLWNoZWNr",
 }
 NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot"}
 BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}']
@@ -91,6 +108,26 @@ def python_checks(name, secret, body, h, target):
     elif name == "box":
         full = {**h, "box-signature-version": "1", "box-signature-algorithm": "HmacSHA256"}
         check = lambda b: WebhooksManager.validate_message(b, full, secret)
+    elif name == "razorpay":
+        utility = razorpay.Client(auth=("rzp_test_check", "unused")).utility
+        check = lambda b: not raises(lambda: utility.verify_webhook_signature(b, h["x-razorpay-signature"], secret))
+    elif name == "coinbase-commerce":
+        check = lambda b: not raises(lambda: CoinbaseSignature.verify_sig_header(b, h["x-cc-webhook-signature"], secret))
+    elif name == "gocardless":
+        check = lambda b: not raises(lambda: gocardless_webhooks.parse(b, secret, h["webhook-signature"]))
+    elif name == "workos":
+        check = lambda b: not raises(lambda: workos_verify(event_body=b.encode(), event_signature=h["workos-signature"], secret=secret))
+    elif name == "elevenlabs":
+        client = ElevenLabs(api_key="unused")
+        check = lambda b: not raises(lambda: client.webhooks.construct_event(rawBody=b, sig_header=h["elevenlabs-signature"], secret=secret))
+    elif name == "openai":
+        client = openai.OpenAI(api_key="unused")
+        check = lambda b: not raises(lambda: client.webhooks.verify_signature(b, h, secret=secret))
+    elif name == "replicate":
+        check = lambda b: not raises(lambda: ReplicateWebhooks.validate(headers=h, body=b, secret=ReplicateSecret(key=secret), tolerance=300))
+    elif name == "resend":
+        plain = {k.removeprefix("svix-"): v for k, v in h.items()}
+        check = lambda b: not raises(lambda: resend.Webhooks.verify({"payload": b, "headers": plain, "webhook_secret": secret}))
     else:
         raise AssertionError(name)
     return bool(check(body)), bool(check(tampered))
@@ -115,6 +152,8 @@ def main():
             for i, body in enumerate(bodies):
                 if name == "linear":  # Linear's timestamp lives in the signed body
                     body = json.dumps({"action": "create", "webhookTimestamp": int(time.time() * 1000), "n": i})
+                if name == "gocardless":  # GoCardless's SDK parses what it verifies: a list of events
+                    body = json.dumps({"events": [{"id": f"EV{i}", "action": "paid_out"}]})
                 if name == "zoom":  # Zoom's SDK takes only events with a name
                     body = json.dumps({"event": "meeting.ended", "payload": {"n": i}}, separators=(",", ":"))
                 body_file = tmp / f"{name}{i}"
@@ -123,7 +162,7 @@ def main():
                 extra = []
                 if name == "twilio-json":
                     target += "?bodySHA256=" + hashlib.sha256(body.encode()).hexdigest()
-                if name in ("standard-webhooks", "svix"):
+                if name in ("standard-webhooks", "svix", "openai", "replicate", "resend"):
                     extra += ["--id", f"msg_sdk_{i}"]
                 extra += ["--path", target]
                 h = sign(binary, config, name, body_file, *extra)
