@@ -43,6 +43,7 @@ from telnyx.lib.webhook_verification import verify_webhook_signature as telnyx_v
 import openai
 from replicate.webhook import Webhooks as ReplicateWebhooks, WebhookSigningSecret as ReplicateSecret
 import resend
+from linebot.v3.webhook import SignatureValidator as LineValidator
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from unittest import mock
 from cryptography.hazmat.primitives import hashes, serialization
@@ -206,6 +207,16 @@ def body_hmac(header, secret, accepts):
                 raise SystemExit(f"the {header} SDK refused a vector")
             yield vector({header: signature}, body, TIMESTAMPS[0], secret)
     return make
+
+
+def line_vectors():
+    secret = "line-channel-secret-0000"
+    validator = LineValidator(secret)
+    for body in BODIES:
+        signature = base64.b64encode(mac(hashlib.sha256, secret, body)).decode()
+        if not validator.validate(body, signature):
+            raise SystemExit("line-bot-sdk refused a vector")
+        yield vector({"x-line-signature": signature}, body, TIMESTAMPS[0], secret)
 
 
 def razorpay_vectors():
@@ -399,6 +410,7 @@ def main():
         ("paddle", f"paddle-python-sdk (PyPI) {version('paddle-python-sdk')}: PaddleSignature.calculate_hmac, checked by PaddleSignature.verify", paddle_vectors),
         ("square", f"docs formula (Python hmac), accepted by squareup (PyPI) {version('squareup')}: verify_signature", square_vectors),
         ("sendgrid", f"ECDSA P-256 (Python cryptography), accepted by sendgrid (PyPI) {version('sendgrid')}: EventWebhook.verify_signature", sendgrid_vectors),
+        ("line", f"docs formula (Python hmac), accepted by line-bot-sdk (PyPI) {version('line-bot-sdk')}: SignatureValidator.validate", line_vectors),
         ("razorpay", f"docs formula (Python hmac), accepted by razorpay (PyPI) {version('razorpay')}: Utility.verify_webhook_signature", razorpay_vectors),
         ("coinbase-commerce", f"docs formula (Python hmac), accepted by coinbase-commerce (PyPI) {version('coinbase-commerce')}: WebhookSignature.verify_sig_header", coinbase_vectors),
         ("gocardless", f"docs formula (Python hmac), accepted by gocardless-pro (PyPI) {version('gocardless-pro')}: webhooks.parse", gocardless_vectors),

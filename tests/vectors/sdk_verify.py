@@ -5,9 +5,9 @@ and the same headers on a tampered body must not (so the check can fail).
 Covers every sender whose SDK has a verify function and whose scheme hookgate can sign (not
 the public-key senders, whose private key only they hold): PyPI stripe, slack_sdk,
 standardwebhooks, svix, twilio (form and JSON), squareup, paddle-python-sdk, boxsdk, razorpay,
-coinbase-commerce, gocardless-pro, workos, elevenlabs, openai, replicate, resend; npm
-@octokit/webhooks-methods, @hubspot/api-client, @linear/sdk, @shopify/shopify-api, @zoom/rivet
-(npm/verify.mjs).
+coinbase-commerce, gocardless-pro, workos, elevenlabs, openai, replicate, resend,
+line-bot-sdk; npm @octokit/webhooks-methods, @hubspot/api-client, @linear/sdk,
+@shopify/shopify-api, @zoom/rivet, @mux/mux-node, @sanity/webhook (npm/verify.mjs).
 
 Usage: sdk_verify.py <hookgate binary>
 """
@@ -37,6 +37,7 @@ from elevenlabs import ElevenLabs
 import openai
 from replicate.webhook import Webhooks as ReplicateWebhooks, WebhookSigningSecret as ReplicateSecret
 import resend
+from linebot.v3.webhook import SignatureValidator as LineValidator
 
 HERE = pathlib.Path(__file__).parent
 URL = "https://hooks.example.com"
@@ -63,6 +64,9 @@ SECRETS = {
     "openai": "whsec_b3BlbmFpLXNkay1zaWRlLWNoZWNr",
     "replicate": "whsec_cmVwbGljYXRlLXNkay1zaWRl",
     "resend": "whsec_cmVzZW5kLXNkay1zaWRlLWNoZWNr",
+    "line": "line-channel-secret-check",
+    "mux": "mux-signing-secret-check",
+    "sanity": "sanity-webhook-secret-check",
 }
 NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot"}
 BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}']
@@ -108,6 +112,8 @@ def python_checks(name, secret, body, h, target):
     elif name == "box":
         full = {**h, "box-signature-version": "1", "box-signature-algorithm": "HmacSHA256"}
         check = lambda b: WebhooksManager.validate_message(b, full, secret)
+    elif name == "line":
+        check = lambda b: LineValidator(secret).validate(b, h["x-line-signature"])
     elif name == "razorpay":
         utility = razorpay.Client(auth=("rzp_test_check", "unused")).utility
         check = lambda b: not raises(lambda: utility.verify_webhook_signature(b, h["x-razorpay-signature"], secret))
@@ -166,7 +172,7 @@ def main():
                     extra += ["--id", f"msg_sdk_{i}"]
                 extra += ["--path", target]
                 h = sign(binary, config, name, body_file, *extra)
-                if name in ("github", "hubspot", "linear", "shopify", "zoom"):
+                if name in ("github", "hubspot", "linear", "shopify", "zoom", "mux", "sanity"):
                     # Zoom's SDK checks the re-serialized JSON, so added whitespace is no tamper.
                     tampered = body.replace('"n":', '"m":') if name == "zoom" else body + " "
                     for what, b, expect in (("signed", body, True), ("tampered", tampered, False)):

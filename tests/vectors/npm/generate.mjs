@@ -11,6 +11,8 @@ import { LinearWebhookClient } from '@linear/sdk/webhooks';
 import '@shopify/shopify-api/adapters/node';
 import { shopifyApi, ApiVersion } from '@shopify/shopify-api';
 import { zoomReceive } from './zoom.mjs';
+import Mux from '@mux/mux-node';
+import { encodeSignatureHeader, isValidSignature } from '@sanity/webhook';
 
 const { bodies: BODIES, timestamps: TIMESTAMPS } = JSON.parse(process.argv[2]);
 const version = (name) =>
@@ -170,12 +172,50 @@ async function zoom() {
   return vectors;
 }
 
+async function mux() {
+  const secret = 'mux-webhook-signing-secret-0000';
+  const client = new Mux({ tokenId: 'unused', tokenSecret: 'unused', webhookSecret: secret });
+  const vectors = [];
+  for (const body of BODIES) {
+    for (const ts of TIMESTAMPS) {
+      const header = `t=${ts},v1=` + crypto.createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex');
+      const headers = { 'mux-signature': header };
+      const real = Date.now;
+      Date.now = () => ts * 1000;
+      try {
+        await client.webhooks.verifySignature(body, headers, secret);
+      } finally {
+        Date.now = real;
+      }
+      vectors.push({ headers, body, timestamp: ts, secret });
+    }
+  }
+  return vectors;
+}
+
+async function sanity() {
+  const secret = 'sanity-webhook-secret-0000';
+  const vectors = [];
+  // The SDK refuses to sign an empty payload.
+  for (const body of BODIES.filter((b) => b !== '')) {
+    for (const ts of TIMESTAMPS) {
+      const ms = ts * 1000 + 321;
+      const header = await encodeSignatureHeader(body, ms, secret);
+      if (!(await isValidSignature(body, header, secret))) throw new Error('@sanity/webhook refused its own');
+      vectors.push({ headers: { 'sanity-webhook-signature': header }, body, timestamp: ts, secret });
+    }
+  }
+  return vectors;
+}
+
 const out = [
   { provider: 'github', source: `@octokit/webhooks-methods (npm) ${version('@octokit/webhooks-methods')}: sign`, vectors: await github() },
   { provider: 'hubspot', source: `@hubspot/api-client (npm) ${version('@hubspot/api-client')}: Signature.getSignature v3, checked by Signature.isValid`, vectors: hubspotVectors() },
   { provider: 'linear', source: `formula (Node crypto), accepted by @linear/sdk (npm) ${version('@linear/sdk')}: LinearWebhookClient.verify`, vectors: linear() },
   { provider: 'shopify', source: `docs formula (Node crypto), accepted by @shopify/shopify-api (npm) ${version('@shopify/shopify-api')}: webhooks.validate`, vectors: await shopify() },
   { provider: 'zoom', source: `docs formula (Node crypto), accepted by @zoom/rivet (npm) ${version('@zoom/rivet')}: AwsLambdaReceiver, whose url_validation answer is the handshake vector's`, vectors: await zoom() },
+  { provider: 'mux', source: `docs formula (Node crypto), accepted by @mux/mux-node (npm) ${version('@mux/mux-node')}: webhooks.verifySignature`, vectors: await mux() },
+  { provider: 'sanity', source: `@sanity/webhook (npm) ${version('@sanity/webhook')}: encodeSignatureHeader, checked by isValidSignature`, vectors: await sanity() },
   { provider: 'discord', source: `Ed25519 (Node crypto), accepted by discord-interactions (npm) ${version('discord-interactions')}: verifyKey`, vectors: await discord() },
 ];
 process.stdout.write(JSON.stringify(out));

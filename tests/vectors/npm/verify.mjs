@@ -6,6 +6,8 @@ import { LinearWebhookClient } from '@linear/sdk/webhooks';
 import '@shopify/shopify-api/adapters/node';
 import { shopifyApi, ApiVersion } from '@shopify/shopify-api';
 import { zoomReceive } from './zoom.mjs';
+import Mux from '@mux/mux-node';
+import { isValidSignature as sanityValid } from '@sanity/webhook';
 
 const cases = JSON.parse(process.argv[2]);
 const failures = [];
@@ -46,6 +48,12 @@ for (const c of cases) {
       };
       const rawRequest = { headers, method: 'POST', url: '/shopify' };
       ok = (await api.webhooks.validate({ rawBody: c.body, rawRequest, rawResponse: {} })).valid;
+    } else if (c.provider === 'mux') {
+      const client = new Mux({ tokenId: 'unused', tokenSecret: 'unused', webhookSecret: c.secret });
+      await client.webhooks.verifySignature(c.body, h, c.secret);
+      ok = true;
+    } else if (c.provider === 'sanity') {
+      ok = await sanityValid(c.body, h['sanity-webhook-signature'], c.secret);
     } else if (c.provider === 'zoom') {
       ok = (await zoomReceive(c.secret, h, c.body)).statusCode === 200;
     } else if (c.provider === 'linear') {
