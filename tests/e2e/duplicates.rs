@@ -3,12 +3,11 @@
 //! one whose first copy failed is forwarded. In-process with the memory store, and across two
 //! real gateway processes sharing a real `redis-server`.
 
-use std::path::{Path, PathBuf};
-
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::redis::write_config_with;
 use crate::support::redis::RedisServer;
 use crate::support::sign::sign;
 use crate::support::{Binary, InProcess, NOW, Upstream, get, metrics, one_route, post};
@@ -139,24 +138,6 @@ async fn a_retry_while_the_first_copy_is_in_flight_is_told_to_retry() {
     assert_eq!(upstream.count(), 1);
 }
 
-/// Two replicas' config: a Flow route (no timestamp, so a retry is the identical request)
-/// that acknowledges duplicates, through Redis.
-fn write_config(dir: &Path, name: &str, upstream: &Upstream) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!(
-            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\n\
-             upstream: http://{}\n\
-             replay: {{ store: redis, redis_url: env:REDIS_URL, timeout_ms: 300 }}\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [env:SECRET]\n    duplicates: acknowledge\n",
-            upstream.addr
-        ),
-    )
-    .unwrap();
-    path
-}
-
 #[tokio::test]
 async fn replicas_sharing_redis_acknowledge_each_others_answered_deliveries() {
     let redis = RedisServer::start();
@@ -167,8 +148,16 @@ async fn replicas_sharing_redis_acknowledge_each_others_answered_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
     let env = [("SECRET", FLOW_SECRET), ("REDIS_URL", url.as_str())];
-    let a = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
-    let b = Binary::start(&write_config(dir.path(), "b.yaml", &upstream), &env);
+    // A Flow route: no timestamp, so a retry is the identical signed request.
+    let acknowledge = "    duplicates: acknowledge\n";
+    let a = Binary::start(
+        &write_config_with(dir.path(), "a.yaml", &upstream, acknowledge),
+        &env,
+    );
+    let b = Binary::start(
+        &write_config_with(dir.path(), "b.yaml", &upstream, acknowledge),
+        &env,
+    );
     let body = b"{\"order\":7}";
     let headers = sign("flow", &[FLOW_SECRET], body, 0);
 

@@ -12,6 +12,16 @@ const SECRET: &str = "redis-test-secret-91ac";
 
 /// A config naming Redis through `env:REDIS_URL`, as a deployment would.
 fn write_config(dir: &Path, name: &str, upstream: &Upstream) -> PathBuf {
+    write_config_with(dir, name, upstream, "")
+}
+
+/// The same config with `route_extra` (indented route keys) added to the `orders` route.
+pub fn write_config_with(
+    dir: &Path,
+    name: &str,
+    upstream: &Upstream,
+    route_extra: &str,
+) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(
         &path,
@@ -19,7 +29,7 @@ fn write_config(dir: &Path, name: &str, upstream: &Upstream) -> PathBuf {
             "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\n\
              upstream: http://{}\n\
              replay: {{ store: redis, redis_url: env:REDIS_URL, timeout_ms: 300 }}\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [env:SECRET]\n",
+             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [env:SECRET]\n{route_extra}",
             upstream.addr
         ),
     )
