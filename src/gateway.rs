@@ -5,6 +5,7 @@
 //! [`Active`] config for new requests; each request keeps the one it started with.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -60,7 +61,21 @@ pub struct Active {
 struct RouteState {
     metrics: Arc<RouteMetrics>,
     limiter: Option<(RateLimit, Arc<DefaultDirectRateLimiter>)>,
+    /// Unsigned handshakes are answered to anyone: bounded apart from the route's own limit,
+    /// so probing them costs an attacker time (see [`HANDSHAKE_RATE`]).
+    handshakes: Arc<DefaultDirectRateLimiter>,
 }
+
+/// Unsigned handshakes a route answers: a burst of 30, then one a second. Senders ask at
+/// registration and then rarely (X hourly); a Graph app creating many subscriptions at once
+/// fits in the burst.
+const HANDSHAKE_RATE: RateLimit = RateLimit {
+    per_second: NonZeroU32::MIN,
+    burst: match NonZeroU32::new(30) {
+        Some(n) => n,
+        None => NonZeroU32::MIN,
+    },
+};
 
 /// What the log line and the metrics of a request report besides its status.
 #[derive(Debug, Default)]
@@ -245,6 +260,7 @@ impl Gateway {
             handshake::before_body(h, request.method(), request.uri(), request.headers(), keys)
         }) {
             trace.outcome = Some(Outcome::Handshake);
+            admit(&state.handshakes)?;
             return answer;
         }
         if request.method() != Method::POST {
@@ -331,6 +347,10 @@ impl Active {
                     let kept = previous.and_then(|p| p.limiter(&route.name, limit));
                     (limit, kept.unwrap_or_else(|| Arc::new(limiter(limit))))
                 }),
+                handshakes: previous.and_then(|p| p.state(&route.name)).map_or_else(
+                    || Arc::new(limiter(HANDSHAKE_RATE)),
+                    |s| Arc::clone(&s.handshakes),
+                ),
             })
             .collect();
         let proxy = Proxy::new(
@@ -346,14 +366,20 @@ impl Active {
         }
     }
 
-    /// The limiter of the route named `name`, if it has exactly `limit`.
-    fn limiter(&self, name: &str, limit: RateLimit) -> Option<Arc<DefaultDirectRateLimiter>> {
+    /// The state of the route named `name`.
+    fn state(&self, name: &str) -> Option<&RouteState> {
         self.config
             .routes
             .iter()
             .zip(&self.routes)
             .find(|(route, _)| &*route.name == name)
-            .and_then(|(_, state)| state.limiter.as_ref())
+            .map(|(_, state)| state)
+    }
+
+    /// The limiter of the route named `name`, if it has exactly `limit`.
+    fn limiter(&self, name: &str, limit: RateLimit) -> Option<Arc<DefaultDirectRateLimiter>> {
+        self.state(name)
+            .and_then(|state| state.limiter.as_ref())
             .filter(|(had, _)| *had == limit)
             .map(|(_, limiter)| Arc::clone(limiter))
     }

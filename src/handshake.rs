@@ -4,6 +4,11 @@
 //! answered from the request line and headers, before any body is read. Signed ones (Slack,
 //! Zoom, Twitch, Discord) are ordinary deliveries of a special shape: they are answered only
 //! after the delivery verifies, and never forwarded.
+//!
+//! Twitter's CRC and Zoom's validation answer a MAC of a token taken from the request. They
+//! answer only tokens of the shape `verify::challenge` defines, which no delivery the engine
+//! accepts can have, so no answer is ever a valid delivery signature. Unsigned handshakes are
+//! also rate limited per route by the gateway.
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, X_CONTENT_TYPE_OPTIONS};
@@ -15,7 +20,7 @@ use crate::error::Rejection;
 use crate::form::query_param;
 use crate::scheme::Handshake;
 use crate::secret::Secret;
-use crate::verify::{Delivery, Verifier};
+use crate::verify::{Delivery, Verifier, challenge};
 
 /// The longest challenge value answered. Real ones are GUIDs or short random strings.
 const MAX_CHALLENGE_BYTES: usize = 1024;
@@ -83,6 +88,10 @@ pub fn after_verify(
                 return None;
             }
             let plain = body["payload"]["plainToken"].as_str()?;
+            // Zoom's tokens are base64url; only such a token is MACed (see `challenge`).
+            if !challenge::is_token(plain.as_bytes()) {
+                return None;
+            }
             let encrypted =
                 hex::encode(verifier.mac_of(secret_index, plain.as_bytes())?.as_bytes());
             Some(json(&serde_json::json!({
@@ -128,7 +137,11 @@ fn meta(query: Option<&str>, verify_token: Option<&Secret>) -> Result<Answer, Re
 fn twitter_crc(query: Option<&str>, verifier: &Verifier) -> Result<Answer, Rejection> {
     use base64::Engine;
     let token = query_param(query, "crc_token").ok_or(Rejection::HandshakeMalformed)?;
-    bounded(&token)?;
+    // The answer is a MAC of the token: only a token that can be no signed payload is
+    // answered, or the answer would sign a forged delivery.
+    if !challenge::is_token(&token) {
+        return Err(Rejection::HandshakeMalformed);
+    }
     // Unsigned, so nothing says which secret the sender holds: the first one answers.
     let tag = verifier
         .mac_of(0, &token)

@@ -239,3 +239,135 @@ async fn signed_handshakes_answer_only_their_own_shape() {
     );
     assert!(after_verify(Handshake::DiscordPing, &delivery(&none, "not json"), &v, 0).is_none());
 }
+
+/// Percent-encodes every byte but ASCII letters and digits, for a query value.
+fn query_encode(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The scheme's written form of the pinned test time.
+fn stamp(scheme: &crate::scheme::Scheme) -> String {
+    use crate::scheme::TimestampFormat;
+    match scheme.timestamp_format {
+        TimestampFormat::Unix => NOW.to_string(),
+        TimestampFormat::UnixMs => (NOW * 1000).to_string(),
+        TimestampFormat::Rfc3339 => crate::verify::format_rfc3339(NOW),
+    }
+}
+
+const NOW: i64 = 1_800_000_000;
+
+/// The forgery-oracle property, for every preset and a custom scheme opting into the CRC, all
+/// keyed with one shared secret: whenever a MAC handshake (X's CRC, Zoom's validation) would
+/// answer a MAC of some delivery's signed payload, that delivery is refused, even when it
+/// carries the right signature. So no handshake answer is ever a valid delivery signature.
+#[tokio::test]
+async fn no_handshake_answer_is_a_delivery_signature() {
+    use crate::scheme::{KeyKind, SecretEncoding, preset, preset_names};
+    use base64::Engine;
+
+    let key = b"one-secret-shared-by-every-route";
+    let mut schemes: Vec<(String, SchemeSpec)> = preset_names()
+        .filter_map(|name| Some((name.to_owned(), preset(name)?.clone())))
+        .collect();
+    let custom = "signature_header: X-Sig\ntimestamp_header: X-Ts\n\
+                  signed_payload: '{timestamp}{body}'\nhandshake: twitter_crc\n";
+    schemes.push(("custom".into(), serde_saphyr::from_str(custom).unwrap()));
+    let crc = Verifier::new(
+        preset("twitter").unwrap().build().unwrap(),
+        &[Secret::new(key.to_vec())],
+        300,
+    )
+    .unwrap();
+    let crc_keys = RouteKeys {
+        verifier: &crc,
+        verify_token: None,
+    };
+    let bodies = [
+        "forged",
+        "eyJhIjoxfQ",
+        "12345",
+        "true",
+        "",
+        r#"{"for_user_id":"1","tweet_create_events":[]}"#,
+    ];
+    let (mut verified, mut answered) = (0, 0);
+    for (name, spec) in schemes {
+        let scheme = spec.build().unwrap();
+        if scheme.algorithm.key_kind() != KeyKind::Hmac {
+            continue;
+        }
+        let written = match scheme.secret_encoding {
+            SecretEncoding::Raw => key.to_vec(),
+            SecretEncoding::Hex => hex::encode(key).into_bytes(),
+            SecretEncoding::Base64 => {
+                let mut s = scheme.secret_prefix.to_vec();
+                s.extend(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(key)
+                        .bytes(),
+                );
+                s
+            }
+        };
+        let ts = stamp(&scheme);
+        let v = Verifier::new(scheme, &[Secret::new(written)], 300)
+            .unwrap()
+            .with_public_url("https://gateway.test");
+        let none = HeaderMap::new();
+        for body in bodies {
+            let unsigned = delivery(&none, body);
+            let Ok(signed) = v.sign(&unsigned, &ts) else {
+                continue;
+            };
+            let mut headers = HeaderMap::new();
+            for (header, value) in signed {
+                headers.append(header, value.parse().unwrap());
+            }
+            let payload = v.signed_payload(&unsigned, &ts);
+            let uri = format!("/h?crc_token={}", query_encode(&payload));
+            let crc_answers = matches!(
+                before_body(
+                    Handshake::TwitterCrc,
+                    &Method::GET,
+                    &uri.parse().unwrap(),
+                    &none,
+                    crc_keys
+                ),
+                Some(Ok(_))
+            );
+            let zoom = serde_json::json!({
+                "event": "endpoint.url_validation",
+                "payload": { "plainToken": String::from_utf8_lossy(&payload) },
+            })
+            .to_string();
+            let zoom_answers = after_verify(
+                Handshake::ZoomUrlValidation,
+                &delivery(&none, &zoom),
+                &crc,
+                0,
+            )
+            .is_some();
+            let accepted = v.verify(&delivery(&headers, body), NOW).is_ok();
+            assert!(
+                !(accepted && (crc_answers || zoom_answers)),
+                "{name}, body {body:?}: a handshake answer is this delivery's signature"
+            );
+            verified += usize::from(accepted);
+            answered += usize::from(crc_answers);
+        }
+    }
+    // The probe reached real verdicts both ways: many deliveries verified, and the CRC did
+    // answer the token-shaped payloads (which were then refused as deliveries).
+    assert!(verified >= 30, "only {verified} deliveries verified");
+    assert!(answered >= 10, "the CRC answered only {answered} probes");
+}

@@ -5,6 +5,7 @@
 //! the signed-payload template straight into a pre-keyed HMAC and compare in constant time.
 //! Nothing here reads the clock: `now` is a parameter.
 
+pub mod challenge;
 mod encoding;
 mod fields;
 mod header;
@@ -268,8 +269,19 @@ impl Verifier {
             return Err(Rejection::SignatureMalformed);
         }
         let mut fingerprint = None;
+        let mut shape = challenge::Shape::default();
         for (secret_index, key) in macs.iter().enumerate() {
-            let expected = key.tag(&mut |sink| render(&scheme.signed_payload, cx, sink));
+            let expected = key.tag(&mut |sink| {
+                render(&scheme.signed_payload, cx, &mut |chunk| {
+                    shape.feed(chunk);
+                    sink(chunk);
+                });
+            });
+            // A payload a challenge handshake would MAC is never a delivery (see `challenge`).
+            // Its shape is public, so refusing early reveals nothing.
+            if shape.is_token() {
+                return Err(Rejection::SignatureMismatch);
+            }
             let first = *fingerprint.get_or_insert(expected);
             // Compare against every candidate without short-circuiting.
             let mut hit = false;
@@ -292,6 +304,34 @@ impl Verifier {
         }
     }
 
+    /// The bytes a sender signs for `delivery` at `timestamp` (written as the scheme writes
+    /// it), for diagnostics and for tests that probe the engine from outside.
+    pub fn signed_payload(&self, delivery: &Delivery<'_>, timestamp: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(delivery.body.len() + 64);
+        self.render_signed(delivery, timestamp, &mut |chunk| {
+            out.extend_from_slice(chunk)
+        });
+        out
+    }
+
+    /// Renders the signed payload as a sender would, with the timestamp it writes.
+    fn render_signed(&self, delivery: &Delivery<'_>, timestamp: &str, sink: &mut dyn FnMut(&[u8])) {
+        let stamp = match self.scheme.timestamp {
+            Some(TimestampSource::Header(_) | TimestampSource::SignatureList) => {
+                Some(timestamp.as_bytes())
+            }
+            _ => None,
+        };
+        let fields = BodyFields::new(delivery.body);
+        let cx = Context {
+            delivery,
+            stamp,
+            url: &self.public_url,
+            fields: &fields,
+        };
+        render(&self.scheme.signed_payload, &cx, sink);
+    }
+
     /// The headers a sender would attach to `delivery`, signed with the first secret.
     /// `timestamp` is written as given; schemes without a timestamp header ignore it.
     ///
@@ -307,25 +347,12 @@ impl Verifier {
             return Err(SignError::InBody);
         };
         let header = names.first().ok_or(SignError::NoSecret)?;
-        let stamp = match scheme.timestamp {
-            Some(TimestampSource::Header(_) | TimestampSource::SignatureList) => {
-                Some(timestamp.as_bytes())
-            }
-            _ => None,
-        };
-        let fields = BodyFields::new(delivery.body);
-        let cx = Context {
-            delivery,
-            stamp,
-            url: &self.public_url,
-            fields: &fields,
-        };
         let signature = match &self.keys {
             Keys::Mac(macs) => {
                 let tag = macs
                     .first()
                     .ok_or(SignError::NoSecret)?
-                    .tag(&mut |sink| render(&scheme.signed_payload, &cx, sink));
+                    .tag(&mut |sink| self.render_signed(delivery, timestamp, sink));
                 encoding::encode(scheme.encoding, &tag)
             }
             Keys::Token(_) => return Err(SignError::Token),

@@ -13,5 +13,6 @@ mod duplicates;
 mod handshakes;
 mod hostile;
 mod limits;
+mod oracle;
 mod providers_doc;
 mod seed_senders;
