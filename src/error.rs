@@ -12,6 +12,9 @@ pub enum Rejection {
     /// No route matches the request path.
     #[error("no route matches the path")]
     NoRoute,
+    /// The request path cannot be normalized safely (`crate::path`).
+    #[error("path cannot be normalized safely")]
+    PathMalformed,
     /// The route exists but does not take this method.
     #[error("method not allowed on this route")]
     MethodNotAllowed,
@@ -87,7 +90,9 @@ impl Rejection {
             | Rejection::Replayed => StatusCode::UNAUTHORIZED,
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Rejection::BodyUnreadable | Rejection::HandshakeMalformed => StatusCode::BAD_REQUEST,
+            Rejection::BodyUnreadable
+            | Rejection::HandshakeMalformed
+            | Rejection::PathMalformed => StatusCode::BAD_REQUEST,
             Rejection::HandshakeRefused => StatusCode::FORBIDDEN,
             Rejection::InFlight => StatusCode::CONFLICT,
             Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -101,6 +106,7 @@ impl Rejection {
     pub fn reason(self) -> &'static str {
         match self {
             Rejection::NoRoute => "no_route",
+            Rejection::PathMalformed => "path_malformed",
             Rejection::MethodNotAllowed => "method_not_allowed",
             Rejection::SignatureMissing => "signature_missing",
             Rejection::SignatureMalformed => "signature_malformed",
@@ -123,7 +129,7 @@ impl Rejection {
     }
 
     /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
-    pub const ALL: [Rejection; 19] = [
+    pub const ALL: [Rejection; 20] = [
         Rejection::NoRoute,
         Rejection::MethodNotAllowed,
         Rejection::SignatureMissing,
@@ -145,6 +151,7 @@ impl Rejection {
         },
         Rejection::HandshakeRefused,
         Rejection::InFlight,
+        Rejection::PathMalformed,
     ];
 
     /// A dense index, `0..ALL.len()`, for per-reason counters.
@@ -169,6 +176,7 @@ impl Rejection {
             Rejection::RateLimited { .. } => 16,
             Rejection::HandshakeRefused => 17,
             Rejection::InFlight => 18,
+            Rejection::PathMalformed => 19,
         }
     }
 
@@ -204,6 +212,7 @@ mod tests {
     fn statuses_are_pinned() {
         let cases = [
             (Rejection::NoRoute, 404),
+            (Rejection::PathMalformed, 400),
             (Rejection::MethodNotAllowed, 405),
             (Rejection::SignatureMissing, 401),
             (Rejection::SignatureMalformed, 401),

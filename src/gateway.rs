@@ -26,6 +26,7 @@ use crate::config::{Config, Mode, ReplaySettings, StoreKind};
 use crate::error::Rejection;
 use crate::handshake;
 use crate::metrics::{Metrics, Outcome, RouteMetrics};
+use crate::path;
 use crate::proxy::{Answer, Proxy};
 use crate::replay::guard::{self, Taken};
 use crate::replay::{MemoryStore, RedisStore, ReplayStore, StoreError};
@@ -242,6 +243,13 @@ impl Gateway {
         peer: SocketAddr,
         trace: &mut Trace,
     ) -> Result<Answer, Rejection> {
+        let mut request = request;
+        if let Some(uri) = path::canonical_uri(request.uri()).map_err(|e| {
+            tracing::debug!(reason = %e, "path refused");
+            Rejection::PathMalformed
+        })? {
+            *request.uri_mut() = uri;
+        }
         let (index, route) = active
             .config
             .routes

@@ -34,6 +34,7 @@ pub mod clock;
 pub mod gateway;
 pub mod handshake;
 pub mod metrics;
+pub mod path;
 pub mod proxy;
 pub mod replay;
 pub mod server;

@@ -1,9 +1,8 @@
 //! Routes and the table that matches a request path to one.
 //!
 //! Exact paths win over prefixes; among prefixes the longest wins. The query never takes part.
-//! Matching allocates nothing.
+//! Matching allocates nothing. Paths arrive normalized (`crate::path`).
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -113,24 +112,36 @@ pub struct Route {
 }
 
 /// All routes, indexed for matching.
+///
+/// Matching is on the normalized path (`crate::path`) and ignores ASCII case, and an exact
+/// path also claims itself with one trailing slash: frameworks such as Express route
+/// `/Webhooks/Orders/` to the `/webhooks/orders` handler, so the route that guards that
+/// handler must claim every spelling of it, or a weaker route would take them.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
-    exact: HashMap<String, usize>,
+    /// Exact paths without a trailing slash.
+    exact: Vec<(String, usize)>,
     /// Longest prefix first.
     prefixes: Vec<(String, usize)>,
+}
+
+/// `path` without one trailing slash, except for the root.
+fn trimmed(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => path,
+    }
 }
 
 impl RouteTable {
     /// Indexes `routes`. Paths must already be unique (config validation ensures it).
     pub fn new(routes: Vec<Route>) -> RouteTable {
-        let mut exact = HashMap::new();
+        let mut exact = Vec::new();
         let mut prefixes = Vec::new();
         for (i, route) in routes.iter().enumerate() {
             match &route.path {
-                PathMatch::Exact(p) => {
-                    exact.insert(p.clone(), i);
-                }
+                PathMatch::Exact(p) => exact.push((trimmed(p).to_owned(), i)),
                 PathMatch::Prefix(p) => prefixes.push((p.clone(), i)),
             }
         }
@@ -142,14 +153,20 @@ impl RouteTable {
         }
     }
 
-    /// The route claiming `path`, if any, with its position in config order.
+    /// The route claiming the normalized `path`, if any, with its position in config order.
     pub fn find(&self, path: &str) -> Option<(usize, &Route)> {
-        let i = self.exact.get(path).copied().or_else(|| {
-            self.prefixes
-                .iter()
-                .find(|(prefix, _)| path.starts_with(prefix.as_str()))
-                .map(|(_, i)| *i)
-        })?;
+        let key = trimmed(path);
+        let i = self
+            .exact
+            .iter()
+            .find(|(exact, _)| exact.eq_ignore_ascii_case(key))
+            .or_else(|| {
+                self.prefixes.iter().find(|(prefix, _)| {
+                    path.get(..prefix.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+                })
+            })
+            .map(|(_, i)| *i)?;
         self.routes.get(i).map(|route| (i, route))
     }
 

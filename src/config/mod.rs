@@ -8,6 +8,7 @@ mod file;
 mod problem;
 mod secrets;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -308,11 +309,16 @@ impl Validator<'_> {
                 );
             }
             if let Some(path) = self.path(route, &key) {
+                // Matching ignores case and an exact path's trailing slash (`RouteTable`).
                 let (label, at) = match &path {
-                    PathMatch::Exact(p) => (format!("path {p}"), route.path.as_ref()),
-                    PathMatch::Prefix(p) => {
-                        (format!("path_prefix {p}"), route.path_prefix.as_ref())
-                    }
+                    PathMatch::Exact(p) => (
+                        format!("path {}", p.trim_end_matches('/').to_ascii_lowercase()),
+                        route.path.as_ref(),
+                    ),
+                    PathMatch::Prefix(p) => (
+                        format!("path_prefix {}", p.to_ascii_lowercase()),
+                        route.path_prefix.as_ref(),
+                    ),
                 };
                 let at = at.map(|s| s.referenced);
                 if let Some(line) = paths.insert(label.clone(), at.map_or(0, |l| l.line())) {
@@ -327,6 +333,7 @@ impl Validator<'_> {
                 }
             }
         }
+        guard_challenge_oracles(&mut routes);
         let any_https = routes
             .iter()
             .map(|r: &Route| &r.upstream)
@@ -387,6 +394,28 @@ impl Validator<'_> {
                 ),
             );
             return None;
+        }
+        match crate::path::normalize(&value.value) {
+            Ok(Cow::Borrowed(_)) => {}
+            Ok(Cow::Owned(canonical)) => {
+                self.problem(
+                    Some(value.referenced),
+                    format!("{key}.{field}"),
+                    format!(
+                        "`{}` is not in normalized form; requests are matched normalized, write `{canonical}`",
+                        value.value
+                    ),
+                );
+                return None;
+            }
+            Err(e) => {
+                self.problem(
+                    Some(value.referenced),
+                    format!("{key}.{field}"),
+                    format!("`{}`: {e}; no request can match it", value.value),
+                );
+                return None;
+            }
         }
         Some(if exact {
             PathMatch::Exact(value.value.clone())
@@ -840,3 +869,24 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// Turns on the challenge guard of every route that shares a key with a route answering an
+/// unsigned MAC handshake, itself included: such a handshake MACs anyone's token with that
+/// key, so those routes must refuse payloads a token could be (`verify::challenge`).
+fn guard_challenge_oracles(routes: &mut [Route]) {
+    let oracles: Vec<usize> = (0..routes.len())
+        .filter(|&i| {
+            routes[i]
+                .handshake
+                .is_some_and(|h| h.answers_unsigned_mac())
+        })
+        .collect();
+    for i in 0..routes.len() {
+        let exposed = oracles
+            .iter()
+            .any(|&o| routes[i].verifier.shares_key_with(&routes[o].verifier));
+        if exposed {
+            routes[i].verifier.guard_challenges();
+        }
+    }
+}

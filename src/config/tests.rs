@@ -334,3 +334,26 @@ routes:
     assert!(typo.starts_with("gw.yaml:12:17: "), "{typo}");
     assert!(typo.contains("acknowledge"), "{typo}");
 }
+
+#[test]
+fn route_paths_must_be_normalized_and_unique_in_every_spelling() {
+    let route = |path: &str| {
+        format!(
+            "listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:3000\nroutes:\n  - name: a\n    path: {path}\n    provider: flow\n    secrets: [x]\n"
+        )
+    };
+    assert_eq!(
+        errors(&route("/a/../orders")),
+        "gw.yaml:5:11: routes[0].path: `/a/../orders` is not in normalized form; requests are matched normalized, write `/orders`"
+    );
+    assert_eq!(
+        errors(&route("/a%2Fb")),
+        "gw.yaml:5:11: routes[0].path: `/a%2Fb`: the path holds a character that apps read differently; no request can match it"
+    );
+    let twice = "listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:3000\nroutes:\n  - name: a\n    path: /Orders\n    provider: flow\n    secrets: [x]\n  - name: b\n    path: /orders/\n    provider: flow\n    secrets: [x]\n";
+    assert!(
+        errors(twice).contains("routes[1]: path /orders is already claimed by the route at line 5"),
+        "{}",
+        errors(twice)
+    );
+}

@@ -45,6 +45,17 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
+/// Headers some frameworks and proxies read as the real path or method (IIS, Symfony,
+/// Laravel, Rails' `Rack::MethodOverride`, Express' `method-override`). The route was chosen
+/// and verified for the request line, so the app must not be told another one.
+const PATH_OVERRIDES: [HeaderName; 5] = [
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
+];
+
 /// A finished upstream response.
 pub type Answer = Response<Full<Bytes>>;
 
@@ -95,6 +106,9 @@ impl Proxy {
         let headers = request.headers_mut();
         *headers = parts.headers;
         strip_hop_by_hop(headers);
+        for name in &PATH_OVERRIDES {
+            headers.remove(name);
+        }
         headers.remove(header::EXPECT);
         // The framing the app sees is always the exact length of the bytes sent.
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));

@@ -197,6 +197,12 @@ impl Handshake {
         }
     }
 
+    /// Whether anyone may obtain a MAC of their own input from it (X's CRC): routes sharing
+    /// its key must refuse challenge-shaped payloads.
+    pub fn answers_unsigned_mac(self) -> bool {
+        matches!(self, Handshake::TwitterCrc)
+    }
+
     /// Whether the handshake request is signed, so it is answered only after it verifies.
     pub fn after_verify(self) -> bool {
         matches!(

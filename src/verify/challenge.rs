@@ -4,8 +4,8 @@
 //! If a token could equal the signed payload of some delivery, the answer would be that
 //! delivery's signature: a forgery oracle. So the two sets are made disjoint here, in one place:
 //! a handshake answers only tokens for which [`is_token`] holds, and the engine refuses every
-//! delivery whose signed payload has that shape, on every HMAC route, whatever its scheme.
-//! Real payloads never do: they carry a JSON body (`{`, `"`), or separators (`.`, `:`, `&`).
+//! delivery whose signed payload has that shape on each route whose key such a handshake
+//! uses (config load finds them, whatever their scheme). X's payloads are JSON and never do.
 
 /// The longest token answered. X documents no length; the tokens it sends are short.
 pub const MAX_TOKEN_BYTES: usize = 255;

@@ -6,7 +6,7 @@ use ring::signature::{ECDSA_P256_SHA256_ASN1, ED25519, UnparsedPublicKey, Verifi
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::mac::KeyedMac;
+use super::mac::{KeyedMac, Tag};
 use crate::scheme::{Algorithm, KeyKind, Scheme, SecretEncoding};
 use crate::secret::Secret;
 
@@ -82,6 +82,19 @@ impl Keys {
                 _ => Err(KeyError("takes exactly one public key".into())),
             },
         }
+    }
+
+    /// An identifier of each HMAC key's bytes (an HMAC of a fixed label under the key), so
+    /// config load can tell which routes share a key without keeping the key. Empty for token
+    /// and public-key schemes.
+    pub(crate) fn ids(scheme: &Scheme, keys: &[Secret]) -> Vec<Tag> {
+        if scheme.algorithm.key_kind() != KeyKind::Hmac {
+            return Vec::new();
+        }
+        keys.iter()
+            .filter_map(|s| secret_bytes(scheme, s.expose()).ok())
+            .map(|bytes| KeyedMac::new(Algorithm::Sha256, &bytes).tag_of(b"hookgate key id"))
+            .collect()
     }
 
     /// Whether an offered token equals one of the tokens; the index of the match.

@@ -81,6 +81,10 @@ pub enum SignError {
 pub struct Verifier {
     scheme: Scheme,
     keys: Keys,
+    key_ids: Box<[Tag]>,
+    /// Refuse signed payloads of challenge-token shape: set on routes whose key also answers
+    /// an unsigned MAC handshake (see `challenge`).
+    guard_challenges: bool,
     tolerance: u64,
     public_url: Box<str>,
 }
@@ -103,6 +107,8 @@ impl Verifier {
     pub fn new(scheme: Scheme, keys: &[Secret], tolerance: u64) -> Result<Verifier, KeyError> {
         Ok(Verifier {
             keys: Keys::new(&scheme, keys)?,
+            key_ids: Keys::ids(&scheme, keys).into(),
+            guard_challenges: false,
             scheme,
             tolerance,
             public_url: Box::from(""),
@@ -114,6 +120,26 @@ impl Verifier {
     pub fn with_public_url(mut self, url: &str) -> Verifier {
         self.public_url = url.trim_end_matches('/').into();
         self
+    }
+
+    /// Refuses from now on every delivery whose signed payload has the shape of a challenge
+    /// token (`challenge`): for a route whose key also answers an unsigned MAC handshake,
+    /// so no answer of that handshake is ever a delivery signature here.
+    pub fn guard_challenges(&mut self) {
+        self.guard_challenges = true;
+    }
+
+    /// Whether [`Verifier::guard_challenges`] is on.
+    pub fn guards_challenges(&self) -> bool {
+        self.guard_challenges
+    }
+
+    /// Whether this verifier and `other` hold an HMAC key with the same bytes, whatever the
+    /// algorithm or how the secret was written.
+    pub fn shares_key_with(&self, other: &Verifier) -> bool {
+        self.key_ids
+            .iter()
+            .any(|id| other.key_ids.iter().any(|o| o.ct_eq(id)))
     }
 
     /// The URL the sender posts to, for schemes that sign it.
@@ -277,9 +303,9 @@ impl Verifier {
                     sink(chunk);
                 });
             });
-            // A payload a challenge handshake would MAC is never a delivery (see `challenge`).
-            // Its shape is public, so refusing early reveals nothing.
-            if shape.is_token() {
+            // A payload a challenge handshake of this key would MAC is never a delivery (see
+            // `challenge`). Its shape is public, so refusing early reveals nothing.
+            if self.guard_challenges && shape.is_token() {
                 return Err(Rejection::SignatureMismatch);
             }
             let first = *fingerprint.get_or_insert(expected);

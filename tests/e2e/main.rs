@@ -14,5 +14,6 @@ mod handshakes;
 mod hostile;
 mod limits;
 mod oracle;
+mod paths;
 mod providers_doc;
 mod seed_senders;

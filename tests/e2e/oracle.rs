@@ -125,3 +125,180 @@ async fn the_crc_handshake_signs_no_delivery() {
     let limited = limited.expect("40 handshakes in a row were all answered");
     assert!(limited.header("retry-after").is_some(), "{limited:?}");
 }
+
+/// The scheme's written form of `now`.
+fn stamp(scheme: &hookgate::scheme::Scheme, now: i64) -> String {
+    use hookgate::scheme::TimestampFormat;
+    match scheme.timestamp_format {
+        TimestampFormat::Unix => now.to_string(),
+        TimestampFormat::UnixMs => (now * 1000).to_string(),
+        TimestampFormat::Rfc3339 => hookgate::verify::format_rfc3339(now),
+    }
+}
+
+/// The property behind the guard, over every preset: one config holds an X route and a route
+/// of every HMAC preset (plus a custom scheme that opts into the CRC), all with the same key
+/// bytes, as a careless operator might write it. For each route and each probe body, if the
+/// CRC (or Zoom's validation) would answer a MAC of that delivery's signed payload, the
+/// delivery is refused even with its correct signature. So no handshake answer is ever a
+/// delivery signature, on any route.
+#[test]
+fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
+    use hookgate::config::Config;
+    use hookgate::handshake::{RouteKeys, after_verify, before_body};
+    use hookgate::scheme::{Handshake, KeyKind, SecretEncoding, preset, preset_names};
+    use hookgate::verify::Delivery;
+    use http::{HeaderMap, Method};
+
+    let key = "one-secret-shared-by-every-route";
+    let mut yaml = String::from(
+        "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nroutes:\n\
+         \x20 - name: x\n    path: /x\n    provider: twitter\n    secrets: ['one-secret-shared-by-every-route']\n\
+         \x20 - name: custom\n    path: /custom\n    secrets: ['one-secret-shared-by-every-route']\n    scheme:\n\
+         \x20     signature_header: X-Sig\n      timestamp_header: X-Ts\n      signed_payload: '{timestamp}{body}'\n      handshake: twitter_crc\n",
+    );
+    for name in preset_names() {
+        let scheme = preset(name).unwrap().build().unwrap();
+        if scheme.algorithm.key_kind() != KeyKind::Hmac || name == "twitter" {
+            continue;
+        }
+        let written = match scheme.secret_encoding {
+            SecretEncoding::Raw => key.to_owned(),
+            SecretEncoding::Hex => hex::encode(key),
+            SecretEncoding::Base64 => format!(
+                "{}{}",
+                String::from_utf8_lossy(&scheme.secret_prefix),
+                base64::engine::general_purpose::STANDARD.encode(key)
+            ),
+        };
+        yaml.push_str(&format!(
+            "  - name: {name}\n    path: /p/{name}\n    provider: {name}\n    secrets: ['{written}']\n"
+        ));
+        if scheme.handshake == Some(Handshake::MetaSubscribe) {
+            yaml.push_str("    verify_token: vt\n");
+        }
+        if scheme.needs_public_url() {
+            yaml.push_str("    public_url: https://gateway.test/\n");
+        }
+    }
+    let config = Config::parse(
+        &yaml,
+        std::path::Path::new("t.yaml"),
+        std::path::Path::new("."),
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let crc = config.routes.by_name("x").unwrap();
+    let keys = RouteKeys {
+        verifier: &crc.verifier,
+        verify_token: None,
+    };
+    let bodies = [
+        "forged",
+        "eyJhIjoxfQ",
+        "12345",
+        "true",
+        "",
+        r#"{"for_user_id":"1"}"#,
+    ];
+    let none = HeaderMap::new();
+    let now = 1_800_000_000;
+    let (mut routes, mut verified, mut answered) = (0, 0, 0);
+    for route in config.routes.iter() {
+        routes += 1;
+        assert!(
+            route.verifier.guards_challenges(),
+            "{}: shares the CRC's key but is unguarded",
+            route.name
+        );
+        let ts = stamp(route.verifier.scheme(), now);
+        for body in bodies {
+            let delivery = |headers| Delivery {
+                method: &Method::POST,
+                path: "/h",
+                query: None,
+                headers,
+                body: body.as_bytes(),
+            };
+            let Ok(signed) = route.verifier.sign(&delivery(&none), &ts) else {
+                continue;
+            };
+            let mut headers = HeaderMap::new();
+            for (name, value) in signed {
+                headers.append(name, value.parse().unwrap());
+            }
+            let payload = route.verifier.signed_payload(&delivery(&none), &ts);
+            let target = format!(
+                "/x?crc_token={}",
+                query_encode(&String::from_utf8_lossy(&payload))
+            );
+            let crc_answers = matches!(
+                before_body(
+                    Handshake::TwitterCrc,
+                    &Method::GET,
+                    &target.parse().unwrap(),
+                    &none,
+                    keys
+                ),
+                Some(Ok(_))
+            );
+            let zoom = serde_json::json!({
+                "event": "endpoint.url_validation",
+                "payload": { "plainToken": String::from_utf8_lossy(&payload) },
+            })
+            .to_string();
+            let zoom_delivery = Delivery {
+                body: zoom.as_bytes(),
+                ..delivery(&none)
+            };
+            let zoom_answers = after_verify(
+                Handshake::ZoomUrlValidation,
+                &zoom_delivery,
+                &crc.verifier,
+                0,
+            )
+            .is_some();
+            let accepted = route.verifier.verify(&delivery(&headers), now).is_ok();
+            assert!(
+                !(accepted && (crc_answers || zoom_answers)),
+                "{}, body {body:?}: a handshake answer is this delivery's signature",
+                route.name
+            );
+            verified += usize::from(accepted);
+            answered += usize::from(crc_answers);
+        }
+    }
+    // The probe reached real verdicts both ways: many deliveries verified, and the CRC did
+    // answer token-shaped payloads (which were then refused as deliveries).
+    assert!(routes >= 40, "only {routes} routes");
+    assert!(verified >= 30, "only {verified} deliveries verified");
+    assert!(answered >= 10, "the CRC answered only {answered} probes");
+}
+
+/// Without an unsigned MAC handshake on a shared key, nothing is refused for its shape:
+/// Mailgun signs `{timestamp}{token}`, which is token-shaped, and still verifies.
+#[test]
+fn only_routes_sharing_a_key_with_the_crc_are_guarded() {
+    let yaml = "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nroutes:\n\
+         \x20 - name: x\n    path: /x\n    provider: twitter\n    secrets: [a, shared]\n\
+         \x20 - name: mg\n    path: /mg\n    provider: mailgun\n    secrets: [shared]\n\
+         \x20 - name: mg2\n    path: /mg2\n    provider: mailgun\n    secrets: [own]\n\
+         \x20 - name: x2\n    path: /x2\n    provider: twitter\n    secrets: [b]\n    handshake: false\n";
+    let config = hookgate::config::Config::parse(
+        yaml,
+        std::path::Path::new("t.yaml"),
+        std::path::Path::new("."),
+        &|_| None,
+    )
+    .unwrap();
+    let guarded = |name| {
+        config
+            .routes
+            .by_name(name)
+            .unwrap()
+            .verifier
+            .guards_challenges()
+    };
+    assert!(guarded("x") && guarded("mg"));
+    assert!(!guarded("mg2") && !guarded("x2"));
+}
