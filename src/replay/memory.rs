@@ -97,6 +97,17 @@ impl MemoryStore {
         state.purge(now, PURGE_STEP);
         if let Some(entry) = state.entries.get(&key).copied() {
             if entry.expires_at() > now {
+                // A later verified copy (re-signed with a newer timestamp) could be accepted
+                // until its own expiry: hold the key that long too.
+                if expires_at > entry.expires_at() {
+                    state.by_expiry.remove(&(entry.expires_at(), key));
+                    let mut longer = Entry::new(expires_at);
+                    if entry.acknowledged() {
+                        longer.acknowledge();
+                    }
+                    state.entries.insert(key, longer);
+                    state.by_expiry.insert((longer.expires_at(), key));
+                }
                 return Ok(false);
             }
             state.by_expiry.remove(&(entry.expires_at(), key));
@@ -174,6 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn a_later_copy_raises_the_expiry_and_keeps_the_acknowledgement() {
+        let store = MemoryStore::new(10);
+        assert_eq!(store.reserve_now(k(1), 100, 0), Ok(true));
+        store.acknowledge_now(k(1));
+        assert_eq!(store.reserve_now(k(1), 150, 90), Ok(false));
+        assert_eq!(store.reserve_now(k(1), 120, 95), Ok(false), "never lowered");
+        assert_eq!(store.holder_now(k(1), 140), Some(Holder::Acknowledged));
+        assert_eq!(store.reserve_now(k(1), 150, 149), Ok(false));
+        assert_eq!(
+            store.reserve_now(k(1), 300, 150),
+            Ok(true),
+            "free at its raised expiry"
+        );
+        assert_eq!(store.len(), 1, "one entry, one expiry index");
+    }
+
+    #[test]
     fn reserve_once_until_expiry() {
         let store = MemoryStore::new(10);
         assert_eq!(store.reserve_now(k(1), 100, 0), Ok(true));
@@ -223,7 +251,7 @@ mod tests {
         }
         assert_eq!(store.reserve_now(k(7), 500, 10), Err(StoreError::Full(3)));
         assert_eq!(
-            store.reserve_now(k(0), 500, 10),
+            store.reserve_now(k(0), 100, 10),
             Ok(false),
             "a live duplicate is still a duplicate"
         );

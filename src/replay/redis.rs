@@ -1,6 +1,7 @@
 //! The shared replay store: one Redis for every replica.
 //!
-//! A reservation is `SET key <token> NX EX ttl`, atomic across replicas. Each attempt has its
+//! A reservation is `SET key <token> NX EX ttl` in a script that, when the key is held, raises
+//! its expiry to `ttl` (never lowers it), atomic across replicas. Each attempt has its
 //! own token (a random per-process seed hashed with a counter), so a release deletes the key
 //! only if it still holds that attempt's token (`GET` = token, then `DEL`, in one script). An
 //! acknowledgement replaces the token with `ack`, keeping the expiry, in the same way. Every
@@ -24,6 +25,14 @@ use redis::aio::MultiplexedConnection;
 
 use super::{Holder, Key, ReplayStore, StoreError, StoreFuture, Token};
 use crate::config::RedisSettings;
+
+/// Takes the key for `ARGV[2]` seconds unless it is held; a held key's expiry is raised to
+/// that, never lowered, so a later verified copy of a delivery (re-signed with a newer
+/// timestamp) stays refused as long as it could be accepted. 1 when taken, 0 when held.
+const RESERVE_SCRIPT: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end \
+local ttl = redis.call('TTL', KEYS[1]) \
+if ttl >= 0 and ttl < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
+return 0";
 
 /// Deletes the key only if it still holds this process's token.
 const RELEASE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
@@ -254,17 +263,17 @@ impl ReplayStore for RedisStore {
     fn reserve(&self, key: Key, expires_at: i64, now: i64) -> StoreFuture<'_, Option<Token>> {
         let ttl = expires_at.saturating_sub(now).max(1);
         let token = self.inner.token();
-        let mut command = redis::cmd("SET");
+        let mut command = redis::cmd("EVAL");
         command
+            .arg(RESERVE_SCRIPT)
+            .arg(1)
             .arg(self.inner.key(&key))
             .arg(token)
-            .arg("NX")
-            .arg("EX")
             .arg(ttl);
         Box::pin(async move {
-            match self.inner.run::<Option<String>>(command).await {
-                Ok(Some(_)) => Ok(Some(token)),
-                Ok(None) => {
+            match self.inner.run::<i64>(command).await {
+                Ok(1) => Ok(Some(token)),
+                Ok(_) => {
                     // Taken. If by our own unanswered attempt, this retry adopts it instead
                     // of being refused as a replay of a delivery that never got through.
                     let orphan = self.inner.orphans().get(&key).copied();

@@ -184,3 +184,71 @@ async fn replicas_sharing_redis_acknowledge_each_others_answered_deliveries() {
     let line = b.wait_for_log("\"outcome\":\"duplicate\"");
     assert!(line.contains("\"status\":200"), "{line}");
 }
+
+/// A sender's later copy of the same message id, re-signed with a newer timestamp, could be
+/// accepted until its own timestamp goes stale: it must keep the id reserved that long, past
+/// the first copy's expiry. Both duplicate modes, the memory store (pinned clock) and a real
+/// Redis (whose expiries are real seconds, so the clock moves with real time).
+#[tokio::test]
+async fn a_re_signed_copy_keeps_its_id_reserved_past_the_first_copys_expiry() {
+    let redis = RedisServer::start();
+    for (store, duplicates) in [
+        ("", "reject"),
+        ("", "acknowledge"),
+        ("redis", "reject"),
+        ("redis", "acknowledge"),
+    ] {
+        let upstream = Upstream::start().await;
+        let mut config = one_route(
+            &upstream,
+            &format!(
+                "    provider: standard-webhooks\n    secrets: [{WHSEC}]\n    tolerance_seconds: 2\n    duplicates: {duplicates}\n"
+            ),
+        );
+        if store == "redis" {
+            config = config.replace(
+                "routes:",
+                &format!(
+                    "replay: {{ store: redis, redis_url: '{}' }}\nroutes:",
+                    redis.url()
+                ),
+            );
+        }
+        let gateway = InProcess::start(&config).await;
+        let what = format!("{store} {duplicates}");
+        // Each case its own id: the Redis cases share one server.
+        let id = format!("msg_{store}_{duplicates}");
+        let body = b"{\"type\":\"invoice.paid\"}";
+        // Real seconds pass only where Redis keeps the time.
+        let pass = |seconds: f64| async move {
+            if store == "redis" {
+                tokio::time::sleep(std::time::Duration::from_secs_f64(seconds)).await;
+            }
+        };
+
+        // The first copy: reserved until NOW + 2 + 1.
+        let first = post(gateway.addr, "/hook", &standard(&id, NOW, body), body).await;
+        assert_eq!(first.status, 200, "{what}: {first:?}");
+        // Its re-signed retry at NOW + 2 is a duplicate, and raises the expiry to NOW + 5.
+        pass(1.5).await;
+        gateway.clock.set(NOW + 2);
+        let retry = standard(&id, NOW + 2, body);
+        let answer = post(gateway.addr, "/hook", &retry, body).await;
+        assert!(matches!(answer.status, 200 | 401), "{what}: {answer:?}");
+        // At NOW + 4 the first copy's reservation is gone, but the retry is still fresh.
+        pass(2.0).await;
+        gateway.clock.set(NOW + 4);
+        let again = post(gateway.addr, "/hook", &retry, body).await;
+        let want: &[u8] = if duplicates == "reject" {
+            br#"{"error":"replayed"}"#
+        } else {
+            DUPLICATE
+        };
+        assert_eq!(again.body, want, "{what}: {again:?}");
+        assert_eq!(
+            upstream.count(),
+            1,
+            "{what}: the re-signed copy reached the app again"
+        );
+    }
+}
