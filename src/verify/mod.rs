@@ -82,6 +82,9 @@ pub struct Verifier {
     scheme: Scheme,
     keys: Keys,
     key_ids: Box<[Tag]>,
+    /// Every header the scheme reads (signature, timestamp, template pieces): each must come
+    /// once and must not be named by `Connection`, or a hop would change what was verified.
+    read_headers: Box<[HeaderName]>,
     /// Refuse signed payloads of challenge-token shape: set on routes whose key also answers
     /// an unsigned MAC handshake (see `challenge`).
     guard_challenges: bool,
@@ -108,6 +111,7 @@ impl Verifier {
         Ok(Verifier {
             keys: Keys::new(&scheme, keys)?,
             key_ids: Keys::ids(&scheme, keys).into(),
+            read_headers: read_headers(&scheme).into(),
             guard_challenges: false,
             scheme,
             tolerance,
@@ -188,6 +192,7 @@ impl Verifier {
             }
         }
         parsed.finish()?;
+        self.check_read_headers(delivery.headers)?;
         let stamp = match &scheme.timestamp {
             None => None,
             Some(TimestampSource::Header(name)) => Some(
@@ -235,6 +240,27 @@ impl Verifier {
             timestamp,
             fingerprint,
         })
+    }
+
+    /// Refuses a repeated header the scheme reads (a second `webhook-id` would be verified
+    /// as the first and forwarded beside it), and a `Connection` header naming one (a hop
+    /// strips it after verification, so the app would see less than was verified).
+    fn check_read_headers(&self, headers: &HeaderMap) -> Result<(), Rejection> {
+        for name in self.read_headers.iter() {
+            single(headers, name).map_err(|()| Rejection::SignatureMalformed)?;
+        }
+        for value in headers.get_all(http::header::CONNECTION) {
+            let named = value.as_bytes().split(|&b| b == b',').any(|token| {
+                let token = token.trim_ascii();
+                self.read_headers
+                    .iter()
+                    .any(|name| token.eq_ignore_ascii_case(name.as_str().as_bytes()))
+            });
+            if named {
+                return Err(Rejection::SignatureMalformed);
+            }
+        }
+        Ok(())
     }
 
     /// Checks the offered signatures with the route's keys: which key matched, and the
@@ -410,6 +436,26 @@ impl Verifier {
         headers.push((header.clone(), value));
         Ok(headers)
     }
+}
+
+/// The headers `scheme` reads, each once.
+fn read_headers(scheme: &Scheme) -> Vec<HeaderName> {
+    let mut names: Vec<HeaderName> = Vec::new();
+    if let SignatureSource::Headers(list) = &scheme.signature {
+        names.extend(list.iter().cloned());
+    }
+    if let Some(TimestampSource::Header(name)) = &scheme.timestamp {
+        names.push(name.clone());
+    }
+    let templates = std::iter::once(&scheme.signed_payload).chain(scheme.replay_key.as_ref());
+    for piece in templates.flat_map(Template::pieces) {
+        if let Piece::Header(name) = piece {
+            names.push(name.clone());
+        }
+    }
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    names.dedup();
+    names
 }
 
 /// The one value of a header: `Ok(None)` when absent, `Err` when repeated. Repeats are refused

@@ -6,6 +6,7 @@ mod redis;
 mod support;
 mod tls;
 mod vectors;
+mod verified;
 
 mod cli;
 mod deploy;

@@ -1,0 +1,92 @@
+//! What the app receives is what was verified: no hop may remove or double a header the
+//! scheme read. Attacked through the real binary.
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::support::sign::sign;
+use crate::support::{Binary, Upstream, post};
+
+const KEY: &[u8] = b"verified-headers-key";
+
+fn now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(since.unwrap().as_secs()).unwrap()
+}
+
+/// Standard Webhooks headers for `body` under message id `id`.
+fn standard(id: &str, body: &[u8]) -> Vec<(String, String)> {
+    let ts = now();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(KEY).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(body);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        ("webhook-id".to_owned(), id.to_owned()),
+        ("webhook-timestamp".to_owned(), ts.to_string()),
+        (
+            "webhook-signature".to_owned(),
+            format!("v1,{}", b64.encode(mac.finalize().into_bytes())),
+        ),
+    ]
+}
+
+fn h(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
+}
+
+#[tokio::test]
+async fn no_hop_can_remove_or_double_a_header_the_scheme_read() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.yaml");
+    let whsec = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(KEY)
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\nroutes:\n\
+             \x20 - name: sw\n    path: /sw\n    provider: standard-webhooks\n    secrets: ['{whsec}']\n\
+             \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    let gw = Binary::start(&config, &[]);
+    let body = br#"{"type":"invoice.paid"}"#;
+
+    let mut cases: Vec<(&str, &str, Vec<(String, String)>)> = Vec::new();
+    // `Connection` naming a signed header: a hop strips it after verification.
+    let mut named = standard("msg_1", body);
+    named.push(h("Connection", "keep-alive, Webhook-Id"));
+    cases.push(("Connection names webhook-id", "/sw", named));
+    let mut named = sign("flow", &["flow-secret"], body, 0);
+    named.push(h("Connection", "x-flow-signature"));
+    cases.push(("Connection names the signature", "/flow", named));
+    let mut stamp = standard("msg_2", body);
+    stamp.push(h("Connection", "webhook-timestamp"));
+    cases.push(("Connection names the timestamp", "/sw", stamp));
+    // A second copy of a signed header: verified as one, forwarded as two.
+    let mut doubled = standard("msg_3", body);
+    doubled.push(h("webhook-id", "msg_other"));
+    cases.push(("a second webhook-id", "/sw", doubled));
+    for (what, path, headers) in cases {
+        let reply = post(gw.addr, path, &headers, body).await;
+        assert_eq!(reply.status, 401, "{what}: {reply:?}");
+        assert_eq!(reply.body, br#"{"error":"signature_malformed"}"#, "{what}");
+    }
+    assert_eq!(upstream.count(), 0, "{:?}", upstream.received());
+
+    // Connection naming an unsigned header is fine: that header is hop-by-hop by request.
+    let mut fine = standard("msg_4", body);
+    fine.push(h("Connection", "x-trace"));
+    fine.push(h("x-trace", "1"));
+    let reply = post(gw.addr, "/sw", &fine, body).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let got = &upstream.received()[0];
+    assert_eq!(got.headers["webhook-id"], "msg_4");
+    assert!(!got.headers.contains_key("x-trace"));
+}
