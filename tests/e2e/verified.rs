@@ -10,6 +10,8 @@ use crate::support::{Binary, Upstream, post};
 
 const KEY: &[u8] = b"verified-headers-key";
 
+type Headers = Vec<(String, String)>;
+
 fn now() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     i64::try_from(since.unwrap().as_secs()).unwrap()
@@ -58,7 +60,7 @@ async fn no_hop_can_remove_or_double_a_header_the_scheme_read() {
     let gw = Binary::start(&config, &[]);
     let body = br#"{"type":"invoice.paid"}"#;
 
-    let mut cases: Vec<(&str, &str, Vec<(String, String)>)> = Vec::new();
+    let mut cases: Vec<(&str, &str, Headers)> = Vec::new();
     // `Connection` naming a signed header: a hop strips it after verification.
     let mut named = standard("msg_1", body);
     named.push(h("Connection", "keep-alive, Webhook-Id"));
