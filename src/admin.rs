@@ -13,8 +13,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::gateway::Gateway;
+use crate::send_timeout::SendTimeout;
+
+/// Open admin connections at once: probes and scrapes need a handful.
+const MAX_CONNECTIONS: usize = 64;
 
 /// The Prometheus text format's content type.
 const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -25,13 +30,22 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "admin listening");
     }
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        // Past the cap the connection is closed at once: probes retry, and a flood of
+        // admin connections costs nothing to the webhook listener.
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let stream = SendTimeout::new(stream, Duration::from_secs(10));
         let gateway = Arc::clone(&gateway);
         tokio::spawn(async move {
+            let _permit = permit;
             let service = service_fn(move |request| {
                 let gateway = Arc::clone(&gateway);
                 async move { Ok::<_, std::convert::Infallible>(answer(&gateway, &request).await) }

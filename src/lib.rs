@@ -37,5 +37,6 @@ pub mod metrics;
 pub mod path;
 pub mod proxy;
 pub mod replay;
+pub mod send_timeout;
 pub mod server;
 pub mod tls;

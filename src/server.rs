@@ -8,13 +8,18 @@
 //!
 //! Open connections are capped (`max_connections`): past the cap a connection gets a canned
 //! 503 with `Retry-After` and is closed, so a connection flood costs a bounded amount of
-//! memory instead of growing until the process dies.
+//! memory instead of growing until the process dies. No connection holds its slot forever:
+//! the head is bounded by `header_seconds`, the body by `body_seconds`, each response write
+//! by `send_seconds` without progress, and a connection serves at most
+//! `max_requests_per_connection` requests.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use http::header::{CONNECTION, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -25,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::gateway::Gateway;
+use crate::send_timeout::SendTimeout;
 
 /// Serves `gateway` on `listener` until `shutdown` completes, then drains.
 ///
@@ -129,6 +135,7 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let active = gateway.active();
     let header_timeout = active.config.timeouts.header;
+    let stream = SendTimeout::new(stream, active.config.timeouts.send);
     match &active.config.tls {
         None => serve(stream, peer, gateway, header_timeout, watcher).await,
         Some(tls) => {
@@ -151,9 +158,21 @@ async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let cap = gateway.active().config.max_requests_per_connection;
+    let served = Arc::new(AtomicUsize::new(0));
     let service = service_fn(move |request| {
         let gateway = Arc::clone(&gateway);
-        async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
+        let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= cap;
+        async move {
+            let mut response = gateway.handle(request, peer).await;
+            if last {
+                // hyper closes the connection once this answer is written.
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -17,6 +17,7 @@ pub(crate) struct FileConfig {
     pub(crate) upstream_ca_file: Option<Spanned<String>>,
     pub(crate) max_body_bytes: Option<Spanned<u64>>,
     pub(crate) max_connections: Option<Spanned<u64>>,
+    pub(crate) max_requests_per_connection: Option<Spanned<u64>>,
     #[serde(default)]
     pub(crate) replay: ReplayFile,
     #[serde(default)]
@@ -100,6 +101,7 @@ pub(crate) struct TimeoutsFile {
     pub(crate) header_seconds: Option<Spanned<u64>>,
     pub(crate) body_seconds: Option<Spanned<u64>>,
     pub(crate) upstream_seconds: Option<Spanned<u64>>,
+    pub(crate) send_seconds: Option<Spanned<u64>>,
     pub(crate) shutdown_grace_seconds: Option<Spanned<u64>>,
 }
 

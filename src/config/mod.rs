@@ -39,6 +39,9 @@ pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 300;
 pub const DEFAULT_REPLAY_MAX_ENTRIES: u64 = 1_000_000;
 /// Default cap on open webhook connections.
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
+
+/// Requests on one connection before it is closed, as nginx's `keepalive_requests`.
+pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
 /// Default prefix of replay keys in Redis.
 pub const DEFAULT_REDIS_KEY_PREFIX: &str = "hookgate:replay:";
 /// Default bound on one Redis command, connecting included.
@@ -61,6 +64,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Open webhook connections beyond this are answered 503 and closed.
     pub max_connections: usize,
+    /// Requests served on one connection before it is closed (`Connection: close` on the
+    /// last answer), so no client holds a slot with an endless pipeline.
+    pub max_requests_per_connection: usize,
     /// Log format, when the file sets one.
     pub log_format: Option<LogFormat>,
     /// The routes.
@@ -108,6 +114,9 @@ pub struct Timeouts {
     pub body: Duration,
     /// For the upstream's whole response.
     pub upstream: Duration,
+    /// Without progress while a response is written to a client (nginx's `send_timeout`):
+    /// a client that stops reading gives its connection slot back after this.
+    pub send: Duration,
     /// For in-flight requests to finish after a shutdown signal.
     pub shutdown_grace: Duration,
 }
@@ -268,11 +277,17 @@ impl Validator<'_> {
             "max_connections",
             DEFAULT_MAX_CONNECTIONS,
         );
+        let max_requests_per_connection = self.positive(
+            &raw.max_requests_per_connection,
+            "max_requests_per_connection",
+            DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+        );
         let t = &raw.timeouts;
         let timeouts = Timeouts {
             header: self.seconds(&t.header_seconds, "timeouts.header_seconds", 10),
             body: self.seconds(&t.body_seconds, "timeouts.body_seconds", 30),
             upstream: self.seconds(&t.upstream_seconds, "timeouts.upstream_seconds", 30),
+            send: self.seconds(&t.send_seconds, "timeouts.send_seconds", 10),
             shutdown_grace: self.seconds(
                 &t.shutdown_grace_seconds,
                 "timeouts.shutdown_grace_seconds",
@@ -357,6 +372,8 @@ impl Validator<'_> {
             replay: replay?,
             timeouts,
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            max_requests_per_connection: usize::try_from(max_requests_per_connection)
+                .unwrap_or(usize::MAX),
             log_format: raw.log_format,
             routes: RouteTable::new(routes),
         })

@@ -18,3 +18,4 @@ mod oracle;
 mod paths;
 mod providers_doc;
 mod seed_senders;
+mod slots;
