@@ -58,6 +58,9 @@ pub enum Rejection {
     /// A handshake request asked with the wrong verify token, or the route cannot answer it.
     #[error("handshake refused")]
     HandshakeRefused,
+    /// The process-wide budget for buffered bodies is spent; the sender should retry.
+    #[error("body budget exhausted")]
+    Overloaded,
     /// The replay store cannot take the reservation (full or unreachable); the sender should retry.
     #[error("replay store unavailable")]
     ReplayStoreUnavailable,
@@ -95,7 +98,9 @@ impl Rejection {
             | Rejection::PathMalformed => StatusCode::BAD_REQUEST,
             Rejection::HandshakeRefused => StatusCode::FORBIDDEN,
             Rejection::InFlight => StatusCode::CONFLICT,
-            Rejection::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::ReplayStoreUnavailable | Rejection::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Rejection::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Rejection::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -107,6 +112,7 @@ impl Rejection {
         match self {
             Rejection::NoRoute => "no_route",
             Rejection::PathMalformed => "path_malformed",
+            Rejection::Overloaded => "overloaded",
             Rejection::MethodNotAllowed => "method_not_allowed",
             Rejection::SignatureMissing => "signature_missing",
             Rejection::SignatureMalformed => "signature_malformed",
@@ -129,7 +135,7 @@ impl Rejection {
     }
 
     /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
-    pub const ALL: [Rejection; 20] = [
+    pub const ALL: [Rejection; 21] = [
         Rejection::NoRoute,
         Rejection::MethodNotAllowed,
         Rejection::SignatureMissing,
@@ -152,6 +158,7 @@ impl Rejection {
         Rejection::HandshakeRefused,
         Rejection::InFlight,
         Rejection::PathMalformed,
+        Rejection::Overloaded,
     ];
 
     /// A dense index, `0..ALL.len()`, for per-reason counters.
@@ -177,6 +184,7 @@ impl Rejection {
             Rejection::HandshakeRefused => 17,
             Rejection::InFlight => 18,
             Rejection::PathMalformed => 19,
+            Rejection::Overloaded => 20,
         }
     }
 
@@ -213,6 +221,7 @@ mod tests {
         let cases = [
             (Rejection::NoRoute, 404),
             (Rejection::PathMalformed, 400),
+            (Rejection::Overloaded, 503),
             (Rejection::MethodNotAllowed, 405),
             (Rejection::SignatureMissing, 401),
             (Rejection::SignatureMalformed, 401),

@@ -21,6 +21,7 @@ use hyper::body::Incoming;
 
 use crate::access_log::{AccessLog, Entry};
 use crate::body;
+use crate::budget::{self, BodyBudget};
 use crate::clock::Clock;
 use crate::config::{Config, Mode, ReplaySettings, StoreKind};
 use crate::error::Rejection;
@@ -42,6 +43,8 @@ pub struct Gateway {
     access_log: AccessLog,
     clock: Clock,
     requests: AtomicU64,
+    /// Bytes all buffered bodies may hold at once.
+    budget: Arc<BodyBudget>,
     listening: AtomicBool,
     draining: AtomicBool,
 }
@@ -105,6 +108,7 @@ impl Gateway {
     pub fn new(config: Config, clock: Clock) -> Result<Gateway, StoreError> {
         let metrics = Metrics::new();
         let store = build_store(&config.replay)?;
+        let budget = BodyBudget::new(budget_size(&config));
         let active = Active::build(config, store, &metrics, None);
         metrics.reload(true, clock.now());
         Ok(Gateway {
@@ -113,6 +117,7 @@ impl Gateway {
             access_log: AccessLog::disabled(),
             clock,
             requests: AtomicU64::new(0),
+            budget,
             listening: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         })
@@ -132,6 +137,11 @@ impl Gateway {
     /// The config and state new requests use.
     pub fn active(&self) -> Arc<Active> {
         self.active.load_full()
+    }
+
+    /// The budget for buffered bodies.
+    pub fn budget(&self) -> &BodyBudget {
+        &self.budget
     }
 
     /// Metrics of this gateway.
@@ -164,6 +174,7 @@ impl Gateway {
             tracing::warn!("replay settings changed: starting a new replay store");
             build_store(&config.replay)?
         };
+        self.budget.set_limit(budget_size(&config));
         let active = Active::build(config, store, &self.metrics, Some(&old));
         self.active.store(Arc::new(active));
         self.metrics.reload(true, self.clock.now());
@@ -275,11 +286,13 @@ impl Gateway {
             return Err(Rejection::MethodNotAllowed);
         }
         let (parts, incoming) = request.into_parts();
-        let body = body::read(
+        // `_charge` holds the body's share of the budget until the request is answered.
+        let (body, _charge) = body::read(
             incoming,
             &parts.headers,
             route.max_body_bytes,
             active.config.timeouts.body,
+            &self.budget,
         )
         .await?;
         state.metrics.body(body.len());
@@ -409,6 +422,13 @@ fn admit(limiter: &DefaultDirectRateLimiter) -> Result<(), Rejection> {
     })
 }
 
+/// The body budget for `config`, logged with where its size came from.
+fn budget_size(config: &Config) -> u64 {
+    let (bytes, source) = budget::size(config.max_buffered_body_bytes, budget::memory_limit());
+    tracing::info!(bytes, source = ?source, "body budget");
+    bytes
+}
+
 fn build_store(settings: &ReplaySettings) -> Result<Arc<dyn ReplayStore>, StoreError> {
     Ok(match (settings.store, &settings.redis) {
         (StoreKind::Redis, Some(redis)) => Arc::new(RedisStore::new(redis)?),
@@ -437,6 +457,10 @@ pub fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
         }
         // Part of the body may still be on the wire; do not try to reuse the connection.
         Rejection::BodyTooLarge | Rejection::BodyTimeout | Rejection::BodyUnreadable => {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        Rejection::Overloaded => {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         Rejection::ReplayStoreUnavailable | Rejection::InFlight => {

@@ -29,6 +29,7 @@ pub use error::Rejection;
 pub mod access_log;
 pub mod admin;
 pub mod body;
+pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod gateway;

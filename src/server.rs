@@ -32,6 +32,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::gateway::Gateway;
 use crate::send_timeout::SendTimeout;
 
+/// hyper's per-connection read buffer, which also caps the request head.
+const MAX_READ_BUFFER: usize = 64 << 10;
+
 /// Serves `gateway` on `listener` until `shutdown` completes, then drains.
 ///
 /// # Errors
@@ -175,8 +178,11 @@ async fn serve<S>(
         }
     });
     let mut http = http1::Builder::new();
+    // A 64 KiB read buffer (hyper's default grows to ~400 KiB per connection) bounds what a
+    // connection holds beyond its charged body, and the request head with it.
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_READ_BUFFER)
         .keep_alive(true);
     let connection = http.serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(connection).await {

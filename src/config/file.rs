@@ -18,6 +18,7 @@ pub(crate) struct FileConfig {
     pub(crate) max_body_bytes: Option<Spanned<u64>>,
     pub(crate) max_connections: Option<Spanned<u64>>,
     pub(crate) max_requests_per_connection: Option<Spanned<u64>>,
+    pub(crate) max_buffered_body_bytes: Option<Spanned<u64>>,
     #[serde(default)]
     pub(crate) replay: ReplayFile,
     #[serde(default)]

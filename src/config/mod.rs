@@ -67,6 +67,9 @@ pub struct Config {
     /// Requests served on one connection before it is closed (`Connection: close` on the
     /// last answer), so no client holds a slot with an endless pipeline.
     pub max_requests_per_connection: usize,
+    /// Bytes all buffered bodies may hold at once; `None`: from the memory limit
+    /// (`crate::budget`).
+    pub max_buffered_body_bytes: Option<u64>,
     /// Log format, when the file sets one.
     pub log_format: Option<LogFormat>,
     /// The routes.
@@ -282,6 +285,10 @@ impl Validator<'_> {
             "max_requests_per_connection",
             DEFAULT_MAX_REQUESTS_PER_CONNECTION,
         );
+        let max_buffered_body_bytes = raw
+            .max_buffered_body_bytes
+            .as_ref()
+            .map(|_| self.positive(&raw.max_buffered_body_bytes, "max_buffered_body_bytes", 1));
         let t = &raw.timeouts;
         let timeouts = Timeouts {
             header: self.seconds(&t.header_seconds, "timeouts.header_seconds", 10),
@@ -374,6 +381,7 @@ impl Validator<'_> {
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             max_requests_per_connection: usize::try_from(max_requests_per_connection)
                 .unwrap_or(usize::MAX),
+            max_buffered_body_bytes,
             log_format: raw.log_format,
             routes: RouteTable::new(routes),
         })

@@ -8,6 +8,7 @@ mod tls;
 mod vectors;
 mod verified;
 
+mod budget;
 mod cli;
 mod deploy;
 mod duplicates;
