@@ -243,3 +243,48 @@ async fn an_upstream_closing_idle_connections_loses_and_duplicates_nothing() {
         "each delivery reached the app once"
     );
 }
+
+/// Work before verification stays proportional to what a sender could mean: a body in
+/// thousands of 1-byte chunks is refused once its frames are too many and too small (the
+/// whole megabyte used to be read, ~0.7 s of CPU), and a form of more fields than any sender
+/// signs is refused without being parsed.
+#[tokio::test]
+async fn bodies_that_only_cost_cpu_are_refused_early() {
+    let (upstream, gw) = flow_gateway().await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"POST /hook HTTP/1.1\r\nhost: x\r\nx-flow-signature: sha-256=00\r\ntransfer-encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    // 4,000 one-byte chunks: under the route's 4 KiB limit, so only fragmentation refuses it.
+    let _ = stream.write_all(&b"1\r\na\r\n".repeat(4000)).await;
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    let reply = parse_reply(&out);
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert_eq!(reply.body, br#"{"error":"body_unreadable"}"#);
+    assert_eq!(reply.header("connection").as_deref(), Some("close"));
+
+    let upstream_twilio = Upstream::start().await;
+    let twilio = InProcess::start(
+        &one_route(
+            &upstream_twilio,
+            "    provider: twilio\n    secrets: [tok]\n    public_url: https://h.example.com/\n",
+        )
+        .replace("max_body_bytes: 4096", "max_body_bytes: 65536"),
+    )
+    .await;
+    let form = "a=1&".repeat(2000);
+    let headers = [(
+        "X-Twilio-Signature".to_owned(),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
+    )];
+    let reply = post(twilio.addr, "/hook", &headers, form.as_bytes()).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(
+        reply.body, br#"{"error":"signature_malformed"}"#,
+        "refused unparsed, not checked"
+    );
+    assert_eq!(upstream.count() + upstream_twilio.count(), 0);
+}
