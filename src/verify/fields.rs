@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
+use super::multipart;
 use crate::form;
 use crate::scheme::Field;
 
@@ -17,14 +18,18 @@ type FormFields = Vec<(Vec<u8>, Vec<u8>)>;
 /// Lazily parsed views of one body.
 pub(crate) struct BodyFields<'a> {
     body: &'a [u8],
+    content_type: &'a [u8],
     json: OnceCell<Option<serde_json::Value>>,
     form: OnceCell<Option<FormFields>>,
 }
 
 impl<'a> BodyFields<'a> {
-    pub(crate) fn new(body: &'a [u8]) -> BodyFields<'a> {
+    /// Views of `body`, sent with `content_type` (empty when absent): a
+    /// `multipart/form-data` body's text fields are its form fields.
+    pub(crate) fn new(body: &'a [u8], content_type: &'a [u8]) -> BodyFields<'a> {
         BodyFields {
             body,
+            content_type,
             json: OnceCell::new(),
             form: OnceCell::new(),
         }
@@ -82,11 +87,17 @@ impl<'a> BodyFields<'a> {
             .get_or_init(|| {
                 // Counted before anything is decoded or allocated: a forged megabyte of tiny
                 // fields costs one pass over the bytes, not a quarter-million allocations.
-                let separators = self.body.iter().filter(|&&b| b == b'&').count();
-                if separators >= MAX_FORM_FIELDS {
-                    return None;
-                }
-                let mut pairs = form::pairs(self.body)?;
+                let mut pairs =
+                    match multipart::text_fields(self.body, self.content_type, MAX_FORM_FIELDS) {
+                        Some(fields) => fields,
+                        None => {
+                            let separators = self.body.iter().filter(|&&b| b == b'&').count();
+                            if separators >= MAX_FORM_FIELDS {
+                                return None;
+                            }
+                            form::pairs(self.body)?
+                        }
+                    };
                 pairs.sort();
                 pairs.dedup(); // Twilio signs each distinct name and value once.
                 Some(pairs)
@@ -100,7 +111,7 @@ mod tests {
     use super::*;
 
     fn get(body: &str, field: &str) -> Option<String> {
-        let fields = BodyFields::new(body.as_bytes());
+        let fields = BodyFields::new(body.as_bytes(), b"");
         fields
             .get(&Field::parse(field).unwrap())
             .map(|v| String::from_utf8(v.into_owned()).unwrap())
@@ -130,7 +141,7 @@ mod tests {
         let body = "To=%2B1555&From=%2B1666&Body=hi+there&A=2&A=1";
         assert_eq!(get(body, "form:Body").unwrap(), "hi there");
         assert_eq!(get(body, "form:A"), None, "a repeated field is ambiguous");
-        let fields = BodyFields::new(body.as_bytes());
+        let fields = BodyFields::new(body.as_bytes(), b"");
         let names: Vec<_> = fields
             .form_sorted()
             .iter()
@@ -143,13 +154,13 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["A1", "A2", "Bodyhi there", "From+1666", "To+1555"]);
-        assert!(BodyFields::new(b"a=%zz").form_sorted().is_empty());
+        assert!(BodyFields::new(b"a=%zz", b"").form_sorted().is_empty());
         let many = "a=1&".repeat(MAX_FORM_FIELDS);
         assert!(
-            !BodyFields::new(many.as_bytes()).is_form(),
+            !BodyFields::new(many.as_bytes(), b"").is_form(),
             "too many fields"
         );
         let enough = "a=1&".repeat(MAX_FORM_FIELDS - 1);
-        assert!(BodyFields::new(enough.as_bytes()).is_form());
+        assert!(BodyFields::new(enough.as_bytes(), b"").is_form());
     }
 }

@@ -11,6 +11,7 @@ mod fields;
 mod header;
 mod keys;
 mod mac;
+mod multipart;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -167,7 +168,7 @@ impl Verifier {
     /// The [`Rejection`] that says why the delivery is not authentic.
     pub fn verify(&self, delivery: &Delivery<'_>, now: i64) -> Result<Verified, Rejection> {
         let scheme = &self.scheme;
-        let fields = BodyFields::new(delivery.body);
+        let fields = BodyFields::new(delivery.body, content_type(delivery.headers));
         let field_signature: Cow<'_, [u8]>;
         let field_stamp: Cow<'_, [u8]>;
         let mut parsed = Parsed::default();
@@ -374,7 +375,7 @@ impl Verifier {
             }
             _ => None,
         };
-        let fields = BodyFields::new(delivery.body);
+        let fields = BodyFields::new(delivery.body, content_type(delivery.headers));
         let cx = Context {
             delivery,
             stamp,
@@ -436,6 +437,13 @@ impl Verifier {
         headers.push((header.clone(), value));
         Ok(headers)
     }
+}
+
+/// The request's `Content-Type` bytes, empty when absent.
+fn content_type(headers: &HeaderMap) -> &[u8] {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .map_or(&b""[..], |v| v.as_bytes())
 }
 
 /// The headers `scheme` reads, each once.

@@ -23,6 +23,8 @@ import sys
 import urllib.parse
 from importlib.metadata import version
 
+import urllib3
+
 import stripe
 from slack_sdk.signature import SignatureVerifier
 import standardwebhooks
@@ -377,6 +379,25 @@ def mailgun_form_vectors():
         signature = mailgun_signature(key, ts, token)
         body = urllib.parse.urlencode({"recipient": "a@example.com", "timestamp": ts, "token": token, "signature": signature})
         yield vector({"Content-Type": "application/x-www-form-urlencoded"}, body, ts, key)
+    # An inbound email with attachments comes as multipart/form-data, encoded here by urllib3
+    # as a sender's HTTP client would (a fixed boundary keeps the vectors reproducible).
+    for i, ts in enumerate(TIMESTAMPS):
+        token = f"{i}c8f1c0e9b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2"
+        signature = mailgun_signature(key, ts, token)
+        fields = [
+            ("recipient", "orders@example.com"),
+            ("sender", "alice@example.com"),
+            ("subject", "Invoice attached"),
+            ("body-plain", "Hi,\r\nthe invoice is attached.\r\n"),
+            ("attachment-count", "2"),
+            ("attachment-1", ("invoice.csv", "item,price\r\nwidget,42\r\n", "text/csv")),
+            ("attachment-2", ("note.txt", "timestamp=1 token=forged signature=00\r\n", "text/plain")),
+            ("timestamp", str(ts)),
+            ("token", token),
+            ("signature", signature),
+        ]
+        body, content_type = urllib3.encode_multipart_formdata(fields, boundary=f"hookgate-vector-{i}")
+        yield vector({"Content-Type": content_type}, body.decode(), ts, key)
 
 
 def token_vectors(header, token):
