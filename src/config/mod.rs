@@ -603,7 +603,12 @@ impl Validator<'_> {
             default_max_body,
         );
         let (scheme, provider) = scheme?;
-        let timestamped = scheme.timestamp.is_some();
+        if let Some(custom) = &route.scheme {
+            self.unsigned_inputs(&scheme, custom.referenced, key);
+        }
+        // A timestamp the sender leaves unsigned proves nothing about freshness: such a
+        // preset is replay-protected by a window on the MAC, like an untimestamped one.
+        let timestamped = scheme.timestamp.is_some() && scheme.signs_timestamp();
         if let (false, Some(t)) = (timestamped, &route.tolerance_seconds) {
             self.problem(
                 Some(t.referenced),
@@ -686,6 +691,29 @@ impl Validator<'_> {
             mode: route.mode,
             rate_limit,
         })
+    }
+
+    /// Refuses a custom scheme that reads a timestamp or replay key its signature does not
+    /// cover: a replayed delivery with a fresh value would pass, forever.
+    fn unsigned_inputs(&mut self, scheme: &crate::scheme::Scheme, at: Location, key: &str) {
+        if !scheme.signs_timestamp() {
+            self.problem(
+                Some(at),
+                format!("{key}.scheme.signed_payload"),
+                "does not cover the timestamp: a replay with a fresh timestamp would pass; add {timestamp} (or the field or header it is read from) to signed_payload",
+            );
+        }
+        let unsigned = scheme.unsigned_replay_key_pieces();
+        if !unsigned.is_empty() {
+            self.problem(
+                Some(at),
+                format!("{key}.scheme.replay_key"),
+                format!(
+                    "reads {} which the signature does not cover: a replay with a fresh value would pass; key on signed input only",
+                    unsigned.join(", ")
+                ),
+            );
+        }
     }
 
     /// The route's key material: `secrets` for HMAC and token schemes, `public_key` for

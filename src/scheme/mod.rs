@@ -8,6 +8,7 @@
 
 mod field;
 mod presets;
+mod signed;
 mod spec;
 pub mod template;
 

@@ -280,3 +280,35 @@ async fn sigterm_drains_an_in_flight_request_then_exits_zero() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(upstream.count(), 1);
 }
+
+/// A custom scheme whose timestamp or replay key the signature does not cover would accept
+/// a captured delivery again and again with a fresh value: `check` refuses it, at the line.
+#[test]
+fn check_refuses_a_custom_scheme_reading_unsigned_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:3000\nroutes:\n  - name: custom\n    path: /c\n    secrets: [s]\n    scheme:\n      signature_header: X-Sig\n      timestamp_header: X-Ts\n      replay_key: '{header:x-delivery}'\n";
+    let config = write(dir.path(), "unsigned.yaml", text);
+    let (code, out, err) = run(&["check", "--config", &config], &[]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{config}:8:7: routes[0].scheme.signed_payload: does not cover the timestamp: a replay with a fresh timestamp would pass; add {{timestamp}} (or the field or header it is read from) to signed_payload"
+            ),
+            format!(
+                "{config}:8:7: routes[0].scheme.replay_key: reads {{header:x-delivery}} which the signature does not cover: a replay with a fresh value would pass; key on signed input only"
+            ),
+        ],
+        "{err}"
+    );
+    // Signed, the same inputs are fine.
+    let signed = text.replace(
+        "      replay_key:",
+        "      signed_payload: '{timestamp}.{header:x-delivery}.{body}'\n      replay_key:",
+    );
+    let config = write(dir.path(), "signed.yaml", &signed);
+    let (code, _, err) = run(&["check", "--config", &config], &[]);
+    assert_eq!(code, 0, "{err}");
+}
