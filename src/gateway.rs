@@ -168,11 +168,21 @@ impl Gateway {
                 );
             }
         }
-        let store = if old.config.replay == config.replay {
+        let (was, now) = (&old.config.replay, &config.replay);
+        let store = if was == now {
+            Arc::clone(&old.store)
+        } else if was.store == StoreKind::Memory
+            && now.store == StoreKind::Memory
+            && old.store.set_capacity(now.max_entries)
+        {
+            // Only the bound changed: every reservation, in flight or kept, stays.
+            tracing::info!(max_entries = now.max_entries, "replay store resized");
             Arc::clone(&old.store)
         } else {
-            tracing::warn!("replay settings changed: starting a new replay store");
-            build_store(&config.replay)?
+            tracing::warn!(
+                "replay store changed: reservations of the old store do not carry over; deliveries it holds may be accepted once more within their window"
+            );
+            build_store(now)?
         };
         self.budget.set_limit(budget_size(&config));
         let active = Active::build(config, store, &self.metrics, Some(&old));

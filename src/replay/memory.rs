@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Holder, Key, ReplayStore, StoreError, StoreFuture, Token};
 
@@ -19,7 +20,8 @@ const PURGE_STEP: usize = 32;
 pub struct MemoryStore {
     /// A std mutex: critical sections are short and never span an `.await`.
     state: Mutex<State>,
-    capacity: usize,
+    /// Changed by a reload; read under the lock's critical sections, so relaxed suffices.
+    capacity: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -70,7 +72,7 @@ impl MemoryStore {
     pub fn new(capacity: usize) -> MemoryStore {
         MemoryStore {
             state: Mutex::new(State::default()),
-            capacity,
+            capacity: AtomicUsize::new(capacity),
         }
     }
 
@@ -113,10 +115,11 @@ impl MemoryStore {
             state.by_expiry.remove(&(entry.expires_at(), key));
             state.entries.remove(&key);
         }
-        if state.entries.len() >= self.capacity {
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        if state.entries.len() >= capacity {
             state.purge(now, usize::MAX);
-            if state.entries.len() >= self.capacity {
-                return Err(StoreError::Full(self.capacity));
+            if state.entries.len() >= capacity {
+                return Err(StoreError::Full(capacity));
             }
         }
         let entry = Entry::new(expires_at);
@@ -173,6 +176,11 @@ impl ReplayStore for MemoryStore {
 
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn set_capacity(&self, capacity: usize) -> bool {
+        self.capacity.store(capacity, Ordering::Relaxed);
+        true
     }
 }
 

@@ -72,6 +72,12 @@ pub trait ReplayStore: Send + Sync + Debug {
 
     /// Succeeds when the store can take reservations now: the readiness check.
     fn ping(&self) -> StoreFuture<'_, ()>;
+
+    /// Changes how many reservations the store holds at most, keeping every reservation it
+    /// has; `false` when the store has no such bound (Redis).
+    fn set_capacity(&self, _capacity: usize) -> bool {
+        false
+    }
 }
 
 /// Derives the replay key of a delivery on a route.

@@ -18,5 +18,6 @@ mod limits;
 mod oracle;
 mod paths;
 mod providers_doc;
+mod reload;
 mod seed_senders;
 mod slots;

@@ -1,0 +1,61 @@
+//! A reload that changes the replay settings keeps every reservation the store holds: raising
+//! `max_entries` after a "store full" answer must not reopen the window for replays.
+
+use std::path::Path;
+
+use crate::support::sign::sign;
+use crate::support::{Binary, Upstream, post};
+
+const SECRET: &str = "reload-replay-secret";
+
+fn write(dir: &Path, upstream: &Upstream, max_entries: u32) -> std::path::PathBuf {
+    let path = dir.join("gateway.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\n\
+             replay: {{ store: memory, max_entries: {max_entries} }}\n\
+             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn raising_max_entries_on_reload_keeps_every_reservation() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Binary::start(&write(dir.path(), &upstream, 2), &[]);
+    let delivery = |n: u32| {
+        let body = format!("{{\"order\":{n}}}").into_bytes();
+        (sign("flow", &[SECRET], &body, 0), body)
+    };
+    for n in 0..2 {
+        let (headers, body) = delivery(n);
+        assert_eq!(post(gw.addr, "/hook", &headers, &body).await.status, 200);
+    }
+    let (headers, body) = delivery(2);
+    let full = post(gw.addr, "/hook", &headers, &body).await;
+    assert_eq!(full.status, 503, "{full:?}");
+
+    write(dir.path(), &upstream, 10);
+    gw.signal("HUP");
+    gw.wait_for_log("config reloaded");
+    for n in 0..2 {
+        let (headers, body) = delivery(n);
+        let replay = post(gw.addr, "/hook", &headers, &body).await;
+        assert_eq!(
+            replay.status, 401,
+            "delivery {n} replayed after the reload: {replay:?}"
+        );
+    }
+    let (headers, body) = delivery(2);
+    assert_eq!(
+        post(gw.addr, "/hook", &headers, &body).await.status,
+        200,
+        "room now"
+    );
+    assert_eq!(upstream.count(), 3);
+}
