@@ -451,8 +451,10 @@ impl Validator<'_> {
 
     fn upstream(&mut self, value: &Spanned<String>, key: &str) -> Option<Upstream> {
         let at = Some(value.referenced);
-        let text = value.value.trim();
-        let uri = match text.parse::<http::Uri>() {
+        let raw = value.value.trim();
+        // Errors echo the URL: never with its credentials.
+        let text = &*without_credentials(raw);
+        let uri = match raw.parse::<http::Uri>() {
             Ok(uri) => uri,
             Err(_) => {
                 self.problem(
@@ -468,7 +470,7 @@ impl Validator<'_> {
                 Some("must not have a query")
             }
             (Some("http" | "https"), Some(a)) if a.as_str().contains('@') => {
-                Some("must not carry credentials")
+                Some("must not carry credentials (user:password@); hookgate never sends them")
             }
             (Some("http" | "https"), Some(_)) => None,
             _ => Some(
@@ -941,5 +943,17 @@ fn guard_challenge_oracles(routes: &mut [Route]) {
         if exposed {
             routes[i].verifier.guard_challenges();
         }
+    }
+}
+
+/// `url` with any `user:password@` in its authority replaced by `***@`.
+fn without_credentials(url: &str) -> Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{}***{}", &url[..start], &url[start + at..])),
+        None => Cow::Borrowed(url),
     }
 }

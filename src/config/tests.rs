@@ -357,3 +357,21 @@ fn route_paths_must_be_normalized_and_unique_in_every_spelling() {
         errors(twice)
     );
 }
+
+#[test]
+fn upstream_credentials_never_appear_in_errors() {
+    let with = |upstream: &str| {
+        format!(
+            "listen: 127.0.0.1:8080\nupstream: '{upstream}'\nroutes:\n  - name: a\n    path: /a\n    provider: flow\n    secrets: [x]\n"
+        )
+    };
+    let err = errors(&with("http://admin:hunter2@app:3000/"));
+    assert!(!err.contains("hunter2") && !err.contains("admin"), "{err}");
+    assert!(
+        err.contains("`http://***@app:3000/`: must not carry credentials"),
+        "{err}"
+    );
+    let err = errors(&with("http://admin:hunter2@app:3000/a b"));
+    assert!(!err.contains("hunter2"), "{err}");
+    assert_eq!(without_credentials("https://h:1/p@x"), "https://h:1/p@x");
+}
