@@ -6,7 +6,9 @@ use std::fmt;
 /// Where in the body a value sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {
-    /// A dotted path into a JSON body; a segment of digits also indexes an array.
+    /// A dotted path into a JSON body; a segment of digits also indexes an array, and `*`
+    /// stands for every item of an array: the value is the one every item holds, so a batch
+    /// (Microsoft Graph's `value.*.clientState`) is read whole, never by its first item.
     Json(Box<[Box<str>]>),
     /// A form-encoded body field.
     Form(Box<str>),
@@ -57,6 +59,7 @@ mod tests {
         for text in [
             "json:signature.timestamp",
             "json:value.0.clientState",
+            "json:value.*.clientState",
             "form:token",
         ] {
             assert_eq!(Field::parse(text).unwrap().to_string(), text);

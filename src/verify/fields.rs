@@ -39,24 +39,7 @@ impl<'a> BodyFields<'a> {
     /// field's decoded value. `None` when the body does not parse or lacks the field.
     pub(crate) fn get(&self, field: &Field) -> Option<Cow<'_, [u8]>> {
         match field {
-            Field::Json(path) => {
-                let mut value = self.json().as_ref()?;
-                for segment in path.iter() {
-                    value = match value {
-                        serde_json::Value::Object(map) => map.get(&**segment)?,
-                        serde_json::Value::Array(items) => {
-                            items.get(segment.parse::<usize>().ok()?)?
-                        }
-                        _ => return None,
-                    };
-                }
-                match value {
-                    serde_json::Value::String(s) => Some(Cow::Borrowed(s.as_bytes())),
-                    serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string().into_bytes())),
-                    serde_json::Value::Bool(b) => Some(Cow::Owned(b.to_string().into_bytes())),
-                    _ => None,
-                }
-            }
+            Field::Json(path) => json_value(self.json().as_ref()?, path),
             Field::Form(name) => {
                 // A repeated field is ambiguous (which copy does the app read?): refused, as
                 // repeated signature headers are.
@@ -106,6 +89,38 @@ impl<'a> BodyFields<'a> {
     }
 }
 
+/// The scalar at `path` under `value`. A `*` segment takes every item of an array: the
+/// result is the value all of them hold, and `None` when any differs or lacks it.
+fn json_value<'v>(value: &'v serde_json::Value, path: &[Box<str>]) -> Option<Cow<'v, [u8]>> {
+    let Some((segment, rest)) = path.split_first() else {
+        return match value {
+            serde_json::Value::String(s) => Some(Cow::Borrowed(s.as_bytes())),
+            serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string().into_bytes())),
+            serde_json::Value::Bool(b) => Some(Cow::Owned(b.to_string().into_bytes())),
+            _ => None,
+        };
+    };
+    match value {
+        serde_json::Value::Array(items) if &**segment == "*" => {
+            let mut shared: Option<Cow<'v, [u8]>> = None;
+            for item in items {
+                let this = json_value(item, rest)?;
+                match &shared {
+                    Some(seen) if *seen != this => return None,
+                    Some(_) => {}
+                    None => shared = Some(this),
+                }
+            }
+            shared
+        }
+        serde_json::Value::Object(map) => json_value(map.get(&**segment)?, rest),
+        serde_json::Value::Array(items) => {
+            json_value(items.get(segment.parse::<usize>().ok()?)?, rest)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +149,13 @@ mod tests {
             assert_eq!(get(body, missing), None, "{missing}");
         }
         assert_eq!(get("not json", "json:a"), None);
+        let batch = r#"{"value":[{"s":"ok"},{"s":"ok"},{"s":"ok"}]}"#;
+        assert_eq!(get(batch, "json:value.*.s").unwrap(), "ok");
+        let mixed = r#"{"value":[{"s":"ok"},{"s":"forged"}]}"#;
+        assert_eq!(get(mixed, "json:value.*.s"), None, "items disagree");
+        let partial = r#"{"value":[{"s":"ok"},{"t":"x"}]}"#;
+        assert_eq!(get(partial, "json:value.*.s"), None, "an item lacks it");
+        assert_eq!(get(r#"{"value":[]}"#, "json:value.*.s"), None, "no items");
     }
 
     #[test]

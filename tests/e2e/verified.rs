@@ -92,3 +92,38 @@ async fn no_hop_can_remove_or_double_a_header_the_scheme_read() {
     assert_eq!(got.headers["webhook-id"], "msg_4");
     assert!(!got.headers.contains_key("x-trace"));
 }
+
+/// A Microsoft Graph batch verifies only when every notification carries the subscription's
+/// clientState: a forged notification appended to a genuine one does not ride along.
+#[tokio::test]
+async fn a_graph_batch_is_verified_whole() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\nroutes:\n\
+             \x20 - name: graph\n    path: /graph\n    provider: msgraph\n    secrets: [client-state-1]\n",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    let gw = Binary::start(&config, &[]);
+    let json = [h("Content-Type", "application/json")];
+    let genuine = r#"{"value":[{"subscriptionId":"s1","clientState":"client-state-1","changeType":"created"},{"subscriptionId":"s1","clientState":"client-state-1","changeType":"updated"}]}"#;
+    assert_eq!(
+        post(gw.addr, "/graph", &json, genuine.as_bytes())
+            .await
+            .status,
+        200
+    );
+    for forged in [
+        r#"{"value":[{"subscriptionId":"s1","clientState":"client-state-1"},{"subscriptionId":"evil","clientState":"guess"}]}"#,
+        r#"{"value":[{"subscriptionId":"s1","clientState":"client-state-1"},{"subscriptionId":"evil"}]}"#,
+    ] {
+        let reply = post(gw.addr, "/graph", &json, forged.as_bytes()).await;
+        assert_eq!(reply.status, 401, "{forged}: {reply:?}");
+    }
+    assert_eq!(upstream.count(), 1);
+}
