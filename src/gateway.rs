@@ -318,15 +318,29 @@ impl Gateway {
             Ok(verified) => {
                 trace.secret_index = Some(verified.secret_index);
                 state.metrics.secret_match(verified.secret_index);
-                // A signed handshake is answered here: verified, never forwarded, and not a
-                // delivery to protect from replay.
-                if let Some(answer) = route.handshake.filter(|h| h.after_verify()).and_then(|h| {
+                let handshake = route.handshake.filter(|h| h.after_verify()).and_then(|h| {
                     handshake::after_verify(h, &delivery, &route.verifier, verified.secret_index)
-                }) {
+                });
+                let taken =
+                    guard::reserve(&active.store, &self.metrics, route, &verified, now).await;
+                // A signed handshake is answered here, verified and never forwarded. Its key is
+                // reserved like a delivery's, so a captured copy re-labelled as a delivery (the
+                // message type is not signed) is a replay; a repeat of the handshake itself is
+                // answered again, which is idempotent.
+                if let Some(answer) = handshake {
+                    match taken {
+                        Err(Rejection::ReplayStoreUnavailable) => {
+                            return Err(Rejection::ReplayStoreUnavailable);
+                        }
+                        Ok(Taken::Forward(reservation)) => {
+                            guard::settle(&self.metrics, route, reservation, true).await;
+                        }
+                        _ => {}
+                    }
                     trace.outcome = Some(Outcome::Handshake);
                     return Ok(answer);
                 }
-                guard::reserve(&active.store, &self.metrics, route, &verified, now).await
+                taken
             }
             Err(rejection) => Err(rejection),
         };

@@ -352,6 +352,23 @@ async fn the_binary_serves_public_key_url_and_rfc3339_routes_from_files() {
         "abc-123",
         "twitch via the binary",
     );
+    // The same verification again is answered again; re-labelled as a notification (the
+    // message type is not signed) it is a replay of a reserved id, and never reaches the app.
+    let again = post(gw.addr, "/twitch", &headers, body).await;
+    assert_answer(
+        &again,
+        "text/plain; charset=utf-8",
+        "abc-123",
+        "twitch repeated",
+    );
+    let mut relabelled = headers.to_vec();
+    relabelled[3] = h("Twitch-Eventsub-Message-Type", "notification");
+    let reply = post(gw.addr, "/twitch", &relabelled, body).await;
+    assert_eq!(
+        reply.status, 401,
+        "a captured verification replayed as a notification: {reply:?}"
+    );
+    assert_eq!(reply.body, br#"{"error":"replayed"}"#);
 
     let received = upstream.received();
     assert_eq!(
