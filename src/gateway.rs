@@ -402,6 +402,7 @@ impl Active {
             config.timeouts.upstream,
             Arc::clone(&config.upstream_tls),
             config.tls.is_some(),
+            config.trusted_proxies.clone(),
         );
         Active {
             config,

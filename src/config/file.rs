@@ -20,6 +20,8 @@ pub(crate) struct FileConfig {
     pub(crate) max_requests_per_connection: Option<Spanned<u64>>,
     pub(crate) max_buffered_body_bytes: Option<Spanned<u64>>,
     #[serde(default)]
+    pub(crate) trusted_proxies: Vec<Spanned<String>>,
+    #[serde(default)]
     pub(crate) replay: ReplayFile,
     #[serde(default)]
     pub(crate) timeouts: TimeoutsFile,

@@ -20,6 +20,7 @@ use std::time::Duration;
 use rustls::{ClientConfig, ServerConfig};
 use serde_saphyr::{Location, Spanned};
 
+use crate::proxy::TrustedProxies;
 use crate::route::{PathMatch, RateLimit, ReplayPolicy, Route, RouteTable, Upstream};
 use crate::scheme::{Handshake, KeyKind, SchemeSpec, preset, preset_names};
 use crate::secret::Secret;
@@ -70,6 +71,9 @@ pub struct Config {
     /// Bytes all buffered bodies may hold at once; `None`: from the memory limit
     /// (`crate::budget`).
     pub max_buffered_body_bytes: Option<u64>,
+    /// Peers whose forwarding headers (`X-Forwarded-For`, `Forwarded`, `X-Real-IP`,
+    /// `X-Forwarded-Host`) reach the app; everyone else's are removed.
+    pub trusted_proxies: TrustedProxies,
     /// Log format, when the file sets one.
     pub log_format: Option<LogFormat>,
     /// The routes.
@@ -289,6 +293,7 @@ impl Validator<'_> {
             .max_buffered_body_bytes
             .as_ref()
             .map(|_| self.positive(&raw.max_buffered_body_bytes, "max_buffered_body_bytes", 1));
+        let trusted_proxies = self.trusted_proxies(&raw.trusted_proxies);
         let t = &raw.timeouts;
         let timeouts = Timeouts {
             header: self.seconds(&t.header_seconds, "timeouts.header_seconds", 10),
@@ -382,6 +387,7 @@ impl Validator<'_> {
             max_requests_per_connection: usize::try_from(max_requests_per_connection)
                 .unwrap_or(usize::MAX),
             max_buffered_body_bytes,
+            trusted_proxies,
             log_format: raw.log_format,
             routes: RouteTable::new(routes),
         })
@@ -693,6 +699,26 @@ impl Validator<'_> {
             mode: route.mode,
             rate_limit,
         })
+    }
+
+    /// `trusted_proxies`: addresses or CIDR networks.
+    fn trusted_proxies(&mut self, entries: &[Spanned<String>]) -> TrustedProxies {
+        let mut networks = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let text = entry.value.trim();
+            let parsed = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => networks.push(net),
+                Err(_) => self.problem(
+                    Some(entry.referenced),
+                    format!("trusted_proxies[{i}]"),
+                    format!("`{text}` is not an IP address or network such as 10.0.0.0/8"),
+                ),
+            }
+        }
+        TrustedProxies::new(networks)
     }
 
     /// Refuses a custom scheme that reads a timestamp or replay key its signature does not

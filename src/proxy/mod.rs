@@ -20,16 +20,16 @@ use http_body_util::{BodyExt, Full, Limited};
 use crate::error::Rejection;
 use crate::route::Upstream;
 
+mod forwarded;
 mod pool;
+
+pub use forwarded::TrustedProxies;
 
 use pool::Pool;
 
 /// The largest upstream response hookgate relays. Webhook answers are tiny; anything bigger
 /// is treated as a broken upstream (502) rather than buffered without bound.
 pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Headers that describe one connection, not the message (RFC 9110 7.6.1), plus `Expect`,
 /// which hookgate already answered by reading the body.
@@ -65,18 +65,25 @@ pub struct Proxy {
     pool: Pool,
     timeout: Duration,
     forwarded_proto: HeaderValue,
+    trusted: TrustedProxies,
 }
 
 impl Proxy {
     /// A client whose whole exchange (connect, TLS, send, response) is bounded by `timeout`,
     /// trusting `tls` for https upstreams. `listener_tls` says whether senders reach hookgate
-    /// over TLS, for `X-Forwarded-Proto`.
-    pub fn new(timeout: Duration, tls: Arc<rustls::ClientConfig>, listener_tls: bool) -> Proxy {
+    /// over TLS, for `X-Forwarded-Proto`; `trusted` says whose forwarding headers are kept.
+    pub fn new(
+        timeout: Duration,
+        tls: Arc<rustls::ClientConfig>,
+        listener_tls: bool,
+        trusted: TrustedProxies,
+    ) -> Proxy {
         let forwarded_proto = HeaderValue::from_static(if listener_tls { "https" } else { "http" });
         Proxy {
             pool: Pool::new(tls),
             timeout,
             forwarded_proto,
+            trusted,
         }
     }
 
@@ -112,8 +119,7 @@ impl Proxy {
         headers.remove(header::EXPECT);
         // The framing the app sees is always the exact length of the bytes sent.
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
-        append_forwarded_for(headers, peer);
-        headers.insert(X_FORWARDED_PROTO, self.forwarded_proto.clone());
+        forwarded::set(headers, peer, &self.forwarded_proto, &self.trusted);
         if !headers.contains_key(header::HOST) {
             if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
                 headers.insert(header::HOST, host);
@@ -208,57 +214,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    let mut buf = [0u8; 64];
-    let ip = format_ip(&mut buf, peer.ip());
-    let value = match headers.get(&X_FORWARDED_FOR) {
-        Some(existing) => {
-            let mut joined = Vec::with_capacity(existing.len() + 2 + ip.len());
-            joined.extend_from_slice(existing.as_bytes());
-            joined.extend_from_slice(b", ");
-            joined.extend_from_slice(ip);
-            HeaderValue::from_bytes(&joined)
-        }
-        None => HeaderValue::from_bytes(ip),
-    };
-    if let Ok(value) = value {
-        headers.insert(X_FORWARDED_FOR, value);
-    }
-}
-
-/// The address as text in `buf`, without `core::fmt` for IPv4 (every forwarded request).
-fn format_ip(buf: &mut [u8; 64], ip: std::net::IpAddr) -> &[u8] {
-    let len = match ip {
-        std::net::IpAddr::V4(v4) => {
-            let mut len = 0;
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    buf[len] = b'.';
-                    len += 1;
-                }
-                if octet >= 100 {
-                    buf[len] = b'0' + octet / 100;
-                    len += 1;
-                }
-                if octet >= 10 {
-                    buf[len] = b'0' + octet / 10 % 10;
-                    len += 1;
-                }
-                buf[len] = b'0' + octet % 10;
-                len += 1;
-            }
-            len
-        }
-        std::net::IpAddr::V6(v6) => {
-            use std::io::Write as _;
-            let mut cursor = std::io::Cursor::new(&mut buf[..]);
-            let _ = write!(cursor, "{v6}");
-            usize::try_from(cursor.position()).unwrap_or(0)
-        }
-    };
-    &buf[..len]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,31 +235,5 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-flow-signature"));
-    }
-
-    #[test]
-    fn addresses_format_as_std_does() {
-        for ip in [
-            "0.0.0.0",
-            "10.1.20.255",
-            "127.0.0.1",
-            "100.9.99.1",
-            "::1",
-            "2001:db8::8a2e:370:7334",
-        ] {
-            let ip: std::net::IpAddr = ip.parse().unwrap();
-            let mut buf = [0u8; 64];
-            assert_eq!(format_ip(&mut buf, ip), ip.to_string().as_bytes());
-        }
-    }
-
-    #[test]
-    fn forwarded_for_appends() {
-        let peer: SocketAddr = "10.1.2.3:5555".parse().unwrap();
-        let mut h = HeaderMap::new();
-        append_forwarded_for(&mut h, peer);
-        assert_eq!(h[&X_FORWARDED_FOR], "10.1.2.3");
-        append_forwarded_for(&mut h, peer);
-        assert_eq!(h[&X_FORWARDED_FOR], "10.1.2.3, 10.1.2.3");
     }
 }

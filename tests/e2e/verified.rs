@@ -127,3 +127,45 @@ async fn a_graph_batch_is_verified_whole() {
     }
     assert_eq!(upstream.count(), 1);
 }
+
+/// A sender cannot tell the app it is someone else: client-sent forwarding headers reach the
+/// app only from a `trusted_proxies` peer.
+#[tokio::test]
+async fn forwarding_claims_reach_the_app_only_from_trusted_proxies() {
+    for (trusted, kept) in [("", false), ("trusted_proxies: [127.0.0.0/8]\n", true)] {
+        let upstream = Upstream::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("gateway.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\n{trusted}routes:\n\
+                 \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n",
+                upstream.addr
+            ),
+        )
+        .unwrap();
+        let gw = Binary::start(&config, &[]);
+        let body = br#"{"order":1}"#;
+        let mut headers = sign("flow", &["flow-secret"], body, 0);
+        headers.push(h("X-Forwarded-For", "203.0.113.7"));
+        headers.push(h("X-Real-IP", "203.0.113.7"));
+        headers.push(h("Forwarded", "for=203.0.113.7;host=bank.example"));
+        headers.push(h("X-Forwarded-Host", "bank.example"));
+        assert_eq!(post(gw.addr, "/flow", &headers, body).await.status, 200);
+        let got = &upstream.received()[0].headers;
+        let xff = got["x-forwarded-for"].to_str().unwrap();
+        if kept {
+            assert_eq!(xff, "203.0.113.7, 127.0.0.1");
+            assert_eq!(got["x-real-ip"], "203.0.113.7");
+        } else {
+            assert_eq!(xff, "127.0.0.1", "the peer alone");
+            for name in ["x-real-ip", "forwarded", "x-forwarded-host"] {
+                assert!(
+                    !got.contains_key(name),
+                    "{name} reached the app from an untrusted peer"
+                );
+            }
+        }
+    }
+}
