@@ -7,35 +7,21 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::support::sign::sign;
-use crate::support::{Binary, Upstream, get, metrics, post};
+use crate::support::{Upstream, binary_in_front_of, get, metrics, post, proc_status_kib};
 
 const SECRET: &str = "budget-secret";
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap()
-}
 
 #[tokio::test]
 async fn stalled_uploads_stay_within_the_budget_while_valid_deliveries_pass() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gateway.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\n\
+    let (_dir, gw) = binary_in_front_of(
+        &upstream,
+        &format!(
+            "admin_listen: 127.0.0.1:0\n\
              max_body_bytes: 1048576\nmax_buffered_body_bytes: 33554432\nmax_connections: 1024\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n",
-            upstream.addr
+             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n"
         ),
-    )
-    .unwrap();
-    let gw = Binary::start(&config, &[]);
+    );
     let admin = gw.admin();
     let base_kib = proc_status_kib(gw.child.id(), "VmRSS:");
 

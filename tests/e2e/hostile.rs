@@ -13,7 +13,8 @@ use tokio::net::TcpStream;
 use crate::support::redis::RedisServer;
 use crate::support::sign::sign;
 use crate::support::{
-    Binary, InProcess, Upstream, get, metrics, one_route, parse_reply, post, raw, request,
+    Binary, InProcess, Upstream, get, metrics, one_route, parse_reply, post, proc_status_kib, raw,
+    request,
 };
 
 const SECRET: &str = "hostile-test-secret";
@@ -43,16 +44,6 @@ async fn flow_gateway() -> (Upstream, InProcess) {
         &format!("    provider: flow\n    secrets: [{SECRET}]\n"),
     );
     (upstream.clone(), InProcess::start(&config).await)
-}
-
-/// A `/proc/<pid>/status` figure in KiB, such as `VmRSS:` or `VmHWM:`.
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap()
 }
 
 /// POSTs on one connection; 0 when the connection is refused (the listener closed) or

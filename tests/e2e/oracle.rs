@@ -6,14 +6,9 @@
 use base64::Engine;
 
 use crate::support::sign::hmac_sha256;
-use crate::support::{Binary, Upstream, get, post};
+use crate::support::{Upstream, binary_in_front_of, get, post, unix_now};
 
 const SECRET: &str = "x-consumer-secret";
-
-fn now() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    i64::try_from(since.unwrap().as_secs()).unwrap()
-}
 
 /// The `sha256=<base64>` value a CRC answer carries.
 fn response_token(body: &[u8]) -> String {
@@ -33,22 +28,17 @@ fn query_encode(text: &str) -> String {
 #[tokio::test]
 async fn the_crc_handshake_signs_no_delivery() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gateway.yaml");
     // A second route shares the secret and signs `{timestamp}{body}`: a token of digits
     // followed by text would be its payload.
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\nroutes:\n\
+    let (_dir, gw) = binary_in_front_of(
+        &upstream,
+        &format!(
+            "routes:\n\
              \x20 - name: x\n    path: /x\n    provider: twitter\n    secrets: ['{SECRET}']\n\
              \x20 - name: ts\n    path: /ts\n    secrets: ['{SECRET}']\n    scheme:\n\
-             \x20     signature_header: X-Sig\n      timestamp_header: X-Ts\n      signed_payload: '{{timestamp}}{{body}}'\n",
-            upstream.addr
+             \x20     signature_header: X-Sig\n      timestamp_header: X-Ts\n      signed_payload: '{{timestamp}}{{body}}'\n"
         ),
-    )
-    .unwrap();
-    let gw = Binary::start(&config, &[]);
+    );
 
     // A real delivery still passes, and the CRC is answered as X documents.
     let event = br#"{"for_user_id":"2244994945","tweet_create_events":[]}"#;
@@ -82,9 +72,9 @@ async fn the_crc_handshake_signs_no_delivery() {
         ),
         (
             "/ts",
-            format!("{}abc", now()),
+            format!("{}abc", unix_now()),
             "abc".to_owned(),
-            vec![("X-Ts".to_owned(), now().to_string())],
+            vec![("X-Ts".to_owned(), unix_now().to_string())],
         ),
     ] {
         let answer = get(gw.addr, &format!("/x?crc_token={token}")).await;

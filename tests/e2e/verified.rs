@@ -6,20 +6,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::support::sign::sign;
-use crate::support::{Binary, Upstream, post};
+use crate::support::{Upstream, binary_in_front_of, post, unix_now};
 
 const KEY: &[u8] = b"verified-headers-key";
 
 type Headers = Vec<(String, String)>;
 
-fn now() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    i64::try_from(since.unwrap().as_secs()).unwrap()
-}
-
 /// Standard Webhooks headers for `body` under message id `id`.
 fn standard(id: &str, body: &[u8]) -> Vec<(String, String)> {
-    let ts = now();
+    let ts = unix_now();
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(KEY).unwrap();
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(body);
@@ -41,23 +36,18 @@ fn h(name: &str, value: &str) -> (String, String) {
 #[tokio::test]
 async fn no_hop_can_remove_or_double_a_header_the_scheme_read() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gateway.yaml");
     let whsec = format!(
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(KEY)
     );
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\nroutes:\n\
+    let (_dir, gw) = binary_in_front_of(
+        &upstream,
+        &format!(
+            "routes:\n\
              \x20 - name: sw\n    path: /sw\n    provider: standard-webhooks\n    secrets: ['{whsec}']\n\
-             \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n",
-            upstream.addr
+             \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n"
         ),
-    )
-    .unwrap();
-    let gw = Binary::start(&config, &[]);
+    );
     let body = br#"{"type":"invoice.paid"}"#;
 
     let mut cases: Vec<(&str, &str, Headers)> = Vec::new();
@@ -98,18 +88,11 @@ async fn no_hop_can_remove_or_double_a_header_the_scheme_read() {
 #[tokio::test]
 async fn a_graph_batch_is_verified_whole() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gateway.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\nroutes:\n\
+    let (_dir, gw) = binary_in_front_of(
+        &upstream,
+        "routes:\n\
              \x20 - name: graph\n    path: /graph\n    provider: msgraph\n    secrets: [client-state-1]\n",
-            upstream.addr
-        ),
-    )
-    .unwrap();
-    let gw = Binary::start(&config, &[]);
+    );
     let json = [h("Content-Type", "application/json")];
     let genuine = r#"{"value":[{"subscriptionId":"s1","clientState":"client-state-1","changeType":"created"},{"subscriptionId":"s1","clientState":"client-state-1","changeType":"updated"}]}"#;
     assert_eq!(
@@ -134,18 +117,13 @@ async fn a_graph_batch_is_verified_whole() {
 async fn forwarding_claims_reach_the_app_only_from_trusted_proxies() {
     for (trusted, kept) in [("", false), ("trusted_proxies: [127.0.0.0/8]\n", true)] {
         let upstream = Upstream::start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("gateway.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\n{trusted}routes:\n\
-                 \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n",
-                upstream.addr
+        let (_dir, gw) = binary_in_front_of(
+            &upstream,
+            &format!(
+                "{trusted}routes:\n\
+                 \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n"
             ),
-        )
-        .unwrap();
-        let gw = Binary::start(&config, &[]);
+        );
         let body = br#"{"order":1}"#;
         let mut headers = sign("flow", &["flow-secret"], body, 0);
         headers.push(h("X-Forwarded-For", "203.0.113.7"));

@@ -352,6 +352,40 @@ impl Binary {
     }
 }
 
+/// The real binary in front of `upstream` with a config of `listen: 127.0.0.1:0`, JSON logs,
+/// the upstream, then `rest` (more top-level keys and `routes:`), written to a temporary
+/// directory that lives as long as the returned guard.
+pub fn binary_in_front_of(upstream: &Upstream, rest: &str) -> (tempfile::TempDir, Binary) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\n{rest}",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    let binary = Binary::start(&config, &[]);
+    (dir, binary)
+}
+
+/// The wall clock in Unix seconds, for deliveries to the real binary.
+pub fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(since.unwrap().as_secs()).unwrap()
+}
+
+/// A `/proc/<pid>/status` figure in KiB, such as `VmRSS:` or `VmHWM:`.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
 /// The string value of `"key":"..."` in a JSON log line.
 pub fn field(line: &str, key: &str) -> Option<String> {
     let rest = line.split(&format!("\"{key}\":\"")).nth(1)?;
