@@ -4,10 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -16,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::gateway::Gateway;
+use crate::response::{self, Synthetic};
 use crate::send_timeout::SendTimeout;
 
 /// Open admin connections at once: probes and scrapes need a handful.
@@ -59,7 +57,7 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>) {
 }
 
 /// Answers one admin request.
-pub async fn answer(gateway: &Gateway, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn answer(gateway: &Gateway, request: &Request<Incoming>) -> Synthetic {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
     }
@@ -74,12 +72,7 @@ pub async fn answer(gateway: &Gateway, request: &Request<Incoming>) -> Response<
         },
         "/metrics" => {
             let ready = gateway.readiness().await.is_ok();
-            let mut response =
-                Response::new(Full::new(Bytes::from(gateway.metrics().render(ready))));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_TYPE));
-            response
+            response::admin_body(gateway.metrics().render(ready), METRICS_TYPE)
         }
         _ => text(
             StatusCode::NOT_FOUND,
@@ -88,12 +81,6 @@ pub async fn answer(gateway: &Gateway, request: &Request<Incoming>) -> Response<
     }
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+fn text(status: StatusCode, body: &str) -> Synthetic {
+    response::admin_text(status, body)
 }

@@ -3,8 +3,8 @@
 //!
 //! A declared `Content-Length` over the limit is refused before a byte is read (and so before
 //! hyper sends `100 Continue`); a chunked body is counted as it arrives and refused the moment
-//! it passes the limit. Memory is charged to the [`BodyBudget`] as the buffer grows, never for
-//! a declared length up front, so a stalled upload costs only what it sent. A body that arrives
+//! it passes the limit. Memory is charged to the [`BodyBudget`] as bytes arrive, never for a
+//! declared length up front, so a stalled upload costs only what it sent. A body that arrives
 //! in very many tiny frames (1 MiB in 1-byte chunks costs a second of CPU) is refused once it
 //! has more than [`FREE_FRAMES`] frames averaging under [`MIN_AVERAGE_FRAME`] bytes.
 
@@ -55,22 +55,35 @@ where
         return Err(Rejection::Overloaded);
     }
     let mut charge = budget.charge();
-    let collected = tokio::time::timeout(timeout, collect(body, limit, &mut charge))
+    let collected = tokio::time::timeout(timeout, collect(body, limit, declared, &mut charge))
         .await
         .map_err(|_| Rejection::BodyTimeout)??;
     Ok((collected, charge))
 }
 
-/// The largest piece a body is gathered in. Pieces are allocated as bytes arrive and never
-/// grown in place, so a stalled upload holds about what it sent (no doubling, no realloc
-/// copy); they are joined once, when the body is complete.
+/// The largest piece a chunked body is gathered in. Pieces are allocated as bytes arrive and
+/// never grown in place, so a stalled upload holds about what it sent (no doubling, no
+/// realloc copy); they are joined once, when the body is complete.
 const MAX_PIECE: usize = 64 << 10;
 
-async fn collect<B>(mut body: B, limit: u64, charge: &mut Charge) -> Result<Bytes, Rejection>
+/// The budget is charged in pages: what a buffer written this far holds resident.
+const PAGE: u64 = 4096;
+
+async fn collect<B>(
+    mut body: B,
+    limit: u64,
+    declared: Option<u64>,
+    charge: &mut Charge,
+) -> Result<Bytes, Rejection>
 where
     B: Body<Data = Bytes> + Unpin,
 {
     let mut first: Option<Bytes> = None;
+    // With a declared length, one buffer of exactly that size: the kernel backs its pages
+    // only as they are written, and the charge follows the bytes written, so a stalled
+    // upload still holds only what it sent, and a complete body is copied once. A chunked
+    // body of unknown length is gathered in pieces instead.
+    let mut exact: Option<Vec<u8>> = None;
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     let mut held: u64 = 0;
     let (mut total, mut frames) = (0u64, 0u64);
@@ -89,12 +102,24 @@ where
             return Err(Rejection::BodyUnreadable);
         }
         // A body that arrives in one frame is kept as is: no copy at all.
-        if first.is_none() && pieces.is_empty() {
+        if first.is_none() && pieces.is_empty() && exact.is_none() {
             held = data.len() as u64;
             if !charge.set(held) {
                 return Err(Rejection::Overloaded);
             }
             first = Some(data);
+            continue;
+        }
+        if let Some(length) = declared {
+            let buffer = exact
+                .get_or_insert_with(|| Vec::with_capacity(usize::try_from(length).unwrap_or(0)));
+            if let Some(earlier) = first.take() {
+                buffer.extend_from_slice(&earlier);
+            }
+            buffer.extend_from_slice(&data);
+            if !charge.set((buffer.len() as u64).div_ceil(PAGE) * PAGE) {
+                return Err(Rejection::Overloaded);
+            }
             continue;
         }
         let mut rest = &data[..];
@@ -117,6 +142,10 @@ where
             }
             rest = later;
         }
+    }
+    if let Some(buffer) = exact {
+        charge.set(buffer.len() as u64);
+        return Ok(Bytes::from(buffer));
     }
     if pieces.is_empty() {
         return Ok(first.unwrap_or_default());
@@ -186,6 +215,17 @@ mod tests {
         let one = Full::new(Bytes::from_static(b"x"));
         let (one, _) = read(one, &none, 100, MINUTE, &budget).await.unwrap();
         assert_eq!(&one[..], b"x");
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_is_gathered_in_one_buffer_charged_as_written() {
+        let budget = BodyBudget::new(1 << 20);
+        let mut declared = HeaderMap::new();
+        declared.insert(CONTENT_LENGTH, "9".parse().unwrap());
+        let body = frames(vec![b"abc", b"def", b"ghi"]);
+        let (bytes, charge) = read(body, &declared, 100, MINUTE, &budget).await.unwrap();
+        assert_eq!(&bytes[..], b"abcdefghi");
+        assert_eq!(charge.bytes(), 9, "the bytes, not the pages, once complete");
     }
 
     #[tokio::test]

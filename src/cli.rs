@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::clock::Clock;
-use crate::config::{Config, Mode, StoreKind};
+use crate::config::{Config, Mode, ReplaySettings};
 use crate::route::{Duplicates, PathMatch, ReplayPolicy};
 use crate::scheme::{KeyKind, TimestampFormat};
 use crate::verify::{Delivery, format_rfc3339, parse_timestamp};
@@ -139,9 +139,9 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
     if let Some(admin) = config.admin_listen {
         out.push_str(&format!("  admin on {admin}: /healthz /readyz /metrics\n"));
     }
-    let store = match config.replay.store {
-        StoreKind::Memory => format!("memory, at most {} entries", config.replay.max_entries),
-        StoreKind::Redis => "redis".to_owned(),
+    let store = match &config.replay {
+        ReplaySettings::Memory { max_entries } => format!("memory, at most {max_entries} entries"),
+        ReplaySettings::Redis(_) => "redis".to_owned(),
     };
     out.push_str(&format!("  replay store: {store}\n"));
     for route in config.routes.iter() {

@@ -78,59 +78,142 @@ pub enum Rejection {
     },
 }
 
+/// What a client sees for one kind of rejection: one row of the table in [`Rejection::row`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// Dense position, `0..ALL.len()`, for per-reason counters.
+    pub index: usize,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable reason code: response body, log field and metric label.
+    pub reason: &'static str,
+    /// Whether a route in `mode: observe` logs and counts it but forwards anyway: the
+    /// verdicts about the delivery (signature, timestamp, replay) and an unavailable replay
+    /// store. Limits (path, body, rate, budget) and upstream failures apply in every mode.
+    pub observable: bool,
+    /// Headers the answer carries besides its content type.
+    pub headers: Extra,
+}
+
+/// Headers a rejection's answer adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    /// None.
+    Nothing,
+    /// `Allow: POST`.
+    AllowPost,
+    /// `Connection: close`: part of the body may still be on the wire.
+    Close,
+    /// `Retry-After` (1 s, or the rate limiter's wait): the sender should come back.
+    RetryAfter,
+    /// Both: refused before the body was read, and worth retrying.
+    CloseRetryAfter,
+}
+
 impl Rejection {
-    /// The HTTP status sent to the client. Exhaustive on purpose: a new variant must choose.
-    pub fn status(self) -> StatusCode {
-        match self {
-            Rejection::NoRoute => StatusCode::NOT_FOUND,
-            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Rejection::SignatureMissing
-            | Rejection::SignatureMalformed
-            | Rejection::SignatureMismatch
-            | Rejection::TimestampMissing
-            | Rejection::TimestampMalformed
-            | Rejection::TimestampOutOfTolerance
-            | Rejection::Replayed => StatusCode::UNAUTHORIZED,
-            Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Rejection::BodyUnreadable
-            | Rejection::HandshakeMalformed
-            | Rejection::PathMalformed => StatusCode::BAD_REQUEST,
-            Rejection::HandshakeRefused => StatusCode::FORBIDDEN,
-            Rejection::InFlight => StatusCode::CONFLICT,
-            Rejection::ReplayStoreUnavailable | Rejection::Overloaded => {
-                StatusCode::SERVICE_UNAVAILABLE
+    /// The table: every client-visible rejection with its index, status, reason, whether
+    /// observe mode forwards it, and its extra headers. Exhaustive on purpose, with no `_`
+    /// arm: a new variant must choose its row.
+    pub fn row(self) -> Row {
+        use Extra::{AllowPost, Close, CloseRetryAfter, Nothing, RetryAfter};
+        use StatusCode as S;
+        let (index, status, reason, observable, headers) = match self {
+            Rejection::NoRoute => (0, S::NOT_FOUND, "no_route", false, Nothing),
+            Rejection::MethodNotAllowed => (
+                1,
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                false,
+                AllowPost,
+            ),
+            Rejection::SignatureMissing => (2, S::UNAUTHORIZED, "signature_missing", true, Nothing),
+            Rejection::SignatureMalformed => {
+                (3, S::UNAUTHORIZED, "signature_malformed", true, Nothing)
             }
-            Rejection::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
-            Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Rejection::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Rejection::SignatureMismatch => {
+                (4, S::UNAUTHORIZED, "signature_mismatch", true, Nothing)
+            }
+            Rejection::TimestampMissing => (5, S::UNAUTHORIZED, "timestamp_missing", true, Nothing),
+            Rejection::TimestampMalformed => {
+                (6, S::UNAUTHORIZED, "timestamp_malformed", true, Nothing)
+            }
+            Rejection::TimestampOutOfTolerance => (
+                7,
+                S::UNAUTHORIZED,
+                "timestamp_out_of_tolerance",
+                true,
+                Nothing,
+            ),
+            Rejection::Replayed => (8, S::UNAUTHORIZED, "replayed", true, Nothing),
+            Rejection::BodyTooLarge => (9, S::PAYLOAD_TOO_LARGE, "body_too_large", false, Close),
+            Rejection::BodyTimeout => (10, S::REQUEST_TIMEOUT, "body_timeout", false, Close),
+            Rejection::BodyUnreadable => (11, S::BAD_REQUEST, "body_unreadable", false, Close),
+            Rejection::HandshakeMalformed => {
+                (12, S::BAD_REQUEST, "handshake_malformed", false, Nothing)
+            }
+            Rejection::ReplayStoreUnavailable => (
+                13,
+                S::SERVICE_UNAVAILABLE,
+                "replay_store_unavailable",
+                true,
+                RetryAfter,
+            ),
+            Rejection::UpstreamUnreachable => {
+                (14, S::BAD_GATEWAY, "upstream_unreachable", false, Nothing)
+            }
+            Rejection::UpstreamTimeout => {
+                (15, S::GATEWAY_TIMEOUT, "upstream_timeout", false, Nothing)
+            }
+            Rejection::RateLimited { .. } => {
+                (16, S::TOO_MANY_REQUESTS, "rate_limited", false, RetryAfter)
+            }
+            Rejection::HandshakeRefused => (17, S::FORBIDDEN, "handshake_refused", false, Nothing),
+            Rejection::InFlight => (18, S::CONFLICT, "in_flight", true, RetryAfter),
+            Rejection::PathMalformed => (19, S::BAD_REQUEST, "path_malformed", false, Nothing),
+            Rejection::Overloaded => (
+                20,
+                S::SERVICE_UNAVAILABLE,
+                "overloaded",
+                false,
+                CloseRetryAfter,
+            ),
+        };
+        Row {
+            index,
+            status,
+            reason,
+            observable,
+            headers,
         }
+    }
+
+    /// The HTTP status sent to the client.
+    pub fn status(self) -> StatusCode {
+        self.row().status
     }
 
     /// The stable, machine-readable reason code: the response body, log field and metric label.
     pub fn reason(self) -> &'static str {
+        self.row().reason
+    }
+
+    /// A dense index, `0..ALL.len()`, for per-reason counters.
+    pub fn index(self) -> usize {
+        self.row().index
+    }
+
+    /// Whether observe mode forwards a delivery with this rejection (see [`Row::observable`]).
+    pub fn observable(self) -> bool {
+        self.row().observable
+    }
+
+    /// The seconds a `Retry-After` header carries.
+    pub fn retry_after_seconds(self) -> u32 {
         match self {
-            Rejection::NoRoute => "no_route",
-            Rejection::PathMalformed => "path_malformed",
-            Rejection::Overloaded => "overloaded",
-            Rejection::MethodNotAllowed => "method_not_allowed",
-            Rejection::SignatureMissing => "signature_missing",
-            Rejection::SignatureMalformed => "signature_malformed",
-            Rejection::SignatureMismatch => "signature_mismatch",
-            Rejection::TimestampMissing => "timestamp_missing",
-            Rejection::TimestampMalformed => "timestamp_malformed",
-            Rejection::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
-            Rejection::Replayed => "replayed",
-            Rejection::BodyTooLarge => "body_too_large",
-            Rejection::BodyTimeout => "body_timeout",
-            Rejection::BodyUnreadable => "body_unreadable",
-            Rejection::HandshakeMalformed => "handshake_malformed",
-            Rejection::HandshakeRefused => "handshake_refused",
-            Rejection::InFlight => "in_flight",
-            Rejection::ReplayStoreUnavailable => "replay_store_unavailable",
-            Rejection::UpstreamUnreachable => "upstream_unreachable",
-            Rejection::UpstreamTimeout => "upstream_timeout",
-            Rejection::RateLimited { .. } => "rate_limited",
+            Rejection::RateLimited {
+                retry_after_seconds,
+            } => retry_after_seconds,
+            _ => 1,
         }
     }
 
@@ -160,51 +243,6 @@ impl Rejection {
         Rejection::PathMalformed,
         Rejection::Overloaded,
     ];
-
-    /// A dense index, `0..ALL.len()`, for per-reason counters.
-    pub fn index(self) -> usize {
-        match self {
-            Rejection::NoRoute => 0,
-            Rejection::MethodNotAllowed => 1,
-            Rejection::SignatureMissing => 2,
-            Rejection::SignatureMalformed => 3,
-            Rejection::SignatureMismatch => 4,
-            Rejection::TimestampMissing => 5,
-            Rejection::TimestampMalformed => 6,
-            Rejection::TimestampOutOfTolerance => 7,
-            Rejection::Replayed => 8,
-            Rejection::BodyTooLarge => 9,
-            Rejection::BodyTimeout => 10,
-            Rejection::BodyUnreadable => 11,
-            Rejection::HandshakeMalformed => 12,
-            Rejection::ReplayStoreUnavailable => 13,
-            Rejection::UpstreamUnreachable => 14,
-            Rejection::UpstreamTimeout => 15,
-            Rejection::RateLimited { .. } => 16,
-            Rejection::HandshakeRefused => 17,
-            Rejection::InFlight => 18,
-            Rejection::PathMalformed => 19,
-            Rejection::Overloaded => 20,
-        }
-    }
-
-    /// Whether a route in `mode: observe` logs and counts this rejection but forwards anyway:
-    /// the verdicts about the delivery (signature, timestamp, replay) and an unavailable
-    /// replay store. Limits (body size, rate) and upstream failures apply in every mode.
-    pub fn observable(self) -> bool {
-        matches!(
-            self,
-            Rejection::ReplayStoreUnavailable
-                | Rejection::SignatureMissing
-                | Rejection::SignatureMalformed
-                | Rejection::SignatureMismatch
-                | Rejection::TimestampMissing
-                | Rejection::TimestampMalformed
-                | Rejection::TimestampOutOfTolerance
-                | Rejection::Replayed
-                | Rejection::InFlight
-        )
-    }
 
     /// The JSON body sent to the client.
     pub fn body(self) -> String {
@@ -253,6 +291,29 @@ mod tests {
                 format!("{{\"error\":\"{}\"}}", rejection.reason())
             );
         }
+    }
+
+    #[test]
+    fn observe_mode_forwards_only_verdicts_about_the_delivery() {
+        let observable: Vec<_> = Rejection::ALL
+            .iter()
+            .filter(|r| r.observable())
+            .map(|r| r.reason())
+            .collect();
+        assert_eq!(
+            observable,
+            [
+                "signature_missing",
+                "signature_malformed",
+                "signature_mismatch",
+                "timestamp_missing",
+                "timestamp_malformed",
+                "timestamp_out_of_tolerance",
+                "replayed",
+                "replay_store_unavailable",
+                "in_flight",
+            ]
+        );
     }
 
     #[test]

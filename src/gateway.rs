@@ -14,7 +14,6 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Method, Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -23,14 +22,15 @@ use crate::access_log::{AccessLog, Entry};
 use crate::body;
 use crate::budget::{self, BodyBudget};
 use crate::clock::Clock;
-use crate::config::{Config, Mode, ReplaySettings, StoreKind};
+use crate::config::{Config, Mode, ReplaySettings};
 use crate::error::Rejection;
 use crate::handshake;
 use crate::metrics::{Metrics, Outcome, RouteMetrics};
 use crate::path;
 use crate::proxy::{Answer, Proxy};
 use crate::replay::guard::{self, Taken};
-use crate::replay::{MemoryStore, RedisStore, ReplayStore, StoreError};
+use crate::replay::{ReplayStore, StoreError};
+use crate::response;
 use crate::route::RateLimit;
 use crate::verify::Delivery;
 
@@ -107,7 +107,7 @@ impl Gateway {
     /// When the replay store cannot be built from the settings.
     pub fn new(config: Config, clock: Clock) -> Result<Gateway, StoreError> {
         let metrics = Metrics::new();
-        let store = build_store(&config.replay)?;
+        let store = config.replay.build()?;
         let budget = BodyBudget::new(budget_size(&config));
         let active = Active::build(config, store, &metrics, None);
         metrics.reload(true, clock.now());
@@ -157,32 +157,38 @@ impl Gateway {
     /// When a new replay store cannot be built; the old config keeps serving.
     pub fn reload(&self, config: Config) -> Result<(), StoreError> {
         let old = self.active();
-        for (key, was, now) in [
-            ("listen", Some(old.config.listen), Some(config.listen)),
-            ("admin_listen", old.config.admin_listen, config.admin_listen),
-        ] {
-            if was != now {
-                tracing::warn!(
-                    key,
-                    "changed in the config; a restart applies it, reload does not"
-                );
-            }
+        let restart_only = [
+            ("listen", old.config.listen != config.listen),
+            (
+                "admin_listen",
+                old.config.admin_listen != config.admin_listen,
+            ),
+            ("log_format", old.config.log_format != config.log_format),
+        ];
+        for (key, _) in restart_only.iter().filter(|(_, changed)| *changed) {
+            tracing::warn!(
+                key,
+                "changed in the config; a restart applies it, reload does not"
+            );
         }
         let (was, now) = (&old.config.replay, &config.replay);
+        let resized = match (was, now) {
+            (ReplaySettings::Memory { .. }, ReplaySettings::Memory { max_entries }) => {
+                old.store.set_capacity(*max_entries).then_some(*max_entries)
+            }
+            _ => None,
+        };
         let store = if was == now {
             Arc::clone(&old.store)
-        } else if was.store == StoreKind::Memory
-            && now.store == StoreKind::Memory
-            && old.store.set_capacity(now.max_entries)
-        {
+        } else if let Some(max_entries) = resized {
             // Only the bound changed: every reservation, in flight or kept, stays.
-            tracing::info!(max_entries = now.max_entries, "replay store resized");
+            tracing::info!(max_entries, "replay store resized");
             Arc::clone(&old.store)
         } else {
             tracing::warn!(
                 "replay store changed: reservations of the old store do not carry over; deliveries it holds may be accepted once more within their window"
             );
-            build_store(now)?
+            now.build()?
         };
         self.budget.set_limit(budget_size(&config));
         let active = Active::build(config, store, &self.metrics, Some(&old));
@@ -234,7 +240,7 @@ impl Gateway {
         let result = self.pipeline(&active, request, peer, &mut trace).await;
         let (response, outcome) = match result {
             Ok(response) => (response, trace.outcome.unwrap_or(Outcome::Forwarded)),
-            Err(rejection) => (reject(rejection), Outcome::Rejected(rejection)),
+            Err(rejection) => (response::rejection(rejection), Outcome::Rejected(rejection)),
         };
         let latency = started.elapsed();
         let route = trace
@@ -348,7 +354,7 @@ impl Gateway {
             (Ok(Taken::Forward(reservation)), _) => reservation,
             (Ok(Taken::Duplicate), _) => {
                 trace.outcome = Some(Outcome::Duplicate);
-                return Ok(duplicate());
+                return Ok(response::duplicate());
             }
             (Err(rejection), Mode::Observe) if rejection.observable() => {
                 trace.outcome = Some(Outcome::Observed(rejection));
@@ -452,51 +458,4 @@ fn budget_size(config: &Config) -> u64 {
     let (bytes, source) = budget::size(config.max_buffered_body_bytes, budget::memory_limit());
     tracing::info!(bytes, source = ?source, "body budget");
     bytes
-}
-
-fn build_store(settings: &ReplaySettings) -> Result<Arc<dyn ReplayStore>, StoreError> {
-    Ok(match (settings.store, &settings.redis) {
-        (StoreKind::Redis, Some(redis)) => Arc::new(RedisStore::new(redis)?),
-        _ => Arc::new(MemoryStore::new(settings.max_entries)),
-    })
-}
-
-/// The answer to a duplicate of a delivery the upstream already answered 2xx.
-fn duplicate() -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(b"{\"status\":\"duplicate\"}")));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// The response for a rejection: its status and `{"error":"<reason>"}`, nothing more.
-pub fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(rejection.body())));
-    *response.status_mut() = rejection.status();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    match rejection {
-        Rejection::MethodNotAllowed => {
-            headers.insert(ALLOW, HeaderValue::from_static("POST"));
-        }
-        // Part of the body may still be on the wire; do not try to reuse the connection.
-        Rejection::BodyTooLarge | Rejection::BodyTimeout | Rejection::BodyUnreadable => {
-            headers.insert(CONNECTION, HeaderValue::from_static("close"));
-        }
-        Rejection::Overloaded => {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            headers.insert(CONNECTION, HeaderValue::from_static("close"));
-        }
-        Rejection::ReplayStoreUnavailable | Rejection::InFlight => {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        Rejection::RateLimited {
-            retry_after_seconds,
-        } => {
-            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
-        }
-        _ => {}
-    }
-    response
 }

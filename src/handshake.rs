@@ -10,14 +10,12 @@
 //! accepts can have, so no answer is ever a valid delivery signature. Unsigned handshakes are
 //! also rate limited per route by the gateway.
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue, X_CONTENT_TYPE_OPTIONS};
-use http::{HeaderMap, Method, Response, Uri};
-use http_body_util::Full;
+use http::{HeaderMap, Method, Uri};
 use subtle::ConstantTimeEq;
 
 use crate::error::Rejection;
 use crate::form::query_param;
+use crate::response::{self, Synthetic};
 use crate::scheme::Handshake;
 use crate::secret::Secret;
 use crate::verify::{Delivery, Verifier, challenge};
@@ -26,7 +24,7 @@ use crate::verify::{Delivery, Verifier, challenge};
 const MAX_CHALLENGE_BYTES: usize = 1024;
 
 /// A handshake's answer.
-pub type Answer = Response<Full<Bytes>>;
+pub type Answer = Synthetic;
 
 /// What a route holds that handshakes need.
 #[derive(Debug, Clone, Copy)]
@@ -165,20 +163,11 @@ fn text(value: &[u8]) -> Option<Answer> {
 }
 
 fn plain(value: &[u8]) -> Answer {
-    respond(value.to_vec(), "text/plain; charset=utf-8")
+    response::handshake_text(value)
 }
 
 fn json(value: &serde_json::Value) -> Answer {
-    respond(value.to_string().into_bytes(), "application/json")
-}
-
-fn respond(body: Vec<u8>, content_type: &'static str) -> Answer {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // The value is the sender's; never let a browser sniff it into something active.
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    response::handshake_json(value)
 }
 
 #[cfg(test)]

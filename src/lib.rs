@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod path;
 pub mod proxy;
 pub mod replay;
+pub mod response;
 pub mod send_timeout;
 pub mod server;
 pub mod tls;

@@ -26,10 +26,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::gateway::Gateway;
+use crate::response;
 use crate::send_timeout::SendTimeout;
 
 /// hyper's per-connection read buffer, which also caps the request head.
@@ -45,7 +45,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(gateway.active().config.max_connections));
+    let slots = Slots::default();
     // The socket is already bound, so connections queue from here on. Ready first, then
     // say so: whoever waits for the "listening" line must find `/readyz` answering 200.
     gateway.set_listening();
@@ -72,8 +72,9 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        match Arc::clone(&permits).try_acquire_owned() {
-            Ok(permit) => {
+        // The cap is read per connection, so a reload that changes it applies at once.
+        match slots.take(gateway.active().config.max_connections) {
+            Some(permit) => {
                 tokio::spawn(connection(
                     stream,
                     peer,
@@ -82,7 +83,7 @@ pub async fn run(
                     permit,
                 ));
             }
-            Err(_) => {
+            None => {
                 gateway.metrics().connection_refused();
                 tokio::spawn(refuse(stream));
             }
@@ -104,15 +105,39 @@ pub async fn run(
     Ok(())
 }
 
+/// Open webhook connections, counted against a cap that a reload may change.
+#[derive(Debug, Default, Clone)]
+struct Slots(Arc<AtomicUsize>);
+
+/// One open connection's slot, given back when dropped.
+#[derive(Debug)]
+struct Slot(Arc<AtomicUsize>);
+
+impl Slots {
+    /// A slot if fewer than `cap` are taken.
+    fn take(&self, cap: usize) -> Option<Slot> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < cap).then_some(open + 1)
+            })
+            .ok()
+            .map(|_| Slot(Arc::clone(&self.0)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Past the connection cap: a 503 in plain HTTP/1.1, then close. The request is drained
 /// briefly (bounded in bytes and time) so the client reads the answer rather than a reset.
 /// On a TLS listener the client sees the connection close instead.
 async fn refuse(mut stream: TcpStream) {
-    const ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-retry-after: 1\r\nconnection: close\r\ncontent-length: 22\r\n\r\n{\"error\":\"overloaded\"}";
     let bounded = async {
         let mut scratch = [0u8; 4096];
-        let _ = stream.write_all(ANSWER).await;
+        let _ = stream.write_all(response::refused_connection()).await;
         let _ = stream.shutdown().await;
         let mut drained = 0;
         while drained < 64 * 1024 {
@@ -132,7 +157,7 @@ async fn connection(
     peer: SocketAddr,
     gateway: Arc<Gateway>,
     watcher: Watcher,
-    permit: OwnedSemaphorePermit,
+    permit: Slot,
 ) {
     let _permit = permit;
     let _ = stream.set_nodelay(true);
@@ -187,5 +212,27 @@ async fn serve<S>(
     let connection = http.serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_the_cap_they_are_asked_with() {
+        let slots = Slots::default();
+        let a = slots.take(2).unwrap();
+        let _b = slots.take(2).unwrap();
+        assert!(slots.take(2).is_none(), "full at 2");
+        let c = slots.take(3).expect("a raised cap applies at once");
+        assert!(slots.take(3).is_none());
+        drop(a);
+        drop(c);
+        assert!(
+            slots.take(1).is_none(),
+            "a lowered cap waits for connections to end"
+        );
+        assert!(slots.take(2).is_some());
     }
 }

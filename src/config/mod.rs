@@ -10,7 +10,6 @@ mod secrets;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -27,6 +26,7 @@ use crate::secret::Secret;
 use crate::tls;
 use crate::verify::Verifier;
 
+pub use crate::replay::{RedisSettings, ReplaySettings};
 pub use file::{Duplicates, LogFormat, Mode, StoreKind};
 pub use problem::{ConfigError, Problem};
 
@@ -78,38 +78,6 @@ pub struct Config {
     pub log_format: Option<LogFormat>,
     /// The routes.
     pub routes: RouteTable,
-}
-
-/// Replay store settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplaySettings {
-    /// Which store.
-    pub store: StoreKind,
-    /// Most reservations the memory store holds at once.
-    pub max_entries: usize,
-    /// Where the Redis store connects, when `store` is Redis.
-    pub redis: Option<RedisSettings>,
-}
-
-/// How to reach the shared Redis replay store.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RedisSettings {
-    /// `redis://` or `rediss://` URL; may carry a password, so it never prints.
-    pub url: String,
-    /// Prepended to every key, so several gateways can share one Redis.
-    pub key_prefix: String,
-    /// Bound on each command, connecting included.
-    pub timeout: Duration,
-}
-
-impl fmt::Debug for RedisSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("url", &"<redacted>")
-            .field("key_prefix", &self.key_prefix)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
 }
 
 /// Timeouts, all with defaults.
@@ -940,10 +908,11 @@ impl Validator<'_> {
                 }
             }
         };
-        Some(ReplaySettings {
-            store,
-            max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
-            redis,
+        Some(match redis {
+            Some(redis) => ReplaySettings::Redis(redis),
+            None => ReplaySettings::Memory {
+                max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
+            },
         })
     }
 }

@@ -40,7 +40,12 @@ fn a_good_config_loads_with_defaults() {
     let config = parse(GOOD).unwrap();
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.timeouts.upstream, Duration::from_secs(30));
-    assert_eq!(config.replay.max_entries, 1_000_000);
+    assert_eq!(
+        config.replay,
+        ReplaySettings::Memory {
+            max_entries: 1_000_000
+        }
+    );
     let orders = config.routes.find("/webhooks/orders").unwrap().1;
     assert_eq!(&*orders.name, "orders");
     assert_eq!(orders.secret_count, 2);
@@ -179,7 +184,9 @@ routes:
     let good = text.replace("env:FLOW_SECRET", "'redis://:pw@127.0.0.1:6379/0'");
     let config = parse(&good).unwrap();
     assert_eq!(config.admin_listen, Some("127.0.0.1:9090".parse().unwrap()));
-    let redis = config.replay.redis.as_ref().unwrap();
+    let ReplaySettings::Redis(redis) = &config.replay else {
+        panic!("not redis: {:?}", config.replay);
+    };
     assert_eq!(redis.key_prefix, DEFAULT_REDIS_KEY_PREFIX);
     assert!(
         !format!("{:?}", config.replay).contains("pw@"),

@@ -1,5 +1,7 @@
 use http_body_util::BodyExt;
 
+use http::header::{CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+
 use super::*;
 use crate::scheme::SchemeSpec;
 

@@ -12,6 +12,7 @@
 pub mod guard;
 mod memory;
 mod redis;
+mod settings;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
+pub use settings::{RedisSettings, ReplaySettings};
 
 /// A compact replay key: 128 bits of SHA-256 over the route name and the delivery's
 /// fingerprint. Fixed size, so a million keys stay small.

@@ -23,8 +23,7 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 
-use super::{Holder, Key, ReplayStore, StoreError, StoreFuture, Token};
-use crate::config::RedisSettings;
+use super::{Holder, Key, RedisSettings, ReplayStore, StoreError, StoreFuture, Token};
 
 /// Takes the key for `ARGV[2]` seconds unless it is held; a held key's expiry is raised to
 /// that, never lowered, so a later verified copy of a delivery (re-signed with a newer

@@ -59,3 +59,52 @@ async fn raising_max_entries_on_reload_keeps_every_reservation() {
     );
     assert_eq!(upstream.count(), 3);
 }
+
+/// A reload applies a changed `max_connections` to the next connection, and says that a
+/// changed `log_format` needs a restart (the log writer is set up once).
+#[tokio::test]
+async fn reload_applies_max_connections_and_names_restart_only_keys() {
+    use tokio::io::AsyncWriteExt;
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = |cap: u32, format: &str| {
+        let path = dir.path().join("gateway.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "listen: 127.0.0.1:0\nlog_format: {format}\nupstream: http://{}\nmax_connections: {cap}\n\
+                 routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n",
+                upstream.addr
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let gw = Binary::start(&config(2, "json"), &[]);
+    // Two connections hold both slots with an unfinished head.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        stream.write_all(b"POST /hook HTTP/1.1\r\n").await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let body = br#"{"order":1}"#;
+    let headers = sign("flow", &[SECRET], body, 0);
+    assert_eq!(
+        post(gw.addr, "/hook", &headers, body).await.status,
+        503,
+        "the cap holds"
+    );
+
+    config(3, "text");
+    gw.signal("HUP");
+    gw.wait_for_log("config reloaded");
+    gw.wait_for_log("\"key\":\"log_format\"");
+    assert_eq!(
+        post(gw.addr, "/hook", &headers, body).await.status,
+        200,
+        "the raised cap applies"
+    );
+    drop(held);
+}
