@@ -4,41 +4,62 @@
 //! and forwards only what verifies, byte for byte.
 //!
 //! # Layout
+//! Lowest layer first; a module uses only modules of the layers above it in this list
+//! (`tests/e2e/layering.rs` keeps it so).
+//! - Leaves: [`civil`] (calendar arithmetic), [`clock`] (the injectable wall clock),
+//!   [`secret`] (a secret that never prints), [`form`] (urlencoded text), [`path`] (request
+//!   path normalization), [`budget`] (the process-wide body budget), [`send_timeout`] (a write
+//!   deadline for client connections), [`tls`] (certificates), [`error`] ([`Rejection`]: the
+//!   table of every client-visible rejection).
+//! - [`scheme`] (what a signature scheme is, and the preset table), [`response`] (every
+//!   response hookgate makes up), [`access_log`] and [`metrics`] (telemetry), [`body`]
+//!   (bounded body reading).
+//! - [`verify`] (the one engine that checks any scheme), [`replay`] (the replay stores and
+//!   their settings).
+//! - [`route`] (validated routes, their policies and the path table), [`handshake`]
+//!   (requests a route answers itself).
+//! - [`proxy`]: the upstream client, hop-by-hop and forwarding headers.
 //! - [`config`]: the YAML file's shape, then a validated [`config::Config`].
-//! - [`scheme`]: what a signature scheme is, and the table of built-in presets.
-//! - [`verify`]: the one engine that checks any scheme.
-//! - [`replay`]: the replay store (a trait and its in-memory implementation).
 //! - [`gateway`]: the request path: route, limits, body, verify, replay, forward.
-//! - [`proxy`]: the upstream client and header handling.
-//! - [`server`]: the accept loop and graceful shutdown.
-//! - [`error`]: [`Rejection`], every client-visible outcome with its status and reason.
+//! - [`server`] (the accept loop, connection limits, graceful shutdown) and [`admin`]
+//!   (health, readiness, metrics).
+//! - [`cli`]: `serve`, `check`, `sign`, `probe`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod civil;
-pub mod config;
+pub mod clock;
 pub mod error;
 pub mod form;
-pub mod route;
-pub mod scheme;
+pub mod path;
 pub mod secret;
+
+pub mod budget;
+pub mod send_timeout;
+pub mod tls;
+
+pub mod access_log;
+pub mod body;
+pub mod metrics;
+pub mod response;
+pub mod scheme;
+
+pub mod replay;
 pub mod verify;
 
-pub use error::Rejection;
-pub mod access_log;
-pub mod admin;
-pub mod body;
-pub mod budget;
-pub mod cli;
-pub mod clock;
-pub mod gateway;
 pub mod handshake;
-pub mod metrics;
-pub mod path;
+pub mod route;
+
 pub mod proxy;
-pub mod replay;
-pub mod response;
-pub mod send_timeout;
+
+pub mod config;
+
+pub mod gateway;
+
+pub mod admin;
 pub mod server;
-pub mod tls;
+
+pub mod cli;
+
+pub use error::Rejection;

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::route::{Duplicates, Mode};
 use crate::scheme::{Algorithm, SchemeSpec};
 
 /// The whole file.
@@ -48,29 +49,6 @@ pub enum StoreKind {
     Memory,
     /// A Redis server shared by every replica.
     Redis,
-}
-
-/// What a route does with a delivery that fails verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Reject it (the default).
-    #[default]
-    Enforce,
-    /// Log and count the verdict, then forward anyway: for rolling out in front of a live app.
-    Observe,
-}
-
-/// What a route answers to a duplicate of a delivery it already took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Duplicates {
-    /// 401 `replayed`, whatever became of the first copy (the default).
-    #[default]
-    Reject,
-    /// 200 without forwarding once the upstream answered the first copy 2xx; 409 `in_flight`
-    /// while it has not. For senders that retry with the same signature or message id.
-    Acknowledge,
 }
 
 #[derive(Debug, Deserialize)]

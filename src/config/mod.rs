@@ -27,7 +27,8 @@ use crate::tls;
 use crate::verify::Verifier;
 
 pub use crate::replay::{RedisSettings, ReplaySettings};
-pub use file::{Duplicates, LogFormat, Mode, StoreKind};
+pub use crate::route::{Duplicates, Mode};
+pub use file::{LogFormat, StoreKind};
 pub use problem::{ConfigError, Problem};
 
 /// Default `max_body_bytes`: 1 MiB.

@@ -9,7 +9,6 @@
 //! Routes that acknowledge duplicates also mark a reservation once the upstream answered 2xx,
 //! so a later duplicate can be told apart from one whose first copy is still in flight.
 
-pub mod guard;
 mod memory;
 mod redis;
 mod settings;

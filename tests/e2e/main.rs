@@ -14,6 +14,7 @@ mod deploy;
 mod duplicates;
 mod handshakes;
 mod hostile;
+mod layering;
 mod limits;
 mod oracle;
 mod paths;

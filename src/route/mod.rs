@@ -3,15 +3,16 @@
 //! Exact paths win over prefixes; among prefixes the longest wins. The query never takes part.
 //! Matching allocates nothing. Paths arrive normalized (`crate::path`).
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme as UriScheme};
 
-pub use crate::config::{Duplicates, Mode};
+mod policy;
+
 use crate::scheme::Handshake;
 use crate::verify::Verifier;
+pub use policy::{Duplicates, Mode, RateLimit, ReplayPolicy};
 
 /// How a route claims paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,26 +59,6 @@ impl std::fmt::Display for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}://{}{}", self.scheme, self.authority, self.base_path)
     }
-}
-
-/// Replay protection for a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplayPolicy {
-    /// No replay protection.
-    Off,
-    /// Reserve each delivery until its timestamp leaves the tolerance window.
-    UntilStale,
-    /// Reserve each delivery for this many seconds (schemes without a timestamp).
-    Window(u64),
-}
-
-/// A route's admission rate: a token bucket refilled `per_second`, holding up to `burst`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Sustained requests per second.
-    pub per_second: NonZeroU32,
-    /// Requests admitted at once after a quiet spell.
-    pub burst: NonZeroU32,
 }
 
 /// One validated route.

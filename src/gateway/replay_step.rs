@@ -3,16 +3,15 @@
 
 use std::sync::Arc;
 
-use super::{Holder, ReplayStore, Reservation};
-use crate::config::Mode;
 use crate::error::Rejection;
 use crate::metrics::{Metrics, StoreOp};
-use crate::route::{Duplicates, ReplayPolicy, Route};
+use crate::replay::{Holder, ReplayStore, Reservation};
+use crate::route::{Duplicates, Mode, ReplayPolicy, Route};
 use crate::verify::Verified;
 
 /// What the replay step decided for a verified delivery.
 #[derive(Debug)]
-pub enum Taken {
+pub(super) enum Taken {
     /// Forward it, then [`settle`] the reservation (if the route keeps one).
     Forward(Option<Reservation>),
     /// A duplicate of a delivery the upstream already answered 2xx: answered without
@@ -25,7 +24,7 @@ pub enum Taken {
 /// # Errors
 /// `Replayed` for a duplicate (`InFlight` while its first copy has no answer, on routes that
 /// acknowledge duplicates); `ReplayStoreUnavailable` when the store cannot answer.
-pub async fn reserve(
+pub(super) async fn reserve(
     store: &Arc<dyn ReplayStore>,
     metrics: &Metrics,
     route: &Route,
@@ -44,7 +43,7 @@ pub async fn reserve(
         }
         ReplayPolicy::Window(seconds) => now.saturating_add_unsigned(seconds),
     };
-    let key = super::key(&route.name, verified.fingerprint.as_bytes());
+    let key = crate::replay::key(&route.name, verified.fingerprint.as_bytes());
     let holder = match Reservation::take(store, key, expires_at, now).await {
         Ok(Some(reservation)) => return Ok(Taken::Forward(Some(reservation))),
         Ok(None) if acknowledges_duplicates(route) => store.holder(key, now).await,
@@ -66,7 +65,7 @@ pub async fn reserve(
 /// Keeps the reservation only if the sender is about to hear 2xx (marked as answered, when
 /// the route acknowledges duplicates); otherwise releases it before the sender hears back,
 /// so an immediate retry passes.
-pub async fn settle(
+pub(super) async fn settle(
     metrics: &Metrics,
     route: &Route,
     reservation: Option<Reservation>,

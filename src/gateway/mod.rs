@@ -22,17 +22,20 @@ use crate::access_log::{AccessLog, Entry};
 use crate::body;
 use crate::budget::{self, BodyBudget};
 use crate::clock::Clock;
-use crate::config::{Config, Mode, ReplaySettings};
+use crate::config::{Config, ReplaySettings};
 use crate::error::Rejection;
 use crate::handshake;
 use crate::metrics::{Metrics, Outcome, RouteMetrics};
 use crate::path;
 use crate::proxy::{Answer, Proxy};
-use crate::replay::guard::{self, Taken};
 use crate::replay::{ReplayStore, StoreError};
 use crate::response;
-use crate::route::RateLimit;
+use crate::route::{Mode, RateLimit};
 use crate::verify::Delivery;
+
+mod replay_step;
+
+use replay_step::Taken;
 
 /// The gateway: the active config and what was built from it, plus what outlives a reload
 /// (metrics, the request counter, readiness).
@@ -328,7 +331,7 @@ impl Gateway {
                     handshake::after_verify(h, &delivery, &route.verifier, verified.secret_index)
                 });
                 let taken =
-                    guard::reserve(&active.store, &self.metrics, route, &verified, now).await;
+                    replay_step::reserve(&active.store, &self.metrics, route, &verified, now).await;
                 // A signed handshake is answered here, verified and never forwarded. Its key is
                 // reserved like a delivery's, so a captured copy re-labelled as a delivery (the
                 // message type is not signed) is a replay; a repeat of the handshake itself is
@@ -339,7 +342,7 @@ impl Gateway {
                             return Err(Rejection::ReplayStoreUnavailable);
                         }
                         Ok(Taken::Forward(reservation)) => {
-                            guard::settle(&self.metrics, route, reservation, true).await;
+                            replay_step::settle(&self.metrics, route, reservation, true).await;
                         }
                         _ => {}
                     }
@@ -370,7 +373,7 @@ impl Gateway {
         state.metrics.upstream(sent.elapsed());
         trace.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
         let succeeded = matches!(&result, Ok(response) if response.status().is_success());
-        guard::settle(&self.metrics, route, reservation, succeeded).await;
+        replay_step::settle(&self.metrics, route, reservation, succeeded).await;
         result
     }
 }
