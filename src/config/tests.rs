@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::route::ReplayPolicy;
 
 fn env(name: &str) -> Option<String> {
     (name == "FLOW_SECRET").then(|| "s3cret".to_owned())

@@ -1,0 +1,177 @@
+//! Key material: secrets or a public key, what the scheme signs, and the challenge guard.
+
+use serde_saphyr::{Location, Spanned};
+
+use crate::route::Route;
+use crate::scheme::KeyKind;
+use crate::secret::Secret;
+
+use super::Validator;
+use crate::config::*;
+
+impl Validator<'_> {
+    /// Refuses a custom scheme that reads a timestamp or replay key its signature does not
+    /// cover: a replayed delivery with a fresh value would pass, forever.
+    pub(super) fn unsigned_inputs(
+        &mut self,
+        scheme: &crate::scheme::Scheme,
+        at: Location,
+        key: &str,
+    ) {
+        if !scheme.signs_timestamp() {
+            self.problem(
+                Some(at),
+                format!("{key}.scheme.signed_payload"),
+                "does not cover the timestamp: a replay with a fresh timestamp would pass; add {timestamp} (or the field or header it is read from) to signed_payload",
+            );
+        }
+        let unsigned = scheme.unsigned_replay_key_pieces();
+        if !unsigned.is_empty() {
+            self.problem(
+                Some(at),
+                format!("{key}.scheme.replay_key"),
+                format!(
+                    "reads {} which the signature does not cover: a replay with a fresh value would pass; key on signed input only",
+                    unsigned.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// The route's key material: `secrets` for HMAC and token schemes, `public_key` for
+    /// public-key ones; the other key is refused so nothing is silently ignored.
+    pub(super) fn keys(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+        kind: KeyKind,
+    ) -> Option<Vec<Secret>> {
+        let (wanted, unwanted) = match kind {
+            KeyKind::PublicKey => ("public_key", route.secrets.as_ref().map(|s| s.referenced)),
+            _ => ("secrets", route.public_key.as_ref().map(|k| k.referenced)),
+        };
+        if let Some(at) = unwanted {
+            let other = if wanted == "secrets" {
+                "public_key"
+            } else {
+                "secrets"
+            };
+            self.problem(
+                Some(at),
+                format!("{key}.{other}"),
+                format!("this scheme is verified with `{wanted}`, not `{other}`"),
+            );
+            return None;
+        }
+        let references: Vec<&Spanned<String>> = match (kind, &route.secrets, &route.public_key) {
+            (KeyKind::PublicKey, _, Some(k)) => vec![k],
+            (KeyKind::PublicKey, _, None) => {
+                self.problem(
+                    Some(route.name.referenced),
+                    format!("{key}.public_key"),
+                    "this scheme is verified with the sender's public key; set public_key",
+                );
+                return None;
+            }
+            (_, Some(list), _) if !list.value.is_empty() => list.value.iter().collect(),
+            (_, list, _) => {
+                let at = list
+                    .as_ref()
+                    .map_or(route.name.referenced, |l| l.referenced);
+                self.problem(
+                    Some(at),
+                    format!("{key}.secrets"),
+                    "at least one secret is required",
+                );
+                return None;
+            }
+        };
+        let mut keys = Vec::new();
+        for (j, reference) in references.iter().enumerate() {
+            let field = if kind == KeyKind::PublicKey {
+                "public_key".to_owned()
+            } else {
+                format!("secrets[{j}]")
+            };
+            match secrets::resolve(&reference.value, self.env, self.base) {
+                Ok(secret) => keys.push(secret),
+                Err(message) => self.problem(
+                    Some(reference.referenced),
+                    format!("{key}.{field}"),
+                    message,
+                ),
+            }
+        }
+        (keys.len() == references.len()).then_some(keys)
+    }
+
+    /// The URL the sender posts to, required exactly when the scheme signs it.
+    pub(super) fn public_url(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+        needed: bool,
+    ) -> Option<String> {
+        let field = format!("{key}.public_url");
+        match (&route.public_url, needed) {
+            (None, false) => Some(String::new()),
+            (None, true) => {
+                self.problem(
+                    Some(route.name.referenced),
+                    field,
+                    "this scheme signs the URL the sender posts to; set public_url to its scheme, host and any path prefix, e.g. https://hooks.example.com",
+                );
+                None
+            }
+            (Some(u), false) => {
+                self.problem(
+                    Some(u.referenced),
+                    field,
+                    "has no effect: this scheme does not sign the URL",
+                );
+                None
+            }
+            (Some(u), true) => {
+                let ok = u.value.parse::<http::Uri>().is_ok_and(|uri| {
+                    matches!(uri.scheme_str(), Some("http" | "https"))
+                        && uri.authority().is_some()
+                        && uri.query().is_none()
+                });
+                if ok {
+                    Some(u.value.clone())
+                } else {
+                    self.problem(
+                        Some(u.referenced),
+                        field,
+                        format!(
+                            "`{}` is not an absolute http(s) URL without a query",
+                            u.value
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Turns on the challenge guard of every route that shares a key with a route answering an
+/// unsigned MAC handshake, itself included: such a handshake MACs anyone's token with that
+/// key, so those routes must refuse payloads a token could be (`verify::challenge`).
+pub(super) fn guard_challenge_oracles(routes: &mut [Route]) {
+    let oracles: Vec<usize> = (0..routes.len())
+        .filter(|&i| {
+            routes[i]
+                .handshake
+                .is_some_and(|h| h.answers_unsigned_mac())
+        })
+        .collect();
+    for i in 0..routes.len() {
+        let exposed = oracles
+            .iter()
+            .any(|&o| routes[i].verifier.shares_key_with(&routes[o].verifier));
+        if exposed {
+            routes[i].verifier.guard_challenges();
+        }
+    }
+}
