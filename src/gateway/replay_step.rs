@@ -92,3 +92,34 @@ pub(super) async fn settle(
 fn acknowledges_duplicates(route: &Route) -> bool {
     route.duplicates == Duplicates::Acknowledge && route.mode == Mode::Enforce
 }
+
+/// What becomes of a delivery after verification and the replay step.
+#[derive(Debug)]
+pub(super) enum Judgement {
+    /// Forward it, then [`settle`] the reservation.
+    Forward(Option<Reservation>),
+    /// Answer the duplicate without forwarding.
+    Duplicate,
+    /// Forward it although it was refused: the route only observes.
+    Observed(Rejection),
+}
+
+/// The one place observe mode is decided: a refusal the table marks observable is forwarded
+/// on a route in `mode: observe` (and duplicates are never acknowledged there, see
+/// [`acknowledges_duplicates`]); everything else stands.
+///
+/// # Errors
+/// The rejection, when it stands.
+pub(super) fn judge(
+    verdict: Result<Taken, Rejection>,
+    route: &Route,
+) -> Result<Judgement, Rejection> {
+    match verdict {
+        Ok(Taken::Forward(reservation)) => Ok(Judgement::Forward(reservation)),
+        Ok(Taken::Duplicate) => Ok(Judgement::Duplicate),
+        Err(rejection) if route.mode == Mode::Observe && rejection.observable() => {
+            Ok(Judgement::Observed(rejection))
+        }
+        Err(rejection) => Err(rejection),
+    }
+}

@@ -1,0 +1,252 @@
+//! The request path, top to bottom, one stage per function:
+//! normalize the path -> route -> rate limit -> unsigned handshake -> method -> bounded body ->
+//! verify -> signed handshake -> replay (and observe mode) -> forward.
+//!
+//! Each stage returns `Result<_, Rejection>` and `process` chains them with `?`; what the
+//! stages learn for the log line and the metrics goes into one [`Context`], which
+//! `Gateway::handle` writes out once at the end. Generic over the body, so the whole path runs
+//! in tests on an in-memory body.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Method, Request};
+use hyper::body::Body;
+
+use super::Gateway;
+use super::generation::{Generation, Routed, admit};
+use super::replay_step::{self, Judgement, Taken};
+use crate::body;
+use crate::budget::Charge;
+use crate::error::Rejection;
+use crate::handshake;
+use crate::metrics::Outcome;
+use crate::path;
+use crate::proxy::Answer;
+use crate::response;
+use crate::verify::{Delivery, Verified};
+
+/// What the stages learned about one request, for its log line and metrics.
+#[derive(Debug, Default)]
+pub(super) struct Context {
+    /// The route, by position in config order.
+    pub(super) route: Option<usize>,
+    /// Set when the gateway answered without forwarding, or forwarded what it would reject.
+    pub(super) outcome: Option<Outcome>,
+    /// Which secret verified the delivery.
+    pub(super) secret_index: Option<usize>,
+    /// The app's status, when it answered.
+    pub(super) upstream_status: Option<u16>,
+}
+
+/// Runs every stage in order.
+pub(super) async fn process<B>(
+    gateway: &Gateway,
+    generation: &Generation,
+    request: Request<B>,
+    peer: SocketAddr,
+    cx: &mut Context,
+) -> Result<Answer, Rejection>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let request = normalize(request)?;
+    let routed = generation
+        .find(request.uri().path())
+        .ok_or(Rejection::NoRoute)?;
+    cx.route = Some(routed.index);
+    rate_limit(routed)?;
+    if let Some(answer) = unsigned_handshake(routed, &request, cx) {
+        return answer;
+    }
+    require_post(&request)?;
+    let (parts, body) = request.into_parts();
+    // `_charge` holds the body's share of the budget until the request is answered.
+    let (body, _charge) = read_body(gateway, generation, routed, &parts, body).await?;
+    let delivery = Delivery {
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let now = gateway.clock.now();
+    let verdict = match verify(routed, &delivery, now, cx) {
+        Ok(verified) => {
+            let taken = reserve(gateway, generation, routed, &verified, now).await;
+            match signed_handshake(gateway, routed, &delivery, &verified, taken, cx).await? {
+                Signed::Answered(answer) => return Ok(answer),
+                Signed::Delivery(taken) => taken,
+            }
+        }
+        Err(rejection) => Err(rejection),
+    };
+    let reservation = match replay_step::judge(verdict, routed.route)? {
+        Judgement::Forward(reservation) => reservation,
+        Judgement::Duplicate => {
+            cx.outcome = Some(Outcome::Duplicate);
+            return Ok(response::duplicate());
+        }
+        Judgement::Observed(rejection) => {
+            cx.outcome = Some(Outcome::Observed(rejection));
+            None
+        }
+    };
+    let result = forward(generation, routed, parts, body, peer, cx).await;
+    let succeeded = matches!(&result, Ok(answer) if answer.status().is_success());
+    replay_step::settle(&gateway.metrics, routed.route, reservation, succeeded).await;
+    result
+}
+
+/// Routes and forwards the canonical path only (see `crate::path`).
+fn normalize<B>(mut request: Request<B>) -> Result<Request<B>, Rejection> {
+    let canonical = path::canonical_uri(request.uri()).map_err(|e| {
+        tracing::debug!(reason = %e, "path refused");
+        Rejection::PathMalformed
+    })?;
+    if let Some(uri) = canonical {
+        *request.uri_mut() = uri;
+    }
+    Ok(request)
+}
+
+fn rate_limit(routed: Routed<'_>) -> Result<(), Rejection> {
+    match &routed.state.limiter {
+        Some((_, limiter)) => admit(limiter),
+        None => Ok(()),
+    }
+}
+
+/// An unsigned handshake's answer (rate limited on its own), before any body is read.
+fn unsigned_handshake<B>(
+    routed: Routed<'_>,
+    request: &Request<B>,
+    cx: &mut Context,
+) -> Option<Result<Answer, Rejection>> {
+    let route = routed.route;
+    let keys = handshake::RouteKeys {
+        verifier: &route.verifier,
+        verify_token: route.verify_token.as_ref(),
+    };
+    let answer = route.handshake.and_then(|h| {
+        handshake::before_body(h, request.method(), request.uri(), request.headers(), keys)
+    })?;
+    cx.outcome = Some(Outcome::Handshake);
+    Some(admit(&routed.state.handshakes).and(answer))
+}
+
+fn require_post<B>(request: &Request<B>) -> Result<(), Rejection> {
+    if request.method() == Method::POST {
+        Ok(())
+    } else {
+        Err(Rejection::MethodNotAllowed)
+    }
+}
+
+async fn read_body<B>(
+    gateway: &Gateway,
+    generation: &Generation,
+    routed: Routed<'_>,
+    parts: &Parts,
+    body: B,
+) -> Result<(Bytes, Charge), Rejection>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let read = body::read(
+        body,
+        &parts.headers,
+        routed.route.max_body_bytes,
+        generation.config.timeouts.body,
+        &gateway.budget,
+    )
+    .await?;
+    routed.state.metrics.body(read.0.len());
+    Ok(read)
+}
+
+fn verify(
+    routed: Routed<'_>,
+    delivery: &Delivery<'_>,
+    now: i64,
+    cx: &mut Context,
+) -> Result<Verified, Rejection> {
+    let verified = routed.route.verifier.verify(delivery, now)?;
+    cx.secret_index = Some(verified.secret_index);
+    routed.state.metrics.secret_match(verified.secret_index);
+    Ok(verified)
+}
+
+async fn reserve(
+    gateway: &Gateway,
+    generation: &Generation,
+    routed: Routed<'_>,
+    verified: &Verified,
+    now: i64,
+) -> Result<Taken, Rejection> {
+    replay_step::reserve(
+        &generation.store,
+        &gateway.metrics,
+        routed.route,
+        verified,
+        now,
+    )
+    .await
+}
+
+/// Whether a verified request was a signed handshake (answered) or a delivery.
+enum Signed {
+    Answered(Answer),
+    Delivery(Result<Taken, Rejection>),
+}
+
+/// A signed handshake is answered here, verified and never forwarded. Its key was reserved
+/// like a delivery's, so a captured copy re-labelled as a delivery (the message type is not
+/// signed) is a replay; a repeat of the handshake itself is answered again, which is
+/// idempotent.
+async fn signed_handshake(
+    gateway: &Gateway,
+    routed: Routed<'_>,
+    delivery: &Delivery<'_>,
+    verified: &Verified,
+    taken: Result<Taken, Rejection>,
+    cx: &mut Context,
+) -> Result<Signed, Rejection> {
+    let route = routed.route;
+    let Some(answer) = route
+        .handshake
+        .filter(|h| h.after_verify())
+        .and_then(|h| handshake::after_verify(h, delivery, &route.verifier, verified.secret_index))
+    else {
+        return Ok(Signed::Delivery(taken));
+    };
+    match taken {
+        Err(Rejection::ReplayStoreUnavailable) => return Err(Rejection::ReplayStoreUnavailable),
+        Ok(Taken::Forward(reservation)) => {
+            replay_step::settle(&gateway.metrics, route, reservation, true).await;
+        }
+        _ => {}
+    }
+    cx.outcome = Some(Outcome::Handshake);
+    Ok(Signed::Answered(answer))
+}
+
+async fn forward(
+    generation: &Generation,
+    routed: Routed<'_>,
+    parts: Parts,
+    body: Bytes,
+    peer: SocketAddr,
+    cx: &mut Context,
+) -> Result<Answer, Rejection> {
+    let sent = Instant::now();
+    let result = generation
+        .proxy
+        .forward(&routed.route.upstream, parts, body, peer)
+        .await;
+    routed.state.metrics.upstream(sent.elapsed());
+    cx.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
+    result
+}
