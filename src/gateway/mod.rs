@@ -220,3 +220,6 @@ fn budget_size(config: &Config) -> u64 {
     tracing::info!(bytes, source = ?source, "body budget");
     bytes
 }
+
+#[cfg(test)]
+mod tests;

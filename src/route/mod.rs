@@ -156,6 +156,11 @@ impl RouteTable {
         self.routes.get(index)
     }
 
+    /// The routes, in config order, out of the table.
+    pub fn into_routes(self) -> Vec<Route> {
+        self.routes
+    }
+
     /// The route named `name`.
     pub fn by_name(&self, name: &str) -> Option<&Route> {
         self.routes.iter().find(|r| &*r.name == name)
