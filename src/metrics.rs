@@ -363,7 +363,7 @@ impl Metrics {
             &mut out,
             "hookgate_requests_total",
             "counter",
-            "Requests by route, outcome (forwarded, handshake, rejected, observed) and reason.",
+            "Requests by route, outcome (forwarded, handshake, duplicate, rejected, observed) and reason.",
         );
         for (name, metrics, _) in &routes {
             metrics.render_requests(&mut out, name);
