@@ -23,7 +23,8 @@
 //! - [`gateway`]: the request path: route, limits, body, verify, replay, forward.
 //! - [`server`] (the accept loop, connection limits, graceful shutdown) and [`admin`]
 //!   (health, readiness, metrics).
-//! - [`cli`]: `serve`, `check`, `sign`, `probe`.
+//! - [`cli`] (`serve`, `check`, `sign`, `probe`) and [`app`] (the wiring `main` and the
+//!   end-to-end tests share).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
@@ -60,6 +61,7 @@ pub mod gateway;
 pub mod admin;
 pub mod server;
 
+pub mod app;
 pub mod cli;
 
 pub use error::Rejection;

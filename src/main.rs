@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use hookgate::access_log::{AccessLog, Style};
+use hookgate::app::App;
 use hookgate::cli::{self, Cli, Command};
 use hookgate::clock::Clock;
 use hookgate::config::{Config, LogFormat};
@@ -71,23 +72,6 @@ fn serve(cli: &Cli) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let listener = match tokio::net::TcpListener::bind(config.listen).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::error!(addr = %config.listen, error = %e, "cannot listen");
-                return ExitCode::from(2);
-            }
-        };
-        let admin = match config.admin_listen {
-            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
-                Ok(listener) => Some(listener),
-                Err(e) => {
-                    tracing::error!(%addr, error = %e, "cannot listen for admin");
-                    return ExitCode::from(2);
-                }
-            },
-            None => None,
-        };
         let access_log = if tracing::enabled!(target: "hookgate::access", tracing::Level::INFO) {
             AccessLog::stderr(access_style).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot start the request log writer; requests are not logged");
@@ -96,21 +80,16 @@ fn serve(cli: &Cli) -> ExitCode {
         } else {
             AccessLog::disabled()
         };
-        let gateway = match Gateway::new(config, Clock::System) {
-            Ok(gateway) => Arc::new(gateway.with_access_log(access_log)),
+        let app = match App::bind(config, Clock::System, access_log).await {
+            Ok(app) => app,
             Err(e) => {
-                tracing::error!(error = %e, "cannot start the replay store");
+                tracing::error!(error = %e, "cannot start");
                 return ExitCode::from(2);
             }
         };
-        let admin = admin.map(|l| tokio::spawn(hookgate::admin::run(l, Arc::clone(&gateway))));
-        let reloads = tokio::spawn(reload_on_hangup(Arc::clone(&gateway), cli.config.clone()));
-        let result = hookgate::server::run(listener, Arc::clone(&gateway), shutdown_signal()).await;
-        gateway.flush_logs();
+        let reloads = tokio::spawn(reload_on_hangup(Arc::clone(&app.gateway), cli.config.clone()));
+        let result = app.run(shutdown_signal()).await;
         reloads.abort();
-        if let Some(admin) = admin {
-            admin.abort();
-        }
         match result {
             Ok(()) => {
                 tracing::info!("stopped");

@@ -33,8 +33,8 @@ const LAYERS: &[&[&str]] = &[
     &["gateway"],
     // Listeners.
     &["server", "admin"],
-    // The command line.
-    &["cli"],
+    // The command line, and the wiring main and the tests share.
+    &["cli", "app"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

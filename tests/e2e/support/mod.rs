@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookgate::access_log::AccessLog;
 use hookgate::clock::Clock;
 use hookgate::config::Config;
 use hookgate::gateway::Gateway;
@@ -160,23 +161,22 @@ pub struct InProcess {
 }
 
 impl InProcess {
+    /// The real wiring (`hookgate::app::App`, as `main` uses it) with a pinned clock.
     pub async fn start(config_yaml: &str) -> InProcess {
         let config = Config::parse(config_yaml, Path::new("test.yaml"), Path::new("."), &|_| {
             None
         })
         .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
         let clock = Clock::fixed(NOW);
-        let gateway = Arc::new(Gateway::new(config, clock.clone()).unwrap());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let app = hookgate::app::App::bind(config, clock.clone(), AccessLog::disabled())
+            .await
+            .unwrap();
+        let addr = app.addr().unwrap();
+        let gateway = Arc::clone(&app.gateway);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(hookgate::server::run(
-            listener,
-            Arc::clone(&gateway),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
         InProcess {
             addr,
             clock,

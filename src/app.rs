@@ -1,0 +1,104 @@
+//! The wiring that `main` and the end-to-end tests share: bind the listeners, build the
+//! gateway, serve until shutdown, then flush the request log. `main` adds only what a
+//! process owns: the command line, logging, signals and exit codes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::access_log::AccessLog;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::replay::StoreError;
+
+/// Why the app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not bind its address.
+    #[error("cannot listen on {addr}{}: {source}", if *.admin { " (admin)" } else { "" })]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Whether it is the admin listener.
+        admin: bool,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The replay store could not be built.
+    #[error("cannot start the replay store: {0}")]
+    Store(#[source] StoreError),
+}
+
+/// A gateway with its listeners bound, ready to serve.
+#[derive(Debug)]
+pub struct App {
+    /// The gateway, shared with the reload task and the admin listener.
+    pub gateway: Arc<Gateway>,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+}
+
+impl App {
+    /// Binds `config`'s listeners and builds its gateway, reading time from `clock` and
+    /// logging requests to `access_log`.
+    ///
+    /// # Errors
+    /// A [`StartError`] naming the address or the store that failed.
+    pub async fn bind(
+        config: Config,
+        clock: Clock,
+        access_log: AccessLog,
+    ) -> Result<App, StartError> {
+        let bind = |addr: SocketAddr, admin: bool| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr,
+                    admin,
+                    source,
+                })
+        };
+        let listener = bind(config.listen, false).await?;
+        let admin = match config.admin_listen {
+            Some(addr) => Some(bind(addr, true).await?),
+            None => None,
+        };
+        let gateway = Gateway::new(config, clock).map_err(StartError::Store)?;
+        Ok(App {
+            gateway: Arc::new(gateway.with_access_log(access_log)),
+            listener,
+            admin,
+        })
+    }
+
+    /// The webhook listener's address (its port, when the config asked for port 0).
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The admin listener's address, if there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` completes, drains, and flushes the request log. The admin
+    /// listener answers until the webhook listener has drained, so `/readyz` can say so.
+    ///
+    /// # Errors
+    /// When the webhook listener fails.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let admin = self
+            .admin
+            .map(|l| tokio::spawn(crate::admin::run(l, Arc::clone(&self.gateway))));
+        let result = crate::server::run(self.listener, Arc::clone(&self.gateway), shutdown).await;
+        self.gateway.flush_logs();
+        if let Some(admin) = admin {
+            admin.abort();
+        }
+        result
+    }
+}
