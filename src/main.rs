@@ -127,7 +127,7 @@ async fn reload_on_hangup(gateway: Arc<Gateway>, path: PathBuf) {
                     );
                 }
                 Err(e) => {
-                    gateway.metrics().reload(false, 0);
+                    gateway.metrics().reload_refused();
                     tracing::error!(config = %path.display(), error = %e, "config reload refused; the last good config keeps serving");
                 }
             }

@@ -63,7 +63,7 @@ impl Gateway {
         let store = config.replay.build()?;
         let budget = BodyBudget::new(budget_size(&config));
         let active = Generation::build(config, store, &metrics, None);
-        metrics.reload(true, clock.now());
+        metrics.reloaded(clock.now());
         Ok(Gateway {
             active: ArcSwap::from_pointee(active),
             metrics,
@@ -146,7 +146,7 @@ impl Gateway {
         self.budget.set_limit(budget_size(&config));
         let active = Generation::build(config, store, &self.metrics, Some(&old));
         self.active.store(Arc::new(active));
-        self.metrics.reload(true, self.clock.now());
+        self.metrics.reloaded(self.clock.now());
         Ok(())
     }
 
