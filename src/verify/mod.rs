@@ -12,6 +12,8 @@ mod header;
 mod keys;
 mod mac;
 mod multipart;
+mod render;
+mod sign;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -21,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Rejection;
 use crate::form;
-use crate::scheme::{Piece, Scheme, SignatureFormat, SignatureSource, Template, TimestampSource};
+use crate::scheme::{Piece, Scheme, SignatureSource, Template, TimestampSource};
 use crate::secret::Secret;
 
 use fields::BodyFields;
@@ -29,6 +31,8 @@ use header::{MAX_CANDIDATES, Parsed};
 pub use keys::KeyError;
 use keys::Keys;
 pub use mac::{Feed, KeyedMac, Tag};
+use render::{Context, digest, render, replay_fingerprint, sha256_tag};
+pub use sign::SignError;
 pub use timestamp::{format_rfc3339, parse as parse_timestamp};
 
 /// The parts of a request a signature can cover.
@@ -60,23 +64,6 @@ pub struct Verified {
     pub fingerprint: Tag,
 }
 
-/// Why `sign` cannot produce headers for a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignError {
-    /// Only the sender holds the private key.
-    #[error("the scheme is verified with the sender's public key; only the sender can sign")]
-    PublicKey,
-    /// The signature travels inside the body, which the sender builds.
-    #[error("the scheme carries its signature inside the body; only the sender can build it")]
-    InBody,
-    /// The "signature" is the secret itself, which `sign` never prints.
-    #[error("the scheme sends the shared token itself; sign does not print secrets")]
-    Token,
-    /// No key is configured.
-    #[error("the route has no secret")]
-    NoSecret,
-}
-
 /// A scheme with its keys prepared, ready to verify and sign.
 #[derive(Debug)]
 pub struct Verifier {
@@ -91,14 +78,6 @@ pub struct Verifier {
     guard_challenges: bool,
     tolerance: u64,
     public_url: Box<str>,
-}
-
-/// Everything the signed payload can be rendered from.
-struct Context<'a, 'f> {
-    delivery: &'a Delivery<'a>,
-    stamp: Option<&'a [u8]>,
-    url: &'a str,
-    fields: &'a BodyFields<'f>,
 }
 
 impl Verifier {
@@ -356,87 +335,6 @@ impl Verifier {
             _ => None,
         }
     }
-
-    /// The bytes a sender signs for `delivery` at `timestamp` (written as the scheme writes
-    /// it), for diagnostics and for tests that probe the engine from outside.
-    pub fn signed_payload(&self, delivery: &Delivery<'_>, timestamp: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(delivery.body.len() + 64);
-        self.render_signed(delivery, timestamp, &mut |chunk| {
-            out.extend_from_slice(chunk)
-        });
-        out
-    }
-
-    /// Renders the signed payload as a sender would, with the timestamp it writes.
-    fn render_signed(&self, delivery: &Delivery<'_>, timestamp: &str, sink: &mut dyn FnMut(&[u8])) {
-        let stamp = match self.scheme.timestamp {
-            Some(TimestampSource::Header(_) | TimestampSource::SignatureList) => {
-                Some(timestamp.as_bytes())
-            }
-            _ => None,
-        };
-        let fields = BodyFields::new(delivery.body, content_type(delivery.headers));
-        let cx = Context {
-            delivery,
-            stamp,
-            url: &self.public_url,
-            fields: &fields,
-        };
-        render(&self.scheme.signed_payload, &cx, sink);
-    }
-
-    /// The headers a sender would attach to `delivery`, signed with the first secret.
-    /// `timestamp` is written as given; schemes without a timestamp header ignore it.
-    ///
-    /// # Errors
-    /// When only the sender can sign: public-key schemes, signatures inside the body.
-    pub fn sign(
-        &self,
-        delivery: &Delivery<'_>,
-        timestamp: &str,
-    ) -> Result<Vec<(HeaderName, String)>, SignError> {
-        let scheme = &self.scheme;
-        let SignatureSource::Headers(names) = &scheme.signature else {
-            return Err(SignError::InBody);
-        };
-        let header = names.first().ok_or(SignError::NoSecret)?;
-        let signature = match &self.keys {
-            Keys::Mac(macs) => {
-                let tag = macs
-                    .first()
-                    .ok_or(SignError::NoSecret)?
-                    .tag(&mut |sink| self.render_signed(delivery, timestamp, sink));
-                encoding::encode(scheme.encoding, &tag)
-            }
-            Keys::Token(_) => return Err(SignError::Token),
-            Keys::Public(_) => return Err(SignError::PublicKey),
-        };
-        let value = match &scheme.format {
-            SignatureFormat::Plain { prefix } => {
-                format!("{}{signature}", String::from_utf8_lossy(prefix))
-            }
-            SignatureFormat::List(list) => {
-                let pair = char::from(list.pair_separator);
-                let key = String::from_utf8_lossy(&list.signature_key);
-                let item = format!("{key}{pair}{signature}");
-                match &list.timestamp_key {
-                    Some(ts_key) => format!(
-                        "{}{pair}{timestamp}{}{}{item}",
-                        String::from_utf8_lossy(ts_key),
-                        char::from(list.separator),
-                        " ".repeat(usize::from(list.spaces_after_separator)),
-                    ),
-                    None => item,
-                }
-            }
-        };
-        let mut headers = Vec::with_capacity(2);
-        if let Some(TimestampSource::Header(name)) = &scheme.timestamp {
-            headers.push((name.clone(), timestamp.to_owned()));
-        }
-        headers.push((header.clone(), value));
-        Ok(headers)
-    }
 }
 
 /// The request's `Content-Type` bytes, empty when absent.
@@ -488,65 +386,6 @@ fn check_body_digest(delivery: &Delivery<'_>, param: &str) -> Result<(), Rejecti
         Ok(())
     } else {
         Err(Rejection::SignatureMismatch)
-    }
-}
-
-/// The SHA-256 of the rendered replay key; `None` when it renders empty (a sender that left
-/// the id out still gets replay protection, by content).
-fn replay_fingerprint(key: &Template, cx: &Context<'_, '_>) -> Option<Tag> {
-    let mut hasher = Sha256::new();
-    let mut rendered = 0;
-    render(key, cx, &mut |chunk| {
-        rendered += chunk.len();
-        hasher.update(chunk);
-    });
-    (rendered > 0).then(|| Tag::from(<[u8; 32]>::from(hasher.finalize())))
-}
-
-fn sha256_tag(bytes: &[u8]) -> Tag {
-    Tag::from(<[u8; 32]>::from(Sha256::digest(bytes)))
-}
-
-/// The SHA-256 of the rendered template.
-fn digest(template: &Template, cx: &Context<'_, '_>) -> Tag {
-    let mut hasher = Sha256::new();
-    render(template, cx, &mut |chunk| hasher.update(chunk));
-    Tag::from(<[u8; 32]>::from(hasher.finalize()))
-}
-
-/// Feeds the signed payload, piece by piece, into `sink`.
-fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn FnMut(&[u8])) {
-    let delivery = cx.delivery;
-    for piece in template.pieces() {
-        match piece {
-            Piece::Literal(bytes) => sink(bytes),
-            Piece::Body => sink(delivery.body),
-            Piece::Timestamp => sink(cx.stamp.unwrap_or_default()),
-            Piece::Header(name) => sink(
-                delivery
-                    .headers
-                    .get(name)
-                    .map(|v| v.as_bytes())
-                    .unwrap_or_default(),
-            ),
-            Piece::Method => sink(delivery.method.as_str().as_bytes()),
-            Piece::Path => sink(delivery.path.as_bytes()),
-            Piece::Url => {
-                sink(cx.url.as_bytes());
-                sink(delivery.path.as_bytes());
-                if let Some(query) = delivery.query {
-                    sink(b"?");
-                    sink(query.as_bytes());
-                }
-            }
-            Piece::Field(field) => sink(&cx.fields.get(field).unwrap_or_default()),
-            Piece::FormSorted => {
-                for (name, value) in cx.fields.form_sorted() {
-                    sink(name);
-                    sink(value);
-                }
-            }
-        }
     }
 }
 
