@@ -21,12 +21,12 @@ use crate::budget::{BodyBudget, Charge};
 use crate::error::Rejection;
 
 /// Frames any body may take, whatever their size.
-pub const FREE_FRAMES: u64 = 1024;
+pub(crate) const FREE_FRAMES: u64 = 1024;
 /// Past [`FREE_FRAMES`], the average frame must hold at least this many bytes.
-pub const MIN_AVERAGE_FRAME: u64 = 64;
+pub(crate) const MIN_AVERAGE_FRAME: u64 = 64;
 
 /// The declared length, if the header is present and a number.
-pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
@@ -37,7 +37,7 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// # Errors
 /// [`Rejection::BodyTooLarge`], [`Rejection::BodyTimeout`], [`Rejection::BodyUnreadable`]
 /// (a broken stream or too fragmented a body) or [`Rejection::Overloaded`].
-pub async fn read<B>(
+pub(crate) async fn read<B>(
     body: B,
     headers: &HeaderMap,
     limit: u64,

@@ -1,7 +1,7 @@
 //! `application/x-www-form-urlencoded` text: query strings and form bodies.
 
 /// Decodes `%XX` escapes and `+` as a space. `None` on a broken escape.
-pub fn decode(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
@@ -29,7 +29,7 @@ pub fn decode(text: &[u8]) -> Option<Vec<u8>> {
 /// The decoded `name=value` pairs in order. A pair without `=` has an empty value; empty
 /// pairs are skipped. `None` when any escape is broken, so a malformed body is refused
 /// rather than half read.
-pub fn pairs(text: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+pub(crate) fn pairs(text: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     text.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
@@ -43,7 +43,7 @@ pub fn pairs(text: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 }
 
 /// The decoded value of the first `name` parameter of a query string.
-pub fn query_param(query: Option<&str>, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<Vec<u8>> {
     query?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (decode(key.as_bytes())? == name.as_bytes())

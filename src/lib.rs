@@ -29,21 +29,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-pub mod civil;
+mod civil;
 pub mod clock;
 pub mod error;
-pub mod form;
+mod form;
 pub mod path;
 pub mod secret;
 
 pub mod budget;
-pub mod send_timeout;
+mod send_timeout;
 pub mod tls;
 
 pub mod access_log;
-pub mod body;
+mod body;
 pub mod metrics;
-pub mod response;
+mod response;
 pub mod scheme;
 
 pub mod replay;

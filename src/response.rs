@@ -15,10 +15,10 @@ use http_body_util::Full;
 use crate::error::{Extra, Rejection};
 
 /// A response made up by hookgate.
-pub type Synthetic = Response<Full<Bytes>>;
+pub(crate) type Synthetic = Response<Full<Bytes>>;
 
 /// The answer to `rejection`: its status, `{"error":"<reason>"}` and the row's headers.
-pub fn rejection(rejection: Rejection) -> Synthetic {
+pub(crate) fn rejection(rejection: Rejection) -> Synthetic {
     let row = rejection.row();
     let mut response = with_type(Bytes::from(rejection.body()), "application/json");
     *response.status_mut() = row.status;
@@ -39,7 +39,7 @@ pub fn rejection(rejection: Rejection) -> Synthetic {
 }
 
 /// The answer to a duplicate of a delivery the app already answered 2xx.
-pub fn duplicate() -> Synthetic {
+pub(crate) fn duplicate() -> Synthetic {
     with_type(
         Bytes::from_static(b"{\"status\":\"duplicate\"}"),
         "application/json",
@@ -47,17 +47,17 @@ pub fn duplicate() -> Synthetic {
 }
 
 /// A handshake answered with the sender's value as plain text.
-pub fn handshake_text(value: &[u8]) -> Synthetic {
+pub(crate) fn handshake_text(value: &[u8]) -> Synthetic {
     sender_value(Bytes::copy_from_slice(value), "text/plain; charset=utf-8")
 }
 
 /// A handshake answered in JSON.
-pub fn handshake_json(value: &serde_json::Value) -> Synthetic {
+pub(crate) fn handshake_json(value: &serde_json::Value) -> Synthetic {
     sender_value(Bytes::from(value.to_string()), "application/json")
 }
 
 /// An admin endpoint's plain-text answer.
-pub fn admin_text(status: StatusCode, body: &str) -> Synthetic {
+pub(crate) fn admin_text(status: StatusCode, body: &str) -> Synthetic {
     let mut response = with_type(
         Bytes::copy_from_slice(body.as_bytes()),
         "text/plain; charset=utf-8",
@@ -67,13 +67,13 @@ pub fn admin_text(status: StatusCode, body: &str) -> Synthetic {
 }
 
 /// An admin endpoint's answer of `content_type`.
-pub fn admin_body(body: String, content_type: &'static str) -> Synthetic {
+pub(crate) fn admin_body(body: String, content_type: &'static str) -> Synthetic {
     with_type(Bytes::from(body), content_type)
 }
 
 /// The raw HTTP/1.1 answer for a connection past the cap, written before hyper ever sees the
 /// connection: the `overloaded` row, serialized once.
-pub fn refused_connection() -> &'static [u8] {
+pub(crate) fn refused_connection() -> &'static [u8] {
     static RAW: LazyLock<Vec<u8>> = LazyLock::new(|| {
         let rejection = Rejection::Overloaded;
         let body = rejection.body();

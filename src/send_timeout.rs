@@ -16,7 +16,7 @@ use tokio::time::Sleep;
 
 /// A stream whose writes fail after `limit` without progress.
 #[derive(Debug)]
-pub struct SendTimeout<S> {
+pub(crate) struct SendTimeout<S> {
     inner: S,
     limit: Duration,
     /// Armed when a write or flush first returns pending; cleared by any progress.
@@ -25,17 +25,12 @@ pub struct SendTimeout<S> {
 
 impl<S> SendTimeout<S> {
     /// Wraps `inner`.
-    pub fn new(inner: S, limit: Duration) -> SendTimeout<S> {
+    pub(crate) fn new(inner: S, limit: Duration) -> SendTimeout<S> {
         SendTimeout {
             inner,
             limit,
             stalled: None,
         }
-    }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
     }
 
     /// Pending until the limit passes, then the error that ends the connection.
