@@ -7,21 +7,18 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::support::sign::sign;
-use crate::support::{Upstream, binary_in_front_of, get, metrics, post, proc_status_kib};
+use crate::support::{GatewayConfig, Upstream, get, metrics, post, proc_status_kib};
 
 const SECRET: &str = "budget-secret";
 
 #[tokio::test]
 async fn stalled_uploads_stay_within_the_budget_while_valid_deliveries_pass() {
     let upstream = Upstream::start().await;
-    let (_dir, gw) = binary_in_front_of(
-        &upstream,
-        &format!(
-            "admin_listen: 127.0.0.1:0\n\
-             max_body_bytes: 1048576\nmax_buffered_body_bytes: 33554432\nmax_connections: 1024\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n"
-        ),
-    );
+    let (_dir, gw) = GatewayConfig::new(&upstream)
+        .admin()
+        .top("max_body_bytes: 1048576\nmax_buffered_body_bytes: 33554432\nmax_connections: 1024")
+        .flow("orders", "/hook", SECRET)
+        .binary(&[]);
     let admin = gw.admin();
     let base_kib = proc_status_kib(gw.child.id(), "VmRSS:");
 

@@ -1,15 +1,13 @@
 //! The dashboard in `deploy/grafana` only queries metrics hookgate exports, with labels it sets.
 
-use crate::support::{InProcess, Upstream, metrics, one_route};
+use crate::support::{Upstream, metrics, one_route};
 
 #[tokio::test]
 async fn every_dashboard_query_names_an_exported_metric_and_label() {
     let upstream = Upstream::start().await;
-    let gateway = InProcess::start(&one_route(
-        &upstream,
-        "    provider: flow\n    secrets: [s]\n",
-    ))
-    .await;
+    let gateway = one_route(&upstream, "    provider: flow\n    secrets: [s]\n")
+        .in_process()
+        .await;
     let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
     let dashboard = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

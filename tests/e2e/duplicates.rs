@@ -7,10 +7,10 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::redis::write_config_with;
+use crate::redis::redis_config;
 use crate::support::redis::RedisServer;
 use crate::support::sign::sign;
-use crate::support::{Binary, InProcess, NOW, Upstream, get, metrics, one_route, post};
+use crate::support::{Binary, NOW, Upstream, get, metrics, one_route, post};
 
 /// A Standard Webhooks secret: `whsec_` + base64 of the key bytes.
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -39,12 +39,13 @@ async fn a_retry_of_an_answered_delivery_is_acknowledged_without_reaching_the_ap
     let upstream = Upstream::start().await;
     let config = one_route(
         &upstream,
-        &format!(
-            "    provider: standard-webhooks\n    secrets: [{WHSEC}]\n    duplicates: acknowledge\n\
-             \x20 - name: strict\n    path: /strict\n    provider: standard-webhooks\n    secrets: [{WHSEC}]\n"
-        ),
+        &format!("provider: standard-webhooks\nsecrets: [{WHSEC}]\nduplicates: acknowledge"),
+    )
+    .route(
+        "strict",
+        &format!("path: /strict\nprovider: standard-webhooks\nsecrets: [{WHSEC}]"),
     );
-    let gateway = InProcess::start(&config).await;
+    let gateway = config.in_process().await;
     let body = b"{\"type\":\"invoice.paid\"}";
 
     let first = post(gateway.addr, "/hook", &standard("msg_1", NOW, body), body).await;
@@ -120,7 +121,7 @@ async fn a_retry_while_the_first_copy_is_in_flight_is_told_to_retry() {
             "    provider: standard-webhooks\n    secrets: [{WHSEC}]\n    duplicates: acknowledge\n"
         ),
     );
-    let gateway = InProcess::start(&config).await;
+    let gateway = config.in_process().await;
     let body = b"{\"slow\":true}";
     let addr = gateway.addr;
     let first =
@@ -151,11 +152,15 @@ async fn replicas_sharing_redis_acknowledge_each_others_answered_deliveries() {
     // A Flow route: no timestamp, so a retry is the identical signed request.
     let acknowledge = "    duplicates: acknowledge\n";
     let a = Binary::start(
-        &write_config_with(dir.path(), "a.yaml", &upstream, acknowledge),
+        &redis_config(&upstream)
+            .with(acknowledge)
+            .write_as(dir.path(), "a.yaml"),
         &env,
     );
     let b = Binary::start(
-        &write_config_with(dir.path(), "b.yaml", &upstream, acknowledge),
+        &redis_config(&upstream)
+            .with(acknowledge)
+            .write_as(dir.path(), "b.yaml"),
         &env,
     );
     let body = b"{\"order\":7}";
@@ -206,15 +211,12 @@ async fn a_re_signed_copy_keeps_its_id_reserved_past_the_first_copys_expiry() {
             ),
         );
         if store == "redis" {
-            config = config.replace(
-                "routes:",
-                &format!(
-                    "replay: {{ store: redis, redis_url: '{}' }}\nroutes:",
-                    redis.url()
-                ),
-            );
+            config = config.top(&format!(
+                "replay: {{ store: redis, redis_url: '{}' }}",
+                redis.url()
+            ));
         }
-        let gateway = InProcess::start(&config).await;
+        let gateway = config.in_process().await;
         let what = format!("{store} {duplicates}");
         // Each case its own id: the Redis cases share one server.
         let id = format!("msg_{store}_{duplicates}");

@@ -5,13 +5,15 @@
 use base64::Engine;
 
 use crate::support::sign::hmac_sha256;
-use crate::support::{InProcess, NOW, Reply, Upstream, one_route, post, raw, request};
+use crate::support::{
+    GatewayConfig, InProcess, NOW, Reply, Upstream, one_route, post, raw, request,
+};
 
 const SECRET: &str = "handshake-secret";
 
 async fn gateway(route: &str) -> (Upstream, InProcess) {
     let upstream = Upstream::start().await;
-    let gw = InProcess::start(&one_route(&upstream, route)).await;
+    let gw = one_route(&upstream, route).in_process().await;
     (upstream, gw)
 }
 
@@ -278,18 +280,21 @@ async fn the_binary_serves_public_key_url_and_rfc3339_routes_from_files() {
     );
     std::fs::write(dir.path().join("discord.pem"), pem).unwrap();
     std::fs::write(dir.path().join("twilio.token"), "twilio-auth-token\n").unwrap();
-    let config = dir.path().join("gateway.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nupstream: http://{}\nroutes:\n\
-             \x20 - name: discord\n    path: /discord\n    provider: discord\n    public_key: file:discord.pem\n\
-             \x20 - name: twilio\n    path: /twilio\n    provider: twilio\n    secrets: [file:twilio.token]\n    public_url: https://hooks.example.com/\n\
-             \x20 - name: twitch\n    path: /twitch\n    provider: twitch\n    secrets: ['{SECRET}']\n",
-            upstream.addr
-        ),
-    )
-    .unwrap();
+    let config = GatewayConfig::new(&upstream)
+        .route(
+            "discord",
+            "path: /discord\nprovider: discord\npublic_key: file:discord.pem",
+        )
+        .route(
+            "twilio",
+            "path: /twilio\nprovider: twilio\nsecrets: [file:twilio.token]\n\
+             public_url: https://hooks.example.com/",
+        )
+        .route(
+            "twitch",
+            &format!("path: /twitch\nprovider: twitch\nsecrets: ['{SECRET}']"),
+        )
+        .write(dir.path());
     let gw = crate::support::Binary::start(&config, &[]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

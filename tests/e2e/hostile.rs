@@ -2,7 +2,6 @@
 //! not verify, and never answers 2xx for a delivery the app did not get.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,8 +12,8 @@ use tokio::net::TcpStream;
 use crate::support::redis::RedisServer;
 use crate::support::sign::sign;
 use crate::support::{
-    Binary, InProcess, Upstream, get, metrics, one_route, parse_reply, post, proc_status_kib, raw,
-    request,
+    Act, GatewayConfig, InProcess, RawUpstream, Upstream, get, metrics, one_route, parse_reply,
+    post, proc_status_kib, raw, request,
 };
 
 const SECRET: &str = "hostile-test-secret";
@@ -23,18 +22,12 @@ fn flow(body: &[u8]) -> Vec<(String, String)> {
     sign("flow", &[SECRET], body, 0)
 }
 
-/// A config for the binary with one Flow route at /hook, `top` added at the top level.
-fn write_config(dir: &Path, upstream: SocketAddr, top: &str, route: &str) -> PathBuf {
-    let path = dir.join("gateway.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{upstream}\n{top}\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [{SECRET}]\n{route}"
-        ),
-    )
-    .unwrap();
-    path
+/// The binary's config: an admin listener, `top`, and one Flow route `orders` at /hook.
+fn flow_config(upstream: &Upstream, top: &str) -> GatewayConfig {
+    GatewayConfig::new(upstream)
+        .admin()
+        .top(top)
+        .flow("orders", "/hook", SECRET)
 }
 
 async fn flow_gateway() -> (Upstream, InProcess) {
@@ -43,7 +36,7 @@ async fn flow_gateway() -> (Upstream, InProcess) {
         &upstream,
         &format!("    provider: flow\n    secrets: [{SECRET}]\n"),
     );
-    (upstream.clone(), InProcess::start(&config).await)
+    (upstream.clone(), config.in_process().await)
 }
 
 /// POSTs on one connection; 0 when the connection is refused (the listener closed) or
@@ -77,14 +70,7 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Ve
 #[tokio::test]
 async fn two_hundred_trickled_heads_are_cut_while_valid_deliveries_pass() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        upstream.addr,
-        "timeouts: { header_seconds: 2 }\n",
-        "",
-    );
-    let gateway = Binary::start(&config, &[]);
+    let (_dir, gateway) = flow_config(&upstream, "timeouts: { header_seconds: 2 }\n").binary(&[]);
     let addr = gateway.addr;
     let cut = Arc::new(AtomicUsize::new(0));
     let mut slow = Vec::new();
@@ -300,14 +286,11 @@ async fn control_bytes_and_repeated_signature_headers_never_pass() {
 async fn a_flood_of_forgeries_leaves_valid_traffic_fast_memory_flat_and_the_store_empty() {
     let redis = RedisServer::start();
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        upstream.addr,
+    let (_dir, gateway) = flow_config(
+        &upstream,
         &format!("replay: {{ store: redis, redis_url: '{}' }}\n", redis.url()),
-        "",
-    );
-    let gateway = Binary::start(&config, &[]);
+    )
+    .binary(&[]);
     let addr = gateway.addr;
     let rss = |pid: u32| proc_status_kib(pid, "VmRSS:");
     let pid = gateway.child.id();
@@ -371,39 +354,17 @@ async fn a_flood_of_forgeries_leaves_valid_traffic_fast_memory_flat_and_the_stor
 
 #[tokio::test]
 async fn an_upstream_reset_mid_response_is_a_502_and_the_retry_passes() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let served = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&served);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let n = count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let _ = stream.read(&mut buf).await;
-                if n == 0 {
-                    // Promise 100 bytes, send 7, then reset.
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
-                        .await;
-                    let _ = stream.set_zero_linger();
-                    drop(stream);
-                } else {
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                        .await;
-                }
-            });
-        }
-    });
-    let config = format!(
-        "listen: 127.0.0.1:0\nupstream: http://{addr}\ntimeouts: {{ upstream_seconds: 2 }}\n\
-         routes:\n  - name: r\n    path: /hook\n    provider: flow\n    secrets: [{SECRET}]\n"
-    );
-    let gateway = InProcess::start(&config).await;
+    // The first answer promises 100 bytes, sends 7, then resets.
+    let upstream = RawUpstream::start(|n| match n {
+        0 => Act::Reset(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial"),
+        _ => Act::Close(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+    })
+    .await;
+    let gateway = GatewayConfig::to(&format!("http://{}", upstream.addr))
+        .top("timeouts: { upstream_seconds: 2 }")
+        .flow("r", "/hook", SECRET)
+        .in_process()
+        .await;
     let body = b"{\"order\":1}";
     let reply = post(gateway.addr, "/hook", &flow(body), body).await;
     assert_eq!(
@@ -419,14 +380,8 @@ async fn an_upstream_reset_mid_response_is_a_502_and_the_retry_passes() {
 async fn sigterm_under_load_answers_every_request_and_delivers_none_twice() {
     let upstream = Upstream::start().await;
     upstream.delay_ms.store(20, Ordering::SeqCst);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        upstream.addr,
-        "timeouts: { shutdown_grace_seconds: 10 }\n",
-        "",
-    );
-    let mut gateway = Binary::start(&config, &[]);
+    let (_dir, mut gateway) =
+        flow_config(&upstream, "timeouts: { shutdown_grace_seconds: 10 }\n").binary(&[]);
     let addr = gateway.addr;
     let load = tokio::spawn(async move {
         let mut outcomes = Vec::new();
@@ -503,14 +458,12 @@ async fn sigterm_under_load_answers_every_request_and_delivers_none_twice() {
 async fn a_hundred_900_kib_bodies_stay_within_the_memory_bound() {
     let upstream = Upstream::start().await;
     upstream.delay_ms.store(1000, Ordering::SeqCst);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        upstream.addr,
+    let (_dir, gateway) = flow_config(
+        &upstream,
         "max_body_bytes: 1048576\ntimeouts: { upstream_seconds: 10 }\n",
-        "    replay: false\n",
-    );
-    let gateway = Binary::start(&config, &[]);
+    )
+    .with("replay: false\n")
+    .binary(&[]);
     let addr = gateway.addr;
     let body: Arc<Vec<u8>> = Arc::new((0..900 * 1024).map(|i| (i % 251) as u8).collect());
     let headers = Arc::new(flow(&body));
@@ -547,9 +500,7 @@ async fn a_hundred_900_kib_bodies_stay_within_the_memory_bound() {
 #[tokio::test]
 async fn connections_past_the_cap_get_503_and_the_gateway_recovers() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), upstream.addr, "max_connections: 20\n", "");
-    let gateway = Binary::start(&config, &[]);
+    let (_dir, gateway) = flow_config(&upstream, "max_connections: 20\n").binary(&[]);
     let mut held = Vec::new();
     for _ in 0..20 {
         let mut stream = TcpStream::connect(gateway.addr).await.unwrap();

@@ -1,23 +1,20 @@
 //! Statuses other than verify: limits, routing and upstream failures.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::sign::sign;
-use crate::support::{InProcess, NOW, Upstream, one_route, parse_reply, post, raw};
+use crate::support::{
+    Act, GatewayConfig, InProcess, NOW, RawUpstream, Upstream, one_route, parse_reply, post, raw,
+};
 
 async fn flow_gateway() -> (Upstream, InProcess) {
     let upstream = Upstream::start().await;
-    let gw = InProcess::start(&one_route(
-        &upstream,
-        "    provider: flow\n    secrets: [s]\n",
-    ))
-    .await;
+    let gw = one_route(&upstream, "    provider: flow\n    secrets: [s]\n")
+        .in_process()
+        .await;
     (upstream, gw)
 }
 
@@ -120,10 +117,10 @@ async fn unreachable_upstream_is_502_and_the_retry_passes_once_it_is_back() {
     let spare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = spare.local_addr().unwrap().port();
     drop(spare);
-    let config = format!(
-        "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:{port}\nroutes:\n  - name: r\n    path: /hook\n    provider: flow\n    secrets: [s]\n"
-    );
-    let gw = InProcess::start(&config).await;
+    let gw = GatewayConfig::to(&format!("http://127.0.0.1:{port}"))
+        .flow("r", "/hook", "s")
+        .in_process()
+        .await;
     let headers = sign("flow", &["s"], b"{}", NOW);
     let reply = post(gw.addr, "/hook", &headers, b"{}").await;
     assert_eq!(
@@ -175,11 +172,16 @@ async fn a_body_trickled_past_the_body_timeout_is_408() {
 #[tokio::test]
 async fn a_route_upstream_with_a_base_path_prefixes_the_forwarded_path() {
     let upstream = Upstream::start().await;
-    let config = format!(
-        "listen: 127.0.0.1:0\nroutes:\n  - name: r\n    path_prefix: /in/\n    upstream: http://{}/base/\n    provider: flow\n    secrets: [s]\n",
-        upstream.addr
-    );
-    let gw = InProcess::start(&config).await;
+    let gw = GatewayConfig::without_upstream()
+        .route(
+            "r",
+            &format!(
+                "path_prefix: /in/\nupstream: http://{}/base/\nprovider: flow\nsecrets: [s]",
+                upstream.addr
+            ),
+        )
+        .in_process()
+        .await;
     let reply = post(
         gw.addr,
         "/in/orders?x=1",
@@ -191,57 +193,25 @@ async fn a_route_upstream_with_a_base_path_prefixes_the_forwarded_path() {
     assert_eq!(upstream.received()[0].uri, "/base/in/orders?x=1");
 }
 
-/// An upstream that answers each request and then closes the connection without saying so
-/// (no `Connection: close`), as a keep-alive timeout does. Counts the requests it reads.
-async fn closing_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&count);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = Arc::clone(&seen);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                seen.fetch_add(1, Ordering::SeqCst);
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
-            });
-        }
-    });
-    (addr, count)
-}
-
 #[tokio::test]
 async fn an_upstream_closing_idle_connections_loses_and_duplicates_nothing() {
-    let (addr, count) = closing_upstream().await;
-    let config = format!(
-        "listen: 127.0.0.1:0\nupstream: http://{addr}\ntimeouts: {{ upstream_seconds: 2 }}\n\
-         routes:\n  - name: r\n    path: /hook\n    provider: flow\n    secrets: [s]\n    replay: false\n"
-    );
-    let gateway = InProcess::start(&config).await;
+    // Each answer is followed by a close the upstream did not announce (no
+    // `Connection: close`), as a keep-alive timeout does.
+    let upstream =
+        RawUpstream::start(|_| Act::Close(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")).await;
+    let gateway = GatewayConfig::to(&format!("http://{}", upstream.addr))
+        .top("timeouts: { upstream_seconds: 2 }")
+        .flow("r", "/hook", "s")
+        .with("replay: false")
+        .in_process()
+        .await;
     for i in 0..50 {
         let body = format!("{{\"i\":{i}}}").into_bytes();
         let headers = sign("flow", &["s"], &body, 0);
         let reply = post(gateway.addr, "/hook", &headers, &body).await;
         assert_eq!((i, reply.status), (i, 200), "{reply:?}");
     }
-    assert_eq!(
-        count.load(Ordering::SeqCst),
-        50,
-        "each delivery reached the app once"
-    );
+    assert_eq!(upstream.count(), 50, "each delivery reached the app once");
 }
 
 /// Work before verification stays proportional to what a sender could mean: a body in
@@ -267,13 +237,12 @@ async fn bodies_that_only_cost_cpu_are_refused_early() {
     assert_eq!(reply.header("connection").as_deref(), Some("close"));
 
     let upstream_twilio = Upstream::start().await;
-    let twilio = InProcess::start(
-        &one_route(
-            &upstream_twilio,
-            "    provider: twilio\n    secrets: [tok]\n    public_url: https://h.example.com/\n",
-        )
-        .replace("max_body_bytes: 4096", "max_body_bytes: 65536"),
+    let twilio = one_route(
+        &upstream_twilio,
+        "provider: twilio\nsecrets: [tok]\npublic_url: https://h.example.com/",
     )
+    .top("max_body_bytes: 65536")
+    .in_process()
     .await;
     let form = "a=1&".repeat(2000);
     let headers = [(

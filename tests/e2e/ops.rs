@@ -1,29 +1,23 @@
 //! Operating the real binary: admin endpoints and metrics, logs, reload, shutdown, observe
 //! mode and rate limits.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::sign::sign;
-use crate::support::{Binary, Upstream, get, metrics, post};
+use crate::support::{Binary, GatewayConfig, Upstream, get, metrics, post};
 
 const OLD: &str = "old-secret-0f3c9a";
 const NEW: &str = "new-secret-7b21de";
 
-/// A config with an admin listener and a Flow route `orders` at /hook with `secrets`.
-fn write_config(dir: &Path, upstream: &Upstream, secrets: &str, extra_route: &str) -> PathBuf {
-    let path = dir.join("gateway.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\n\
-             upstream: http://{}\ntimeouts: {{ upstream_seconds: 5, shutdown_grace_seconds: 5 }}\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: {secrets}\n{extra_route}",
-            upstream.addr
-        ),
-    )
-    .unwrap();
-    path
+/// An admin listener and a Flow route `orders` at /hook with `secrets` (a YAML list).
+fn ops_config(upstream: &Upstream, secrets: &str) -> GatewayConfig {
+    GatewayConfig::new(upstream)
+        .admin()
+        .top("timeouts: { upstream_seconds: 5, shutdown_grace_seconds: 5 }")
+        .route(
+            "orders",
+            &format!("path: /hook\nprovider: flow\nsecrets: {secrets}"),
+        )
 }
 
 fn flow(secret: &str, body: &[u8]) -> Vec<(String, String)> {
@@ -34,12 +28,9 @@ fn flow(secret: &str, body: &[u8]) -> Vec<(String, String)> {
 async fn health_readiness_and_metrics_parse_with_the_prometheus_parser() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &upstream,
-        "[env:OLD, env:NEW]",
-        "    max_body_bytes: 100\n",
-    );
+    let config = ops_config(&upstream, "[env:OLD, env:NEW]")
+        .with("max_body_bytes: 100\n")
+        .write(dir.path());
     let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW)]);
     let admin = gateway.admin();
     assert_eq!(get(admin, "/healthz").await.status, 200);
@@ -157,7 +148,7 @@ async fn health_readiness_and_metrics_parse_with_the_prometheus_parser() {
 async fn no_log_line_at_any_level_holds_a_secret_or_an_expected_signature() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &upstream, "[env:OLD, env:NEW]", "");
+    let config = ops_config(&upstream, "[env:OLD, env:NEW]").write(dir.path());
     let gateway = Binary::start(
         &config,
         &[("OLD", OLD), ("NEW", NEW), ("HOOKGATE_LOG", "trace")],
@@ -217,7 +208,7 @@ async fn no_log_line_at_any_level_holds_a_secret_or_an_expected_signature() {
 async fn sighup_swaps_the_config_and_refuses_a_broken_one() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
+    let config = ops_config(&upstream, "[env:OLD]").write(dir.path());
     let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW)]);
     let body = |n: u32| format!("{{\"n\":{n}}}").into_bytes();
     assert_eq!(
@@ -227,7 +218,7 @@ async fn sighup_swaps_the_config_and_refuses_a_broken_one() {
         401
     );
 
-    write_config(dir.path(), &upstream, "[env:NEW]", "");
+    ops_config(&upstream, "[env:NEW]").write(dir.path());
     gateway.signal("HUP");
     gateway.wait_for_log("config reloaded");
     assert_eq!(
@@ -276,14 +267,14 @@ async fn reloads_under_load_fail_no_request_and_in_flight_ones_keep_their_config
         .delay_ms
         .store(1000, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
+    let config = ops_config(&upstream, "[env:OLD]").write(dir.path());
     let gateway = Binary::start(&config, &[("OLD", OLD)]);
     let addr = gateway.addr;
     // Started on the old config: its answer must come back from the old upstream even
     // though the config changes while it is in flight.
     let slow = tokio::spawn(async move { post(addr, "/hook", &flow(OLD, b"slow"), b"slow").await });
     upstream.wait_for(1).await;
-    write_config(dir.path(), &other, "[env:OLD]", "");
+    ops_config(&other, "[env:OLD]").write(dir.path());
     gateway.signal("HUP");
     gateway.wait_for_log("config reloaded");
     assert_eq!(slow.await.unwrap().status, 200);
@@ -324,7 +315,7 @@ async fn sigterm_fails_readiness_at_once_and_drains_in_flight_requests() {
         .delay_ms
         .store(1000, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
+    let config = ops_config(&upstream, "[env:OLD]").write(dir.path());
     let mut gateway = Binary::start(&config, &[("OLD", OLD)]);
     let admin = gateway.admin();
     let addr = gateway.addr;
@@ -359,12 +350,9 @@ async fn scrape(gateway: &Binary) -> metrics::Scrape {
 async fn observe_mode_forwards_what_it_would_reject_and_counts_it() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &upstream,
-        "[env:OLD]",
-        "    mode: observe\n    max_body_bytes: 4096\n",
-    );
+    let config = ops_config(&upstream, "[env:OLD]")
+        .with("mode: observe\nmax_body_bytes: 4096")
+        .write(dir.path());
     let gateway = Binary::start(&config, &[("OLD", OLD)]);
     let good = flow(OLD, b"{}");
     assert_eq!(post(gateway.addr, "/hook", &good, b"{}").await.status, 200);
@@ -407,12 +395,9 @@ async fn observe_mode_forwards_what_it_would_reject_and_counts_it() {
 async fn a_rate_limit_answers_429_with_retry_after_before_reading_the_body() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &upstream,
-        "[env:OLD]",
-        "    rate_limit: { per_second: 1, burst: 3 }\n",
-    );
+    let config = ops_config(&upstream, "[env:OLD]")
+        .with("rate_limit: { per_second: 1, burst: 3 }\n")
+        .write(dir.path());
     let gateway = Binary::start(&config, &[("OLD", OLD)]);
     let mut statuses = Vec::new();
     for i in 0..6 {
@@ -438,11 +423,11 @@ async fn a_rate_limit_answers_429_with_retry_after_before_reading_the_body() {
 async fn a_head_trickled_past_the_header_timeout_is_cut_while_others_pass() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &upstream, "[env:OLD]", "");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("timeouts: {", "timeouts: { header_seconds: 1,");
-    std::fs::write(&config, text).unwrap();
+    let config = GatewayConfig::new(&upstream)
+        .admin()
+        .top("timeouts: { header_seconds: 1, upstream_seconds: 5, shutdown_grace_seconds: 5 }")
+        .route("orders", "path: /hook\nprovider: flow\nsecrets: [env:OLD]")
+        .write(dir.path());
     let gateway = Binary::start(&config, &[("OLD", OLD)]);
     let mut slow = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -6,7 +6,7 @@
 use base64::Engine;
 
 use crate::support::sign::hmac_sha256;
-use crate::support::{Upstream, binary_in_front_of, get, post, unix_now};
+use crate::support::{GatewayConfig, Upstream, get, post, unix_now};
 
 const SECRET: &str = "x-consumer-secret";
 
@@ -30,15 +30,19 @@ async fn the_crc_handshake_signs_no_delivery() {
     let upstream = Upstream::start().await;
     // A second route shares the secret and signs `{timestamp}{body}`: a token of digits
     // followed by text would be its payload.
-    let (_dir, gw) = binary_in_front_of(
-        &upstream,
-        &format!(
-            "routes:\n\
-             \x20 - name: x\n    path: /x\n    provider: twitter\n    secrets: ['{SECRET}']\n\
-             \x20 - name: ts\n    path: /ts\n    secrets: ['{SECRET}']\n    scheme:\n\
-             \x20     signature_header: X-Sig\n      timestamp_header: X-Ts\n      signed_payload: '{{timestamp}}{{body}}'\n"
-        ),
-    );
+    let (_dir, gw) = GatewayConfig::new(&upstream)
+        .route(
+            "x",
+            &format!("path: /x\nprovider: twitter\nsecrets: ['{SECRET}']"),
+        )
+        .route(
+            "ts",
+            &format!(
+                "path: /ts\nsecrets: ['{SECRET}']\nscheme:\n  signature_header: X-Sig\n  \
+                 timestamp_header: X-Ts\n  signed_payload: '{{timestamp}}{{body}}'"
+            ),
+        )
+        .binary(&[]);
 
     // A real delivery still passes, and the CRC is answered as X documents.
     let event = br#"{"for_user_id":"2244994945","tweet_create_events":[]}"#;
@@ -134,19 +138,24 @@ fn stamp(scheme: &hookgate::scheme::Scheme, now: i64) -> String {
 /// delivery signature, on any route.
 #[test]
 fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
-    use hookgate::config::Config;
     use hookgate::handshake::{RouteKeys, after_verify, before_body};
     use hookgate::scheme::{Handshake, KeyKind, SecretEncoding, preset, preset_names};
     use hookgate::verify::Delivery;
     use http::{HeaderMap, Method};
 
     let key = "one-secret-shared-by-every-route";
-    let mut yaml = String::from(
-        "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nroutes:\n\
-         \x20 - name: x\n    path: /x\n    provider: twitter\n    secrets: ['one-secret-shared-by-every-route']\n\
-         \x20 - name: custom\n    path: /custom\n    secrets: ['one-secret-shared-by-every-route']\n    scheme:\n\
-         \x20     signature_header: X-Sig\n      timestamp_header: X-Ts\n      signed_payload: '{timestamp}{body}'\n      handshake: twitter_crc\n",
-    );
+    let mut yaml = GatewayConfig::to("http://127.0.0.1:9")
+        .route(
+            "x",
+            &format!("path: /x\nprovider: twitter\nsecrets: ['{key}']"),
+        )
+        .route(
+            "custom",
+            &format!(
+                "path: /custom\nsecrets: ['{key}']\nscheme:\n  signature_header: X-Sig\n  \
+                 timestamp_header: X-Ts\n  signed_payload: '{{timestamp}}{{body}}'\n  handshake: twitter_crc"
+            ),
+        );
     for name in preset_names() {
         let scheme = preset(name).unwrap().build().unwrap();
         if scheme.algorithm.key_kind() != KeyKind::Hmac || name == "twitter" {
@@ -161,23 +170,18 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
                 base64::engine::general_purpose::STANDARD.encode(key)
             ),
         };
-        yaml.push_str(&format!(
-            "  - name: {name}\n    path: /p/{name}\n    provider: {name}\n    secrets: ['{written}']\n"
-        ));
+        yaml = yaml.route(
+            name,
+            &format!("path: /p/{name}\nprovider: {name}\nsecrets: ['{written}']"),
+        );
         if scheme.handshake == Some(Handshake::MetaSubscribe) {
-            yaml.push_str("    verify_token: vt\n");
+            yaml = yaml.with("verify_token: vt");
         }
         if scheme.needs_public_url() {
-            yaml.push_str("    public_url: https://gateway.test/\n");
+            yaml = yaml.with("public_url: https://gateway.test/");
         }
     }
-    let config = Config::parse(
-        &yaml,
-        std::path::Path::new("t.yaml"),
-        std::path::Path::new("."),
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let config = yaml.parse();
     let crc = config.routes.by_name("x").unwrap();
     let keys = RouteKeys {
         verifier: &crc.verifier,
@@ -269,18 +273,15 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
 /// Mailgun signs `{timestamp}{token}`, which is token-shaped, and still verifies.
 #[test]
 fn only_routes_sharing_a_key_with_the_crc_are_guarded() {
-    let yaml = "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nroutes:\n\
-         \x20 - name: x\n    path: /x\n    provider: twitter\n    secrets: [a, shared]\n\
-         \x20 - name: mg\n    path: /mg\n    provider: mailgun\n    secrets: [shared]\n\
-         \x20 - name: mg2\n    path: /mg2\n    provider: mailgun\n    secrets: [own]\n\
-         \x20 - name: x2\n    path: /x2\n    provider: twitter\n    secrets: [b]\n    handshake: false\n";
-    let config = hookgate::config::Config::parse(
-        yaml,
-        std::path::Path::new("t.yaml"),
-        std::path::Path::new("."),
-        &|_| None,
-    )
-    .unwrap();
+    let config = GatewayConfig::to("http://127.0.0.1:9")
+        .route("x", "path: /x\nprovider: twitter\nsecrets: [a, shared]")
+        .route("mg", "path: /mg\nprovider: mailgun\nsecrets: [shared]")
+        .route("mg2", "path: /mg2\nprovider: mailgun\nsecrets: [own]")
+        .route(
+            "x2",
+            "path: /x2\nprovider: twitter\nsecrets: [b]\nhandshake: false",
+        )
+        .parse();
     let guarded = |name| {
         config
             .routes

@@ -2,29 +2,25 @@
 //! it, so every spelling of a strict route's path must meet that route here, and the app must
 //! receive exactly the normalized path that was matched and verified.
 
-use std::path::Path;
-
 use crate::support::sign::sign;
-use crate::support::{Binary, Upstream, post, raw};
+use crate::support::{Binary, GatewayConfig, Upstream, post, raw};
 
 const STRICT: &str = "strict-secret";
 
 /// A strict route at /webhooks/orders, a partner's prefix and an observe-mode catch-all that
 /// forwards whatever it sees: the weaker routes an attacker would aim for.
-fn start(dir: &Path, upstream: &Upstream) -> Binary {
-    let config = dir.join("gateway.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\nroutes:\n\
-             \x20 - name: orders\n    path: /webhooks/orders\n    provider: flow\n    secrets: ['{STRICT}']\n\
-             \x20 - name: partner\n    path_prefix: /partner-a/\n    provider: flow\n    secrets: [partner-secret]\n\
-             \x20 - name: catchall\n    path_prefix: /\n    provider: flow\n    secrets: [other]\n    mode: observe\n",
-            upstream.addr
-        ),
-    )
-    .unwrap();
-    Binary::start(&config, &[])
+fn start(upstream: &Upstream) -> (tempfile::TempDir, Binary) {
+    GatewayConfig::new(upstream)
+        .flow("orders", "/webhooks/orders", STRICT)
+        .route(
+            "partner",
+            "path_prefix: /partner-a/\nprovider: flow\nsecrets: [partner-secret]",
+        )
+        .route(
+            "catchall",
+            "path_prefix: /\nprovider: flow\nsecrets: [other]\nmode: observe",
+        )
+        .binary(&[])
 }
 
 fn raw_post(target: &str, extra: &str) -> Vec<u8> {
@@ -37,8 +33,7 @@ fn raw_post(target: &str, extra: &str) -> Vec<u8> {
 #[tokio::test]
 async fn every_spelling_of_a_strict_path_meets_the_strict_route() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), &upstream);
+    let (_dir, gw) = start(&upstream);
 
     // Spellings an app routes to /webhooks/orders: unsigned, each meets the strict route (401).
     for target in [

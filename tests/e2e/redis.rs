@@ -1,40 +1,25 @@
 //! The shared replay store against a real `redis-server`: two gateway processes, Redis going
 //! away and coming back, and release on upstream failure.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::redis::RedisServer;
 use crate::support::sign::sign;
-use crate::support::{Binary, Upstream, get, metrics, post};
+use crate::support::{Binary, GatewayConfig, Upstream, get, metrics, post};
 
 const SECRET: &str = "redis-test-secret-91ac";
 
-/// A config naming Redis through `env:REDIS_URL`, as a deployment would.
-fn write_config(dir: &Path, name: &str, upstream: &Upstream) -> PathBuf {
-    write_config_with(dir, name, upstream, "")
-}
-
-/// The same config with `route_extra` (indented route keys) added to the `orders` route.
-pub fn write_config_with(
-    dir: &Path,
-    name: &str,
-    upstream: &Upstream,
-    route_extra: &str,
-) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!(
-            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\n\
-             upstream: http://{}\n\
-             replay: {{ store: redis, redis_url: env:REDIS_URL, timeout_ms: 300 }}\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [env:SECRET]\n{route_extra}",
-            upstream.addr
-        ),
-    )
-    .unwrap();
-    path
+/// A config naming Redis through `env:REDIS_URL` and the secret through `env:SECRET`, as a
+/// deployment would, with a Flow route `orders` at /hook.
+pub fn redis_config(upstream: &Upstream) -> GatewayConfig {
+    GatewayConfig::new(upstream)
+        .admin()
+        .top("replay: { store: redis, redis_url: env:REDIS_URL, timeout_ms: 300 }")
+        .route(
+            "orders",
+            "path: /hook\nprovider: flow\nsecrets: [env:SECRET]",
+        )
 }
 
 fn flow(body: &[u8]) -> Vec<(String, String)> {
@@ -46,8 +31,8 @@ fn two_replicas(dir: &Path, redis: &RedisServer, upstream: &Upstream) -> (Binary
     let url = redis.url();
     let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
     (
-        Binary::start(&write_config(dir, "a.yaml", upstream), &env),
-        Binary::start(&write_config(dir, "b.yaml", upstream), &env),
+        Binary::start(&redis_config(upstream).write_as(dir, "a.yaml"), &env),
+        Binary::start(&redis_config(upstream).write_as(dir, "b.yaml"), &env),
     )
 }
 
@@ -102,7 +87,10 @@ async fn redis_down_fails_closed_and_recovers_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
     let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
-    let gateway = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let gateway = Binary::start(
+        &redis_config(&upstream).write_as(dir.path(), "a.yaml"),
+        &env,
+    );
     let admin = gateway.admin();
     assert_eq!(
         post(gateway.addr, "/hook", &flow(b"1"), b"1").await.status,
@@ -160,7 +148,10 @@ async fn a_gateway_starts_while_redis_is_down_and_is_not_ready_until_it_answers(
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
     let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
-    let gateway = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let gateway = Binary::start(
+        &redis_config(&upstream).write_as(dir.path(), "a.yaml"),
+        &env,
+    );
     let admin = gateway.admin();
     assert_eq!(get(admin, "/healthz").await.status, 200);
     assert_eq!(get(admin, "/readyz").await.status, 503);
@@ -183,7 +174,10 @@ async fn a_slow_redis_fails_closed_within_the_timeout_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
     let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
-    let gateway = Binary::start(&write_config(dir.path(), "a.yaml", &upstream), &env);
+    let gateway = Binary::start(
+        &redis_config(&upstream).write_as(dir.path(), "a.yaml"),
+        &env,
+    );
     assert_eq!(
         post(gateway.addr, "/hook", &flow(b"1"), b"1").await.status,
         200

@@ -4,23 +4,17 @@
 use std::path::Path;
 
 use crate::support::sign::sign;
-use crate::support::{Binary, Upstream, post};
+use crate::support::{Binary, GatewayConfig, Upstream, post};
 
 const SECRET: &str = "reload-replay-secret";
 
 fn write(dir: &Path, upstream: &Upstream, max_entries: u32) -> std::path::PathBuf {
-    let path = dir.join("gateway.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\n\
-             replay: {{ store: memory, max_entries: {max_entries} }}\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n",
-            upstream.addr
-        ),
-    )
-    .unwrap();
-    path
+    GatewayConfig::new(upstream)
+        .top(&format!(
+            "replay: {{ store: memory, max_entries: {max_entries} }}"
+        ))
+        .flow("orders", "/hook", SECRET)
+        .write(dir)
 }
 
 #[tokio::test]
@@ -68,17 +62,11 @@ async fn reload_applies_max_connections_and_names_restart_only_keys() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = |cap: u32, format: &str| {
-        let path = dir.path().join("gateway.yaml");
-        std::fs::write(
-            &path,
-            format!(
-                "listen: 127.0.0.1:0\nlog_format: {format}\nupstream: http://{}\nmax_connections: {cap}\n\
-                 routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n",
-                upstream.addr
-            ),
-        )
-        .unwrap();
-        path
+        GatewayConfig::new(&upstream)
+            .log_format(format)
+            .top(&format!("max_connections: {cap}"))
+            .flow("orders", "/hook", SECRET)
+            .write(dir.path())
     };
     let gw = Binary::start(&config(2, "json"), &[]);
     // Two connections hold both slots with an unfinished head.

@@ -17,7 +17,7 @@ async fn gateway(provider: &str, secrets: &[&str]) -> (Upstream, InProcess) {
             list.join(", ")
         ),
     );
-    let gateway = InProcess::start(&config).await;
+    let gateway = config.in_process().await;
     (upstream, gateway)
 }
 
@@ -296,7 +296,7 @@ async fn handshake_can_be_turned_off() {
         &upstream,
         "    provider: nopcommerce\n    secrets: [x]\n    handshake: false\n",
     );
-    let gw = InProcess::start(&config).await;
+    let gw = config.in_process().await;
     let reply = crate::support::raw(
         gw.addr,
         b"GET /hook?echo=1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
@@ -312,7 +312,7 @@ async fn patchworks_ripemd128_route() {
         &upstream,
         "    provider: patchworks\n    algorithm: ripemd128\n    secrets: [Jefe]\n",
     );
-    let gw = InProcess::start(&config).await;
+    let gw = config.in_process().await;
     // RFC 2286 test case 2.
     let body = b"what do ya want for nothing?";
     let headers = vec![(

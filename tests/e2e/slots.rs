@@ -2,29 +2,23 @@
 //! answers, or floods the admin port, holds nothing for long. Attacked through the real binary.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::support::sign::sign;
-use crate::support::{Binary, Upstream, get, post};
+use crate::support::{Binary, GatewayConfig, Upstream, get, post};
 
 const SECRET: &str = "slots-secret";
 
-fn start(dir: &Path, upstream: &Upstream, top: &str) -> Binary {
-    let config = dir.join("gateway.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog_format: json\nupstream: http://{}\n\
-             max_connections: 4\n{top}routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: ['{SECRET}']\n",
-            upstream.addr
-        ),
-    )
-    .unwrap();
-    Binary::start(&config, &[])
+fn start(upstream: &Upstream, top: &str) -> (tempfile::TempDir, Binary) {
+    GatewayConfig::new(upstream)
+        .admin()
+        .top("max_connections: 4")
+        .top(top)
+        .flow("orders", "/hook", SECRET)
+        .binary(&[])
 }
 
 /// A socket that pipelines 4 MiB of cheap requests (answers far larger than the socket
@@ -80,8 +74,7 @@ async fn clients_that_never_read_give_their_slots_back() {
         ("request cap", ""),
     ] {
         let upstream = Upstream::start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let gw = start(dir.path(), &upstream, top);
+        let (_dir, gw) = start(&upstream, top);
         let mut floods = Vec::new();
         for _ in 0..4 {
             floods.push(pipeline_and_never_read(gw.addr).await);
@@ -109,8 +102,7 @@ fn open_fds(pid: u32) -> usize {
 #[tokio::test]
 async fn an_admin_connection_flood_is_capped_and_probes_recover() {
     let upstream = Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), &upstream, "");
+    let (_dir, gw) = start(&upstream, "");
     let admin = gw.admin();
     let before = open_fds(gw.child.id());
     let mut idle = Vec::new();

@@ -1,26 +1,18 @@
 //! TLS on the listener (reloaded on SIGHUP) and to https upstreams, with certificates made
 //! per test.
 
-use std::path::{Path, PathBuf};
-
 use crate::support::sign::sign;
 use crate::support::tls::{Pki, tls_raw};
-use crate::support::{Binary, Upstream, post, request};
+use crate::support::{Binary, GatewayConfig, Upstream, post, request};
 
 const SECRET: &str = "tls-test-secret";
 
-fn write_config(dir: &Path, top: &str, upstream: &str) -> PathBuf {
-    let path = dir.join("gateway.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "listen: 127.0.0.1:0\nlog_format: json\n{top}upstream: {upstream}\n\
-             timeouts: {{ upstream_seconds: 5 }}\n\
-             routes:\n  - name: orders\n    path: /hook\n    provider: flow\n    secrets: [{SECRET}]\n"
-        ),
-    )
-    .unwrap();
-    path
+/// A Flow route `orders` at /hook in front of `upstream` (a URL), `top` added.
+fn tls_config(upstream: &str, top: &str) -> GatewayConfig {
+    GatewayConfig::to(upstream)
+        .top(top)
+        .top("timeouts: { upstream_seconds: 5 }")
+        .flow("orders", "/hook", SECRET)
 }
 
 fn delivery(body: &[u8]) -> Vec<u8> {
@@ -37,7 +29,7 @@ async fn the_listener_serves_tls_and_reloads_its_certificate_on_sighup() {
         first.cert_file.display(),
         first.key_file.display()
     );
-    let config = write_config(dir.path(), &tls, &format!("http://{}", upstream.addr));
+    let config = tls_config(&format!("http://{}", upstream.addr), &tls).write(dir.path());
     let gateway = Binary::start(&config, &[]);
 
     let (reply, presented) = tls_raw(gateway.addr, &first.ca_pem, &delivery(b"{\"a\":1}"))
@@ -85,11 +77,11 @@ async fn https_upstreams_are_trusted_through_upstream_ca_file_only() {
     let upstream = Upstream::start_tls(pki.server_config()).await;
     let url = format!("https://localhost:{}", upstream.addr.port());
 
-    let trusted = write_config(
-        dir.path(),
-        &format!("upstream_ca_file: {}\n", pki.ca_file.display()),
+    let trusted = tls_config(
         &url,
-    );
+        &format!("upstream_ca_file: {}", pki.ca_file.display()),
+    )
+    .write(dir.path());
     let gateway = Binary::start(&trusted, &[]);
     let reply = crate::support::raw(gateway.addr, &delivery(b"{\"tls\":1}")).await;
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -97,7 +89,7 @@ async fn https_upstreams_are_trusted_through_upstream_ca_file_only() {
     drop(gateway);
 
     // Without the CA, the system roots do not know the test CA: 502, nothing delivered.
-    let untrusted = write_config(dir.path(), "", &url);
+    let untrusted = tls_config(&url, "").write(dir.path());
     let gateway = Binary::start(&untrusted, &[]);
     let reply = crate::support::raw(gateway.addr, &delivery(b"{\"tls\":2}")).await;
     assert_eq!(reply.status, 502, "{reply:?}");

@@ -5,7 +5,7 @@
 //! never forwarded. The same holds when the preset is written out as a plain `scheme:` block:
 //! presets are data.
 
-use crate::support::{InProcess, Upstream, post};
+use crate::support::{InProcess, Upstream, one_route, post};
 
 const PRESETS: &str = include_str!("../../src/scheme/presets.yaml");
 
@@ -119,11 +119,10 @@ async fn gateway(
     } else {
         ""
     };
-    let config = format!(
-        "listen: 127.0.0.1:0\nupstream: http://{}\ntimeouts: {{ upstream_seconds: 2, body_seconds: 2 }}\nroutes:\n  - name: r\n    path: /hook\n{how}{keys}{url}{token}",
-        upstream.addr
-    );
-    let gw = InProcess::start(&config).await;
+    let gw = one_route(upstream, &format!("{how}{keys}{url}{token}"))
+        .top("max_body_bytes: 1048576")
+        .in_process()
+        .await;
     gw.clock.set(v.timestamp);
     gw
 }

@@ -6,7 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::support::sign::sign;
-use crate::support::{Upstream, binary_in_front_of, post, unix_now};
+use crate::support::{GatewayConfig, Upstream, post, unix_now};
 
 const KEY: &[u8] = b"verified-headers-key";
 
@@ -40,14 +40,13 @@ async fn no_hop_can_remove_or_double_a_header_the_scheme_read() {
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(KEY)
     );
-    let (_dir, gw) = binary_in_front_of(
-        &upstream,
-        &format!(
-            "routes:\n\
-             \x20 - name: sw\n    path: /sw\n    provider: standard-webhooks\n    secrets: ['{whsec}']\n\
-             \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n"
-        ),
-    );
+    let (_dir, gw) = GatewayConfig::new(&upstream)
+        .route(
+            "sw",
+            &format!("path: /sw\nprovider: standard-webhooks\nsecrets: ['{whsec}']"),
+        )
+        .flow("flow", "/flow", "flow-secret")
+        .binary(&[]);
     let body = br#"{"type":"invoice.paid"}"#;
 
     let mut cases: Vec<(&str, &str, Headers)> = Vec::new();
@@ -88,11 +87,12 @@ async fn no_hop_can_remove_or_double_a_header_the_scheme_read() {
 #[tokio::test]
 async fn a_graph_batch_is_verified_whole() {
     let upstream = Upstream::start().await;
-    let (_dir, gw) = binary_in_front_of(
-        &upstream,
-        "routes:\n\
-             \x20 - name: graph\n    path: /graph\n    provider: msgraph\n    secrets: [client-state-1]\n",
-    );
+    let (_dir, gw) = GatewayConfig::new(&upstream)
+        .route(
+            "graph",
+            "path: /graph\nprovider: msgraph\nsecrets: [client-state-1]",
+        )
+        .binary(&[]);
     let json = [h("Content-Type", "application/json")];
     let genuine = r#"{"value":[{"subscriptionId":"s1","clientState":"client-state-1","changeType":"created"},{"subscriptionId":"s1","clientState":"client-state-1","changeType":"updated"}]}"#;
     assert_eq!(
@@ -117,13 +117,10 @@ async fn a_graph_batch_is_verified_whole() {
 async fn forwarding_claims_reach_the_app_only_from_trusted_proxies() {
     for (trusted, kept) in [("", false), ("trusted_proxies: [127.0.0.0/8]\n", true)] {
         let upstream = Upstream::start().await;
-        let (_dir, gw) = binary_in_front_of(
-            &upstream,
-            &format!(
-                "{trusted}routes:\n\
-                 \x20 - name: flow\n    path: /flow\n    provider: flow\n    secrets: [flow-secret]\n"
-            ),
-        );
+        let (_dir, gw) = GatewayConfig::new(&upstream)
+            .top(trusted)
+            .flow("flow", "/flow", "flow-secret")
+            .binary(&[]);
         let body = br#"{"order":1}"#;
         let mut headers = sign("flow", &["flow-secret"], body, 0);
         headers.push(h("X-Forwarded-For", "203.0.113.7"));
