@@ -24,7 +24,7 @@ const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves the admin endpoints on `listener` until the task is dropped. The admin listener
 /// stays up while the gateway drains, so `/readyz` can say so.
-pub async fn run(listener: TcpListener, gateway: Arc<Gateway>) {
+pub(crate) async fn run(listener: TcpListener, gateway: Arc<Gateway>) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "admin listening");
     }
@@ -57,7 +57,7 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>) {
 }
 
 /// Answers one admin request.
-pub async fn answer(gateway: &Gateway, request: &Request<Incoming>) -> Synthetic {
+pub(crate) async fn answer(gateway: &Gateway, request: &Request<Incoming>) -> Synthetic {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
     }

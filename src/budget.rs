@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bodies up to this size may use the whole budget; larger ones leave the last eighth free.
-pub const SMALL_BODY: u64 = 64 << 10;
+pub(crate) const SMALL_BODY: u64 = 64 << 10;
 
 /// The budget when no memory limit is found and none is configured.
-pub const UNLIMITED_DEFAULT: u64 = 1 << 30;
+pub(crate) const UNLIMITED_DEFAULT: u64 = 1 << 30;
 
 /// Where the budget's size came from, for the startup log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// `max_buffered_body_bytes` in the config.
     Configured,
     /// Half the cgroup memory limit.
@@ -35,7 +35,7 @@ pub enum Source {
 }
 
 /// The budget's size: `configured`, else half of `memory_limit`, else [`UNLIMITED_DEFAULT`].
-pub fn size(configured: Option<u64>, memory_limit: Option<u64>) -> (u64, Source) {
+pub(crate) fn size(configured: Option<u64>, memory_limit: Option<u64>) -> (u64, Source) {
     match (configured, memory_limit) {
         (Some(bytes), _) => (bytes, Source::Configured),
         (None, Some(limit)) => (limit / 2, Source::MemoryLimit(limit)),
@@ -44,7 +44,7 @@ pub fn size(configured: Option<u64>, memory_limit: Option<u64>) -> (u64, Source)
 }
 
 /// The memory limit of this process's cgroup, if one is set.
-pub fn memory_limit() -> Option<u64> {
+pub(crate) fn memory_limit() -> Option<u64> {
     let v2 = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok();
     let v1 = || std::fs::read_to_string("/sys/fs/cgroup/memory/memory.limit_in_bytes").ok();
     parse_limit(&v2.or_else(v1)?)

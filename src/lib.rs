@@ -36,7 +36,7 @@ mod form;
 pub mod path;
 pub mod secret;
 
-pub mod budget;
+mod budget;
 mod send_timeout;
 pub mod tls;
 
@@ -58,8 +58,8 @@ pub mod config;
 
 pub mod gateway;
 
-pub mod admin;
-pub mod server;
+mod admin;
+mod server;
 
 pub mod app;
 pub mod cli;

@@ -39,7 +39,7 @@ const MAX_READ_BUFFER: usize = 64 << 10;
 ///
 /// # Errors
 /// Only if the listener's address cannot be read; accept errors are logged and retried.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()>,
