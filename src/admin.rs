@@ -72,7 +72,11 @@ pub(crate) async fn answer(gateway: &Gateway, request: &Request<Incoming>) -> Sy
         },
         "/metrics" => {
             let ready = gateway.readiness().await.is_ok();
-            response::admin_body(gateway.metrics().render(ready), METRICS_TYPE)
+            let mut text = gateway.metrics().render(ready);
+            if let Some(queue) = gateway.queue() {
+                queue.render_metrics(&mut text, gateway.clock().now_ms());
+            }
+            response::admin_body(text, METRICS_TYPE)
         }
         _ => text(
             StatusCode::NOT_FOUND,

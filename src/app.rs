@@ -12,7 +12,18 @@ use crate::access_log::AccessLog;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::gateway::Gateway;
+use crate::queue::{Queue, StoreFailed};
 use crate::replay::StoreError;
+
+/// Completes when the queue's store has failed a commit; never without a queue.
+async fn store_failure(queue: Option<Arc<Queue>>) {
+    let Some(queue) = queue else {
+        return std::future::pending().await;
+    };
+    while !queue.failed() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +42,9 @@ pub enum StartError {
     /// The replay store could not be built.
     #[error("cannot start the replay store: {0}")]
     Store(#[source] StoreError),
+    /// The durable queue could not be opened or recovered.
+    #[error("cannot open the queue: {0}")]
+    Queue(#[source] StoreFailed),
 }
 
 /// A gateway with its listeners bound, ready to serve.
@@ -67,7 +81,13 @@ impl App {
             Some(addr) => Some(bind(addr, true).await?),
             None => None,
         };
-        let gateway = Gateway::new(config, clock).map_err(StartError::Store)?;
+        let queue = match &config.queue {
+            Some(settings) => Some(Queue::open(settings.clone()).map_err(StartError::Queue)?),
+            None => None,
+        };
+        let gateway = Gateway::new(config, clock)
+            .map_err(StartError::Store)?
+            .with_queue(queue);
         Ok(App {
             gateway: Arc::new(gateway.with_access_log(access_log)),
             listener,
@@ -85,16 +105,44 @@ impl App {
         self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves until `shutdown` completes, drains, and flushes the request log. The admin
-    /// listener answers until the webhook listener has drained, so `/readyz` can say so.
+    /// Serves until `shutdown` completes (or the queue's store fails), drains, and flushes
+    /// the request log. The admin listener answers until the webhook listener has drained, so
+    /// `/readyz` can say so. With a queue, the deliverer runs alongside and, at shutdown,
+    /// finishes its attempts in flight within the grace period.
     ///
     /// # Errors
-    /// When the webhook listener fails.
+    /// When the webhook listener fails, or the queue's store failed.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let admin = self
             .admin
             .map(|l| tokio::spawn(crate::admin::run(l, Arc::clone(&self.gateway))));
-        let result = crate::server::run(self.listener, Arc::clone(&self.gateway), shutdown).await;
+        let queue = self.gateway.queue().cloned();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let deliverer = queue.clone().map(|queue| {
+            tokio::spawn(crate::deliver::run(
+                Arc::clone(&self.gateway),
+                queue,
+                stopped,
+            ))
+        });
+        let watched = queue.clone();
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = store_failure(watched) => {
+                    tracing::error!("stopping: the queue's store failed; a restart recovers its last commit");
+                }
+            }
+            let _ = stop.send(true);
+        };
+        let mut result =
+            crate::server::run(self.listener, Arc::clone(&self.gateway), shutdown).await;
+        if let Some(deliverer) = deliverer {
+            let _ = deliverer.await;
+        }
+        if result.is_ok() && queue.is_some_and(|q| q.failed()) {
+            result = Err(std::io::Error::other("the queue's store failed"));
+        }
         self.gateway.flush_logs();
         if let Some(admin) = admin {
             admin.abort();

@@ -36,4 +36,14 @@ impl Clock {
             Clock::Fixed(t) => t.load(Ordering::Relaxed),
         }
     }
+
+    /// Now, in Unix milliseconds (a fixed clock's second, times 1000).
+    pub fn now_ms(&self) -> i64 {
+        match self {
+            Clock::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            Clock::Fixed(t) => t.load(Ordering::Relaxed).saturating_mul(1000),
+        }
+    }
 }

@@ -70,6 +70,12 @@ pub enum Rejection {
     /// The upstream did not answer within the timeout.
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// The durable queue holds `max_deliveries` or `max_bytes`; the sender should retry.
+    #[error("queue full")]
+    QueueFull,
+    /// The durable queue's store failed; the sender should retry (at another replica).
+    #[error("queue unavailable")]
+    QueueUnavailable,
     /// The route's rate limit is exhausted; the sender may retry after the given seconds.
     #[error("rate limited")]
     RateLimited {
@@ -177,6 +183,14 @@ impl Rejection {
                 false,
                 CloseRetryAfter,
             ),
+            Rejection::QueueFull => (21, S::SERVICE_UNAVAILABLE, "queue_full", false, RetryAfter),
+            Rejection::QueueUnavailable => (
+                22,
+                S::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                false,
+                RetryAfter,
+            ),
         };
         Row {
             index,
@@ -218,7 +232,7 @@ impl Rejection {
     }
 
     /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
-    pub const ALL: [Rejection; 21] = [
+    pub const ALL: [Rejection; 23] = [
         Rejection::NoRoute,
         Rejection::MethodNotAllowed,
         Rejection::SignatureMissing,
@@ -242,6 +256,8 @@ impl Rejection {
         Rejection::InFlight,
         Rejection::PathMalformed,
         Rejection::Overloaded,
+        Rejection::QueueFull,
+        Rejection::QueueUnavailable,
     ];
 
     /// The JSON body sent to the client.
@@ -260,6 +276,8 @@ mod tests {
             (Rejection::NoRoute, 404),
             (Rejection::PathMalformed, 400),
             (Rejection::Overloaded, 503),
+            (Rejection::QueueFull, 503),
+            (Rejection::QueueUnavailable, 503),
             (Rejection::MethodNotAllowed, 405),
             (Rejection::SignatureMissing, 401),
             (Rejection::SignatureMalformed, 401),

@@ -19,8 +19,10 @@
 //! - [`route`] (validated routes, their policies and the path table), [`handshake`]
 //!   (requests a route answers itself).
 //! - [`proxy`]: the upstream client, hop-by-hop and forwarding headers.
+//! - [`queue`]: durable delivery's store (redb) and schedule.
 //! - [`config`]: the YAML file's shape, then a validated [`config::Config`].
-//! - [`gateway`]: the request path: route, limits, body, verify, replay, forward.
+//! - [`gateway`]: the request path: route, limits, body, verify, replay, forward or enqueue.
+//! - [`deliver`]: durable routes' deliveries, from the queue to the app, with retries.
 //! - [`server`] (the accept loop, connection limits, graceful shutdown) and [`admin`]
 //!   (health, readiness, metrics).
 //! - [`cli`] (`serve`, `check`, `sign`, `probe`) and [`app`] (the wiring `main` and the
@@ -54,9 +56,13 @@ pub mod route;
 
 pub mod proxy;
 
+pub mod queue;
+
 pub mod config;
 
 pub mod gateway;
+
+pub mod deliver;
 
 mod admin;
 mod server;

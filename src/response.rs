@@ -46,6 +46,29 @@ pub(crate) fn duplicate() -> Synthetic {
     )
 }
 
+/// The answer to a delivery a durable route stored: `status` (200, 202 or 204) with
+/// `{"status":"queued","id":"<id>"}` (no body for 204).
+pub(crate) fn queued(status: u16, id: &str) -> Synthetic {
+    durable_answer(status, format!("{{\"status\":\"queued\",\"id\":\"{id}\"}}"))
+}
+
+/// A durable route's answer to a duplicate of a delivery it already holds or delivered.
+pub(crate) fn queued_duplicate(status: u16) -> Synthetic {
+    durable_answer(status, "{\"status\":\"duplicate\"}".to_owned())
+}
+
+fn durable_answer(status: u16, body: String) -> Synthetic {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let body = if status == StatusCode::NO_CONTENT {
+        Bytes::new()
+    } else {
+        Bytes::from(body)
+    };
+    let mut response = with_type(body, "application/json");
+    *response.status_mut() = status;
+    response
+}
+
 /// A handshake answered with the sender's value as plain text.
 pub(crate) fn handshake_text(value: &[u8]) -> Synthetic {
     sender_value(Bytes::copy_from_slice(value), "text/plain; charset=utf-8")

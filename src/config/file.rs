@@ -27,6 +27,7 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) timeouts: TimeoutsFile,
     pub(crate) log_format: Option<LogFormat>,
+    pub(crate) queue: Option<Spanned<QueueFile>>,
     pub(crate) routes: Spanned<Vec<RouteFile>>,
 }
 
@@ -110,4 +111,46 @@ pub(crate) struct RouteFile {
     #[serde(default)]
     pub(crate) mode: Mode,
     pub(crate) rate_limit: Option<Spanned<RateLimitFile>>,
+    pub(crate) delivery: Option<Spanned<DeliveryFile>>,
+}
+
+/// Where durable routes keep their deliveries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueFile {
+    pub(crate) store: Option<Spanned<crate::queue::StoreKind>>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) max_deliveries: Option<Spanned<u64>>,
+    pub(crate) max_bytes: Option<Spanned<u64>>,
+}
+
+/// How a durable route hands deliveries to the app.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeliveryFile {
+    pub(crate) mode: Spanned<DeliveryMode>,
+    pub(crate) ack_status: Option<Spanned<u16>>,
+    pub(crate) retry: Option<Spanned<RetryFile>>,
+    pub(crate) concurrency: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub(crate) ordering: crate::route::Ordering,
+    pub(crate) dead_retention_seconds: Option<Spanned<u64>>,
+}
+
+/// `delivery.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// Forward at once; the sender hears the app's answer.
+    Sync,
+    /// Store, answer, deliver with retries.
+    Durable,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetryFile {
+    pub(crate) first_seconds: Option<Spanned<u64>>,
+    pub(crate) max_seconds: Option<Spanned<u64>>,
+    pub(crate) give_up_after_seconds: Option<Spanned<u64>>,
 }

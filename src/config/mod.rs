@@ -23,9 +23,10 @@ use rustls::{ClientConfig, ServerConfig};
 use crate::proxy::TrustedProxies;
 use crate::route::RouteTable;
 
+pub use crate::queue::QueueSettings;
 pub use crate::replay::{RedisSettings, ReplaySettings};
 pub use crate::route::{Duplicates, Mode};
-pub use file::{LogFormat, StoreKind};
+pub use file::{DeliveryMode, LogFormat, StoreKind};
 pub use problem::{ConfigError, Problem};
 
 /// Default `max_body_bytes`: 1 MiB.
@@ -74,6 +75,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Log format, when the file sets one.
     pub log_format: Option<LogFormat>,
+    /// Where durable routes store deliveries; restart-only.
+    pub queue: Option<QueueSettings>,
     /// The routes.
     pub routes: RouteTable,
 }

@@ -59,6 +59,11 @@ pub(super) struct Routed<'g> {
 }
 
 impl Generation {
+    /// The upstream client this config built.
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
     /// Builds the runtime state for `config`, keeping the rate limiter states of `previous`
     /// routes whose name and limit did not change.
     pub(super) fn build(

@@ -19,6 +19,7 @@ use crate::budget::{self, BodyBudget};
 use crate::clock::Clock;
 use crate::config::{Config, ReplaySettings};
 use crate::metrics::{Metrics, Outcome};
+use crate::queue::Queue;
 use crate::replay::StoreError;
 use crate::response::{self, Synthetic};
 
@@ -42,6 +43,8 @@ pub struct Gateway {
     budget: Arc<BodyBudget>,
     listening: AtomicBool,
     draining: AtomicBool,
+    /// The durable queue, when the config has one (opened once; restart-only).
+    queue: Option<Arc<Queue>>,
 }
 
 /// Decrements the in-flight gauge however the request ends, cancellation included.
@@ -73,6 +76,7 @@ impl Gateway {
             budget,
             listening: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            queue: None,
         })
     }
 
@@ -80,6 +84,22 @@ impl Gateway {
     pub fn with_access_log(mut self, log: AccessLog) -> Gateway {
         self.access_log = log;
         self
+    }
+
+    /// Stores durable routes' deliveries in `queue`.
+    pub fn with_queue(mut self, queue: Option<Arc<Queue>>) -> Gateway {
+        self.queue = queue;
+        self
+    }
+
+    /// The durable queue, if the config has one.
+    pub fn queue(&self) -> Option<&Arc<Queue>> {
+        self.queue.as_ref()
+    }
+
+    /// The clock the gateway reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Writes out buffered request log lines; for shutdown.
@@ -117,6 +137,7 @@ impl Gateway {
                 old.config.admin_listen != config.admin_listen,
             ),
             ("log_format", old.config.log_format != config.log_format),
+            ("queue", old.config.queue != config.queue),
         ];
         for (key, _) in restart_only.iter().filter(|(_, changed)| *changed) {
             tracing::warn!(
@@ -170,6 +191,9 @@ impl Gateway {
         }
         if !self.listening.load(Ordering::Acquire) {
             return Err("not listening yet");
+        }
+        if let Some(queue) = &self.queue {
+            queue.readiness()?;
         }
         let store = Arc::clone(&self.active().store);
         store.ping().await.map_err(|_| "replay store unreachable")

@@ -1,6 +1,7 @@
 //! The request path, top to bottom, one stage per function:
 //! normalize the path -> route -> rate limit -> unsigned handshake -> method -> bounded body ->
-//! verify -> signed handshake -> replay (and observe mode) -> forward.
+//! verify -> signed handshake -> replay (and observe mode) -> forward, or on a durable route
+//! enqueue (the app gets it from `crate::deliver`).
 //!
 //! Each stage returns `Result<_, Rejection>` and `process` chains them with `?`; what the
 //! stages learn for the log line and the metrics goes into one [`Context`], which
@@ -25,8 +26,11 @@ use crate::handshake;
 use crate::metrics::Outcome;
 use crate::path;
 use crate::proxy::Answer;
+use crate::queue::{Accepted, Refused};
+use crate::replay::Key;
 use crate::response;
-use crate::verify::{Delivery, Verified};
+use crate::route::{Delivery, Duplicates, Durable};
+use crate::verify::{self, Verified};
 
 /// What the stages learned about one request, for its log line and metrics.
 #[derive(Debug, Default)]
@@ -65,7 +69,7 @@ where
     let (parts, body) = request.into_parts();
     // `_charge` holds the body's share of the budget until the request is answered.
     let (body, _charge) = read_body(gateway, generation, routed, &parts, body).await?;
-    let delivery = Delivery {
+    let delivery = verify::Delivery {
         method: &parts.method,
         path: parts.uri.path(),
         query: parts.uri.query(),
@@ -73,8 +77,10 @@ where
         body: &body,
     };
     let now = gateway.clock.now();
+    let mut replay_key = None;
     let verdict = match verify(routed, &delivery, now, cx) {
         Ok(verified) => {
+            replay_key = replay_step::key_until(routed.route, &verified, now);
             let taken = reserve(gateway, generation, routed, &verified, now).await;
             match signed_handshake(gateway, routed, &delivery, &verified, taken, cx).await? {
                 Signed::Answered(answer) => return Ok(answer),
@@ -87,14 +93,28 @@ where
         Judgement::Forward(reservation) => reservation,
         Judgement::Duplicate => {
             cx.outcome = Some(Outcome::Duplicate);
-            return Ok(response::duplicate());
+            return Ok(match routed.route.delivery {
+                Delivery::Durable(durable) => response::queued_duplicate(durable.ack_status),
+                Delivery::Sync => response::duplicate(),
+            });
         }
         Judgement::Observed(rejection) => {
             cx.outcome = Some(Outcome::Observed(rejection));
             None
         }
     };
-    let result = forward(generation, routed, parts, body, peer, cx).await;
+    let result = match routed.route.delivery {
+        Delivery::Durable(durable) => {
+            let stored = Stored {
+                parts,
+                body,
+                peer,
+                replay_key,
+            };
+            enqueue(gateway, generation, routed, durable, stored, cx).await
+        }
+        Delivery::Sync => forward(generation, routed, parts, body, peer, cx).await,
+    };
     let succeeded = matches!(&result, Ok(answer) if answer.status().is_success());
     replay_step::settle(&gateway.metrics, routed.route, reservation, succeeded).await;
     result
@@ -169,7 +189,7 @@ where
 
 fn verify(
     routed: Routed<'_>,
-    delivery: &Delivery<'_>,
+    delivery: &verify::Delivery<'_>,
     now: i64,
     cx: &mut Context,
 ) -> Result<Verified, Rejection> {
@@ -209,7 +229,7 @@ enum Signed {
 async fn signed_handshake(
     gateway: &Gateway,
     routed: Routed<'_>,
-    delivery: &Delivery<'_>,
+    delivery: &verify::Delivery<'_>,
     verified: &Verified,
     taken: Result<Taken, Rejection>,
     cx: &mut Context,
@@ -249,4 +269,68 @@ async fn forward(
     routed.state.metrics.upstream(sent.elapsed());
     cx.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
     result
+}
+
+/// What a durable route stores of a verified request.
+struct Stored {
+    parts: Parts,
+    body: Bytes,
+    peer: SocketAddr,
+    replay_key: Option<(Key, i64)>,
+}
+
+/// Stores the delivery exactly as it would be forwarded, and answers once it is on disk.
+/// The queue keeps the replay key in the same transaction, so a retry is caught across
+/// restarts too.
+async fn enqueue(
+    gateway: &Gateway,
+    generation: &Generation,
+    routed: Routed<'_>,
+    durable: Durable,
+    stored: Stored,
+    cx: &mut Context,
+) -> Result<Answer, Rejection> {
+    let queue = gateway.queue.as_ref().ok_or(Rejection::QueueUnavailable)?;
+    let Stored {
+        parts,
+        body,
+        peer,
+        replay_key,
+    } = stored;
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let headers =
+        generation
+            .proxy
+            .outgoing_headers(&routed.route.upstream, parts.headers, body.len(), peer);
+    let request = crate::queue::Request {
+        method: parts.method.as_str().to_owned(),
+        target,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+        body,
+    };
+    let now_ms = gateway.clock.now_ms();
+    match queue
+        .accept(&routed.route.name, request, replay_key, now_ms)
+        .await
+    {
+        Ok(Accepted::Queued(id)) => {
+            cx.outcome = Some(Outcome::Queued);
+            let id = crate::queue::id_text(id);
+            tracing::debug!(route = &*routed.route.name, delivery_id = %id, "queued");
+            Ok(response::queued(durable.ack_status, &id))
+        }
+        Ok(Accepted::Duplicate) if routed.route.duplicates == Duplicates::Acknowledge => {
+            cx.outcome = Some(Outcome::Duplicate);
+            Ok(response::queued_duplicate(durable.ack_status))
+        }
+        Ok(Accepted::Duplicate) => Err(Rejection::Replayed),
+        Err(Refused::Full) => Err(Rejection::QueueFull),
+        Err(Refused::Failed) => Err(Rejection::QueueUnavailable),
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::Rejection;
 use crate::metrics::{Metrics, StoreOp};
-use crate::replay::{Holder, ReplayStore, Reservation};
+use crate::replay::{Holder, Key, ReplayStore, Reservation};
 use crate::route::{Duplicates, Mode, ReplayPolicy, Route};
 use crate::verify::Verified;
 
@@ -31,19 +31,9 @@ pub(super) async fn reserve(
     verified: &Verified,
     now: i64,
 ) -> Result<Taken, Rejection> {
-    let expires_at = match route.replay {
-        ReplayPolicy::Off => return Ok(Taken::Forward(None)),
-        // Accepted while |now - ts| <= tolerance, so it must stay reserved until after
-        // ts + tolerance.
-        ReplayPolicy::UntilStale => {
-            let ts = verified.timestamp.unwrap_or(now);
-            ts.saturating_add_unsigned(route.verifier.tolerance())
-                .saturating_add(1)
-                .max(now + 1)
-        }
-        ReplayPolicy::Window(seconds) => now.saturating_add_unsigned(seconds),
+    let Some((key, expires_at)) = key_until(route, verified, now) else {
+        return Ok(Taken::Forward(None));
     };
-    let key = crate::replay::key(&route.name, verified.fingerprint.as_bytes());
     let holder = match Reservation::take(store, key, expires_at, now).await {
         Ok(Some(reservation)) => return Ok(Taken::Forward(Some(reservation))),
         Ok(None) if acknowledges_duplicates(route) => store.holder(key, now).await,
@@ -60,6 +50,25 @@ pub(super) async fn reserve(
             Err(Rejection::ReplayStoreUnavailable)
         }
     }
+}
+
+/// The delivery's replay key and the Unix second its reservation expires at, or `None` on a
+/// route without replay protection. A durable route keeps the same key in its queue.
+pub(super) fn key_until(route: &Route, verified: &Verified, now: i64) -> Option<(Key, i64)> {
+    let expires_at = match route.replay {
+        ReplayPolicy::Off => return None,
+        // Accepted while |now - ts| <= tolerance, so it must stay reserved until after
+        // ts + tolerance.
+        ReplayPolicy::UntilStale => {
+            let ts = verified.timestamp.unwrap_or(now);
+            ts.saturating_add_unsigned(route.verifier.tolerance())
+                .saturating_add(1)
+                .max(now + 1)
+        }
+        ReplayPolicy::Window(seconds) => now.saturating_add_unsigned(seconds),
+    };
+    let key = crate::replay::key(&route.name, verified.fingerprint.as_bytes());
+    Some((key, expires_at))
 }
 
 /// Keeps the reservation only if the sender is about to hear 2xx (marked as answered, when

@@ -56,13 +56,17 @@ impl Histogram {
 
     pub(super) fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
+        let sep = if labels.is_empty() { "" } else { "," };
         for (i, bucket) in self.buckets.iter().enumerate() {
             cumulative += bucket.load(Ordering::Relaxed);
             let le = self
                 .bounds
                 .get(i)
                 .map_or_else(|| "+Inf".to_owned(), f64::to_string);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
+            );
         }
         let sum = self.sum.load(Ordering::Relaxed) as f64 / self.scale;
         let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 mod histogram;
 mod outcome;
+mod queue;
 mod render;
 
 use crate::error::Rejection;
 
 use histogram::{BYTES_BOUNDS, Histogram, SECONDS_BOUNDS};
 pub use outcome::Outcome;
+pub use queue::{AttemptResult, QueueGauges, QueueMetrics};
 
 /// The series of one route.
 #[derive(Debug)]
@@ -24,6 +26,7 @@ pub struct RouteMetrics {
     forwarded: AtomicU64,
     handshake: AtomicU64,
     duplicate: AtomicU64,
+    queued: AtomicU64,
     rejected: [AtomicU64; Rejection::ALL.len()],
     observed: [AtomicU64; Rejection::ALL.len()],
     secret_matches: RwLock<Vec<AtomicU64>>,
@@ -38,6 +41,7 @@ impl RouteMetrics {
             forwarded: AtomicU64::new(0),
             handshake: AtomicU64::new(0),
             duplicate: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
             rejected: std::array::from_fn(|_| AtomicU64::new(0)),
             observed: std::array::from_fn(|_| AtomicU64::new(0)),
             secret_matches: RwLock::new(Vec::new()),
@@ -53,6 +57,7 @@ impl RouteMetrics {
             Outcome::Forwarded => &self.forwarded,
             Outcome::Handshake => &self.handshake,
             Outcome::Duplicate => &self.duplicate,
+            Outcome::Queued => &self.queued,
             Outcome::Rejected(r) => &self.rejected[r.index()],
             Outcome::Observed(r) => &self.observed[r.index()],
         };

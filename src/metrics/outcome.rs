@@ -7,6 +7,8 @@ use crate::error::Rejection;
 pub enum Outcome {
     /// Verified and forwarded; the upstream answered.
     Forwarded,
+    /// Stored by a durable route; the app gets it from the deliverer.
+    Queued,
     /// Answered by a handshake the route handles itself.
     Handshake,
     /// A duplicate of a delivery the upstream already answered 2xx: answered 200, not
@@ -23,6 +25,7 @@ impl Outcome {
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Forwarded => "forwarded",
+            Outcome::Queued => "queued",
             Outcome::Handshake => "handshake",
             Outcome::Duplicate => "duplicate",
             Outcome::Rejected(_) => "rejected",
@@ -33,7 +36,7 @@ impl Outcome {
     /// The `reason` label and log field: a rejection's reason code, or empty.
     pub fn reason(self) -> &'static str {
         match self {
-            Outcome::Forwarded | Outcome::Handshake | Outcome::Duplicate => "",
+            Outcome::Forwarded | Outcome::Queued | Outcome::Handshake | Outcome::Duplicate => "",
             Outcome::Rejected(r) | Outcome::Observed(r) => r.reason(),
         }
     }

@@ -22,6 +22,7 @@ impl RouteMetrics {
         line(out, "forwarded", "", &self.forwarded);
         line(out, "handshake", "", &self.handshake);
         line(out, "duplicate", "", &self.duplicate);
+        line(out, "queued", "", &self.queued);
         for rejection in Rejection::ALL {
             line(
                 out,
@@ -83,7 +84,7 @@ impl Metrics {
             &mut out,
             "hookgate_requests_total",
             "counter",
-            "Requests by route, outcome (forwarded, handshake, duplicate, rejected, observed) and reason.",
+            "Requests by route, outcome (forwarded, queued, handshake, duplicate, rejected, observed) and reason.",
         );
         for (name, metrics, _) in &routes {
             metrics.render_requests(&mut out, name);

@@ -104,27 +104,53 @@ impl Proxy {
         let uri = upstream
             .uri_for(path)
             .map_err(|_| Rejection::UpstreamUnreachable)?;
-        let body_len = body.len();
-        let mut request = Request::builder()
-            .method(parts.method)
-            .uri(uri)
-            .body(Full::new(body))
-            .map_err(|_| Rejection::UpstreamUnreachable)?;
-        let headers = request.headers_mut();
-        *headers = parts.headers;
-        strip_hop_by_hop(headers);
+        let headers = self.outgoing_headers(upstream, parts.headers, body.len(), peer);
+        self.send(upstream, parts.method, uri, headers, body).await
+    }
+
+    /// The headers the app gets with a request that came with `headers` from `peer`:
+    /// hop-by-hop and override headers removed, the exact length, the forwarding headers.
+    pub fn outgoing_headers(
+        &self,
+        upstream: &Upstream,
+        mut headers: HeaderMap,
+        body_len: usize,
+        peer: SocketAddr,
+    ) -> HeaderMap {
+        strip_hop_by_hop(&mut headers);
         for name in &PATH_OVERRIDES {
             headers.remove(name);
         }
         headers.remove(header::EXPECT);
         // The framing the app sees is always the exact length of the bytes sent.
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
-        forwarded::set(headers, peer, &self.forwarded_proto, &self.trusted);
-        if !headers.contains_key(header::HOST) {
-            if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
-                headers.insert(header::HOST, host);
-            }
+        forwarded::set(&mut headers, peer, &self.forwarded_proto, &self.trusted);
+        if !headers.contains_key(header::HOST)
+            && let Ok(host) = HeaderValue::from_str(upstream.authority.as_str())
+        {
+            headers.insert(header::HOST, host);
         }
+        headers
+    }
+
+    /// Sends a request whose headers are ready (see [`Proxy::outgoing_headers`]).
+    ///
+    /// # Errors
+    /// As [`Proxy::forward`].
+    pub async fn send(
+        &self,
+        upstream: &Upstream,
+        method: http::Method,
+        uri: http::Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Answer, Rejection> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(body))
+            .map_err(|_| Rejection::UpstreamUnreachable)?;
+        *request.headers_mut() = headers;
         tokio::time::timeout(self.timeout, self.exchange(upstream, request))
             .await
             .map_err(|_| Rejection::UpstreamTimeout)?

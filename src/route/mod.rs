@@ -12,7 +12,7 @@ mod policy;
 
 use crate::scheme::Handshake;
 use crate::verify::Verifier;
-pub use policy::{Duplicates, Mode, RateLimit, ReplayPolicy};
+pub use policy::{Delivery, Duplicates, Durable, Mode, Ordering, RateLimit, ReplayPolicy, Retry};
 
 /// How a route claims paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,8 @@ pub struct Route {
     pub mode: Mode,
     /// Admission rate, checked before any body is read.
     pub rate_limit: Option<RateLimit>,
+    /// Forwarded at once, or stored and delivered with retries.
+    pub delivery: Delivery,
 }
 
 /// All routes, indexed for matching.

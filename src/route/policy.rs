@@ -47,3 +47,50 @@ pub struct RateLimit {
     /// Requests admitted at once after a quiet spell.
     pub burst: NonZeroU32,
 }
+
+/// How a route hands a verified delivery to the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Forward it now and answer the sender with the app's answer (the default).
+    #[default]
+    Sync,
+    /// Store it (committed with fsync), answer the sender, then deliver with retries.
+    Durable(Durable),
+}
+
+/// A durable route's delivery policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durable {
+    /// What the sender hears once the delivery is on disk: 200, 202 or 204.
+    pub ack_status: u16,
+    /// When attempts are retried, and when they stop.
+    pub retry: Retry,
+    /// Attempts in flight toward the app for this route at once.
+    pub concurrency: NonZeroU32,
+    /// Whether deliveries reach the app one at a time in arrival order.
+    pub ordering: Ordering,
+    /// How long a dead delivery is kept for inspection and redrive, in seconds.
+    pub dead_retention_seconds: u64,
+}
+
+/// An exponential, jittered retry schedule, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// The wait after the first failed attempt.
+    pub first_seconds: u64,
+    /// The longest wait between attempts.
+    pub max_seconds: u64,
+    /// A delivery not delivered this long after it was accepted is dead.
+    pub give_up_after_seconds: u64,
+}
+
+/// The order of a durable route's deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ordering {
+    /// Any order, up to `concurrency` at once (the default).
+    #[default]
+    None,
+    /// One at a time in arrival order; a delivery that keeps failing holds back the rest.
+    Route,
+}

@@ -27,10 +27,14 @@ const LAYERS: &[&[&str]] = &[
     &["route", "handshake"],
     // The upstream client.
     &["proxy"],
+    // Durable delivery's store and schedule.
+    &["queue"],
     // The file's shape, validated into everything above.
     &["config"],
     // The request path.
     &["gateway"],
+    // Durable deliveries, from the queue to the app.
+    &["deliver"],
     // Listeners.
     &["server", "admin"],
     // The command line, and the wiring main and the tests share.

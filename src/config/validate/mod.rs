@@ -15,6 +15,7 @@ use crate::tls;
 
 use super::*;
 
+mod delivery;
 mod keys;
 mod network;
 mod route;
@@ -101,6 +102,7 @@ impl Validator<'_> {
                 .ok()
         });
         let replay = self.replay(&raw.replay);
+        let queue = self.queue(&raw.queue);
         let max_connections = self.positive(
             &raw.max_connections,
             "max_connections",
@@ -177,7 +179,10 @@ impl Validator<'_> {
                         format!("{label} is already claimed by the route at line {line}"),
                     );
                 }
-                if let Some(route) = self.route(route, &key, path, upstream.as_ref(), max_body) {
+                let delivery = self.delivery(route, &key, queue.is_some());
+                if let Some(mut route) = self.route(route, &key, path, upstream.as_ref(), max_body)
+                {
+                    route.delivery = delivery;
                     routes.push(route);
                 }
             }
@@ -211,6 +216,7 @@ impl Validator<'_> {
             max_buffered_body_bytes,
             trusted_proxies,
             log_format: raw.log_format,
+            queue,
             routes: RouteTable::new(routes),
         })
     }

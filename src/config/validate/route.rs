@@ -278,6 +278,7 @@ impl Validator<'_> {
             handshake,
             mode: route.mode,
             rate_limit,
+            delivery: crate::route::Delivery::Sync,
         })
     }
 

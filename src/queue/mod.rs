@@ -1,0 +1,344 @@
+//! Durable delivery's queue: a delivery is stored (committed with fsync) before the sender
+//! hears 2xx, then delivered to the app with retries by `crate::deliver`.
+//!
+//! One writer thread owns every change to the store and commits whatever has queued up in
+//! one transaction (group commit), so concurrent senders share an fsync. The in-memory
+//! [`index`] schedules attempts; it is rebuilt from the store at start, where deliveries a
+//! crash left in flight are due again.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::{Notify, oneshot};
+
+mod index;
+mod record;
+mod settings;
+mod store;
+
+pub use index::Policy;
+pub use record::{Id, Meta, Request, State, id_text, parse_id};
+pub use settings::{DEFAULT_MAX_BYTES, DEFAULT_MAX_DELIVERIES, QueueSettings, StoreKind};
+pub use store::StoreFailed;
+
+use crate::metrics::{QueueGauges, QueueMetrics};
+use crate::replay::Key;
+use index::Index;
+use store::{Inserted, Op, Store};
+
+/// Ops committed in one transaction at most.
+const MAX_BATCH: usize = 512;
+
+/// What became of a delivery offered to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored durably under this id.
+    Queued(Id),
+    /// Its replay key is held by a delivery already queued or delivered.
+    Duplicate,
+}
+
+/// Why the queue did not take a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// `max_deliveries` or `max_bytes` is reached.
+    #[error("queue full")]
+    Full,
+    /// The store failed a commit; nothing is accepted until a restart.
+    #[error("queue store failed")]
+    Failed,
+}
+
+struct Job {
+    op: Op,
+    reply: Option<oneshot::Sender<Result<Option<Inserted>, ()>>>,
+}
+
+/// The durable queue.
+pub struct Queue {
+    store: Arc<Store>,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    index: Mutex<Index>,
+    settings: QueueSettings,
+    failed: Arc<AtomicBool>,
+    sequence: AtomicU64,
+    /// Woken when a delivery becomes due sooner than the deliverer planned.
+    pub wake: Notify,
+    /// The queue's own series.
+    pub metrics: Arc<QueueMetrics>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queue {
+    /// Opens the store named by `settings` and loads what it holds.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or recovered.
+    pub fn open(settings: QueueSettings) -> Result<Arc<Queue>, StoreFailed> {
+        let store = Store::open(&settings.path)?;
+        Queue::start(store, settings)
+    }
+
+    fn start(store: Store, settings: QueueSettings) -> Result<Arc<Queue>, StoreFailed> {
+        let store = Arc::new(store);
+        let mut index = Index::default();
+        for (id, meta) in store.load()? {
+            index.insert(id, meta);
+        }
+        let (tx, rx) = mpsc::channel();
+        let failed = Arc::new(AtomicBool::new(false));
+        let metrics = Arc::new(QueueMetrics::default());
+        let writer = (
+            Arc::clone(&store),
+            Arc::clone(&failed),
+            Arc::clone(&metrics),
+        );
+        std::thread::Builder::new()
+            .name("hookgate-queue".into())
+            .spawn(move || write_loop(&writer.0, &rx, &writer.1, &writer.2))
+            .map_err(|e| StoreFailed::from(redb::Error::Io(e)))?;
+        tracing::info!(path = %settings.path.display(), deliveries = index.len(), "queue opened");
+        Ok(Arc::new(Queue {
+            store,
+            jobs: Mutex::new(tx),
+            index: Mutex::new(index),
+            settings,
+            failed,
+            sequence: AtomicU64::new(sequence_seed()),
+            wake: Notify::new(),
+            metrics,
+        }))
+    }
+
+    /// The settings it was opened with.
+    pub fn settings(&self) -> &QueueSettings {
+        &self.settings
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn send(&self, op: Op) -> Option<oneshot::Receiver<Result<Option<Inserted>, ()>>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            op,
+            reply: Some(reply),
+        };
+        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        jobs.send(job).ok().map(|()| answer)
+    }
+
+    fn send_quietly(&self, op: Op) {
+        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = jobs.send(Job { op, reply: None });
+    }
+
+    /// Stores a verified delivery for `route`, durably, unless `replay` (its key and when
+    /// the key expires) is held by one already taken. Returns once the commit is on disk.
+    ///
+    /// # Errors
+    /// [`Refused::Full`] past the limits, [`Refused::Failed`] when the store cannot commit.
+    pub async fn accept(
+        &self,
+        route: &str,
+        request: Request,
+        replay: Option<(Key, i64)>,
+        now_ms: i64,
+    ) -> Result<Accepted, Refused> {
+        if self.failed.load(AtomicOrdering::Acquire) {
+            return Err(Refused::Failed);
+        }
+        let body_bytes = request.body.len() as u64;
+        {
+            let index = self.index();
+            if index.len() >= self.settings.max_deliveries
+                || index.bytes() + body_bytes > self.settings.max_bytes
+            {
+                return Err(Refused::Full);
+            }
+        }
+        let sequence = self.sequence.fetch_add(1, AtomicOrdering::Relaxed);
+        let id = (u128::from(now_ms.max(0).unsigned_abs()) << 64) | u128::from(sequence);
+        let meta = Meta {
+            route: route.to_owned(),
+            state: State::Pending,
+            attempts: 0,
+            received_at_ms: now_ms,
+            next_attempt_at_ms: now_ms,
+            last_status: None,
+            last_error: None,
+            body_bytes,
+        };
+        let op = Op::Insert {
+            id,
+            meta: meta.clone(),
+            request: request.encode(),
+            replay,
+            now: now_ms.div_euclid(1000),
+        };
+        let answer = self.send(op).ok_or(Refused::Failed)?;
+        match answer.await {
+            Ok(Ok(Some(Inserted::Stored))) => {
+                self.index().insert(id, meta);
+                self.wake.notify_one();
+                Ok(Accepted::Queued(id))
+            }
+            Ok(Ok(_)) => Ok(Accepted::Duplicate),
+            _ => Err(Refused::Failed),
+        }
+    }
+
+    /// Takes what is due now, marking it in flight; see [`Policy`].
+    pub fn take_due(&self, now_ms: i64, policy: &dyn Fn(&str) -> Policy) -> Vec<(Id, Meta)> {
+        self.index().take_due(now_ms, policy)
+    }
+
+    /// When the next delivery falls due, if any is waiting.
+    pub fn next_due(&self) -> Option<i64> {
+        self.index().next_due()
+    }
+
+    /// A delivery's stored request.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn request(&self, id: Id) -> Result<Option<Request>, StoreFailed> {
+        self.store.request(id)
+    }
+
+    /// A delivery's metadata as the queue holds it now.
+    pub fn meta(&self, id: Id) -> Option<Meta> {
+        self.index().get(id).cloned()
+    }
+
+    /// Every delivery held, in arrival order.
+    pub fn list(&self) -> Vec<(Id, Meta)> {
+        self.index().all()
+    }
+
+    /// Records that a delivery reached the app: it leaves the queue (its replay key stays).
+    pub fn delivered(&self, id: Id) {
+        self.index().remove(id);
+        self.send_quietly(Op::Remove { id });
+    }
+
+    /// Records a delivery's new metadata (a failed attempt, death, a redrive).
+    pub fn update(&self, id: Id, meta: Meta) {
+        self.index().replace(id, meta.clone());
+        self.send_quietly(Op::Update { id, meta });
+        self.wake.notify_one();
+    }
+
+    /// Removes a delivery without delivering it (purge, retention).
+    pub fn remove(&self, id: Id) -> Option<Meta> {
+        let meta = self.index().remove(id)?;
+        self.send_quietly(Op::Remove { id });
+        Some(meta)
+    }
+
+    /// Drops replay keys that expired before `now` (Unix seconds).
+    pub fn prune_replay_keys(&self, now: i64) {
+        self.send_quietly(Op::PruneReplay { now });
+    }
+
+    /// Ready to accept: the store has not failed and there is room.
+    ///
+    /// # Errors
+    /// Why not, for `/readyz`.
+    pub fn readiness(&self) -> Result<(), &'static str> {
+        if self.failed.load(AtomicOrdering::Acquire) {
+            return Err("queue store failed; restart to recover");
+        }
+        let index = self.index();
+        if index.len() >= self.settings.max_deliveries {
+            return Err("queue full: max_deliveries reached");
+        }
+        if index.bytes() >= self.settings.max_bytes {
+            return Err("queue full: max_bytes reached");
+        }
+        Ok(())
+    }
+
+    /// Whether a commit failed.
+    pub fn failed(&self) -> bool {
+        self.failed.load(AtomicOrdering::Acquire)
+    }
+
+    /// Appends the queue's series to a scrape taken at `now_ms`.
+    pub fn render_metrics(&self, out: &mut String, now_ms: i64) {
+        let gauges: QueueGauges = self.index().gauges(now_ms);
+        self.metrics.render(out, &gauges);
+    }
+}
+
+/// Where this process's id sequence starts: random, so two processes (or a restart within
+/// the same millisecond) never mint the same id.
+fn sequence_seed() -> u64 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    // Half the range, so the sequence cannot wrap within a process's life.
+    u64::from_be_bytes(bytes) >> 1
+}
+
+/// The writer thread: takes every job waiting, commits them together (durably when any
+/// acknowledges a sender), answers each. After a failed commit nothing is committed again:
+/// redb's state after a failed fsync is unknown, and a restart recovers the last commit.
+fn write_loop(
+    store: &Store,
+    jobs: &mpsc::Receiver<Job>,
+    failed: &AtomicBool,
+    metrics: &QueueMetrics,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
+        let result = if failed.load(AtomicOrdering::Acquire) {
+            Err(())
+        } else {
+            let durable = ops.iter().any(|op| matches!(op, Op::Insert { .. }));
+            let started = Instant::now();
+            let result = store.commit(&ops, durable);
+            if durable {
+                metrics.commit(started.elapsed());
+            }
+            result.map_err(|e| {
+                failed.store(true, AtomicOrdering::Release);
+                tracing::error!(error = %e, "queue commit failed; the queue accepts nothing more until a restart, which recovers the last commit");
+            })
+        };
+        match result {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Ok(result));
+                    }
+                }
+            }
+            Err(()) => {
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(Err(()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
