@@ -89,6 +89,7 @@ pub async fn run(gateway: Arc<Gateway>, queue: Arc<Queue>, mut stop: watch::Rece
         );
         attempts.abort_all();
     }
+    queue.sync().await;
 }
 
 /// One attempt: send the stored request, then record what the app said.
@@ -165,7 +166,7 @@ async fn attempt(
         route = &*meta.route,
         delivery_id = %id_text(id),
         attempt = meta.attempts,
-        result = ?result,
+        result = result.label(),
         status = status.map(|s| s.as_u16()),
         error,
         "delivery attempt"

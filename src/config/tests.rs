@@ -68,7 +68,7 @@ fn typo_names_line_column_and_key() {
         "gw.yaml:17:5: routes[1].secretz: unknown field `secretz`, expected one of name, path, \
          path_prefix, provider, scheme, algorithm, secrets, public_key, public_url, \
          verify_token, upstream, tolerance_seconds, replay, \
-         replay_window_seconds, duplicates, max_body_bytes, handshake, mode, rate_limit"
+         replay_window_seconds, duplicates, max_body_bytes, handshake, mode, rate_limit, delivery"
     );
 }
 
@@ -382,4 +382,64 @@ fn upstream_credentials_never_appear_in_errors() {
     let err = errors(&with("http://admin:hunter2@app:3000/a b"));
     assert!(!err.contains("hunter2"), "{err}");
     assert_eq!(without_credentials("https://h:1/p@x"), "https://h:1/p@x");
+}
+
+#[test]
+fn durable_delivery_is_validated_where_it_is_written() {
+    let durable = |route_extra: &str, top: &str| {
+        format!(
+            "listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:3000\n{top}routes:\n  - name: orders\n    path: /o\n    provider: flow\n    secrets: [a]\n{route_extra}"
+        )
+    };
+    let config = parse(&durable(
+        "    delivery: { mode: durable, ack_status: 202, concurrency: 2, ordering: route }\n",
+        "queue: { path: q/queue.db, max_deliveries: 10 }\n",
+    ))
+    .unwrap();
+    let queue = config.queue.as_ref().unwrap();
+    assert_eq!(
+        (queue.path.as_path(), queue.max_deliveries),
+        (Path::new("./q/queue.db"), 10)
+    );
+    let route = config.routes.by_name("orders").unwrap();
+    let crate::route::Delivery::Durable(d) = route.delivery else {
+        panic!("{:?}", route.delivery)
+    };
+    assert_eq!(
+        (d.ack_status, d.concurrency.get(), d.ordering),
+        (202, 2, crate::route::Ordering::Route)
+    );
+    assert_eq!(d.retry.give_up_after_seconds, 259_200);
+
+    let no_queue = errors(&durable("    delivery: { mode: durable }\n", ""));
+    assert!(
+        no_queue.contains("gw.yaml:8:") && no_queue.contains("needs a top-level `queue:`"),
+        "{no_queue}"
+    );
+    let observe = errors(&durable(
+        "    mode: observe\n    delivery: { mode: durable }\n",
+        "queue: {}\n",
+    ));
+    assert!(
+        observe.contains("routes[0].delivery") && observe.contains("observe"),
+        "{observe}"
+    );
+    let status = errors(&durable(
+        "    delivery: { mode: durable, ack_status: 201 }\n",
+        "queue: {}\n",
+    ));
+    assert!(
+        status.contains("ack_status") && status.contains("200, 202 or 204"),
+        "{status}"
+    );
+    let retry = errors(&durable(
+        "    delivery: { mode: durable, retry: { first_seconds: 10, max_seconds: 5 } }\n",
+        "queue: {}\n",
+    ));
+    assert!(
+        retry.contains("max_seconds must be at least first_seconds"),
+        "{retry}"
+    );
+    // Sync is today's behaviour and needs no queue.
+    assert!(parse(&durable("    delivery: { mode: sync }\n", "")).is_ok());
 }

@@ -69,8 +69,13 @@ impl Histogram {
             );
         }
         let sum = self.sum.load(Ordering::Relaxed) as f64 / self.scale;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
         let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        let _ = writeln!(out, "{name}_count{braces} {count}");
     }
 }

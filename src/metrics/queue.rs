@@ -29,7 +29,8 @@ pub enum AttemptResult {
 }
 
 impl AttemptResult {
-    fn label(self) -> &'static str {
+    /// The `result` label and log field.
+    pub fn label(self) -> &'static str {
         match self {
             AttemptResult::Delivered => "delivered",
             AttemptResult::Refused => "refused",

@@ -246,6 +246,14 @@ impl Queue {
         Some(meta)
     }
 
+    /// Makes every change so far durable (attempts recorded, deliveries removed); for
+    /// shutdown, so a restart does not send again what was delivered.
+    pub async fn sync(&self) {
+        if let Some(answer) = self.send(Op::Flush) {
+            let _ = answer.await;
+        }
+    }
+
     /// Drops replay keys that expired before `now` (Unix seconds).
     pub fn prune_replay_keys(&self, now: i64) {
         self.send_quietly(Op::PruneReplay { now });
@@ -312,7 +320,9 @@ fn write_loop(
         let result = if failed.load(AtomicOrdering::Acquire) {
             Err(())
         } else {
-            let durable = ops.iter().any(|op| matches!(op, Op::Insert { .. }));
+            let durable = ops
+                .iter()
+                .any(|op| matches!(op, Op::Insert { .. } | Op::Flush));
             let started = Instant::now();
             let result = store.commit(&ops, durable);
             if durable {

@@ -47,6 +47,8 @@ pub(crate) enum Op {
     Remove { id: Id },
     /// Drops replay keys that expired before `now`.
     PruneReplay { now: i64 },
+    /// Nothing, made durable: what earlier non-durable commits changed reaches the disk.
+    Flush,
 }
 
 /// What became of an [`Op::Insert`].
@@ -174,6 +176,7 @@ impl Store {
                         replay.retain(|_, expires| expires > *now)?;
                         None
                     }
+                    Op::Flush => None,
                 });
             }
         }

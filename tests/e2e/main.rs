@@ -12,6 +12,7 @@ mod budget;
 mod cli;
 mod deploy;
 mod duplicates;
+mod durable;
 mod handshakes;
 mod hostile;
 mod layering;

@@ -48,3 +48,9 @@ pub fn field(line: &str, key: &str) -> Option<String> {
     let rest = line.split(&format!("\"{key}\":\"")).nth(1)?;
     Some(rest.split('"').next()?.to_owned())
 }
+
+/// A loopback address nothing listens on (bound, then released): an app that is down.
+pub fn free_addr() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}

@@ -44,8 +44,16 @@ impl Upstream {
         Upstream::serve(Some(tokio_rustls::TlsAcceptor::from(tls))).await
     }
 
+    /// An upstream on a given address: an app that comes back where it was.
+    pub async fn start_on(addr: SocketAddr) -> Upstream {
+        Upstream::listen(TcpListener::bind(addr).await.unwrap(), None)
+    }
+
     async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Upstream::listen(TcpListener::bind("127.0.0.1:0").await.unwrap(), tls)
+    }
+
+    fn listen(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
         let upstream = Upstream {
             addr: listener.local_addr().unwrap(),
             received: Arc::default(),
