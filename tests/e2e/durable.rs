@@ -94,8 +94,7 @@ async fn deliveries_accepted_while_the_app_is_down_all_arrive_byte_for_byte() {
         scrape(admin)
             .await
             .samples
-            .get("hookgate_delivery_attempts_total{result=\"failed\",route=\"orders\"}")
-            .is_some()
+            .contains_key("hookgate_delivery_attempts_total{result=\"failed\",route=\"orders\"}")
     })
     .await;
     let before = scrape(admin).await;
