@@ -386,3 +386,110 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_delivery() {
         acknowledged.len()
     );
 }
+
+/// A torn or corrupted file tail (a crash mid-write, a bad sector): the gateway recovers to
+/// its last commit, or refuses to start and says why; it never serves from a broken queue.
+#[tokio::test]
+async fn a_torn_or_corrupt_queue_file_recovers_or_refuses_to_start_clearly() {
+    let app = free_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let config = durable(&format!("http://{app}"), dir.path(), "").write(dir.path());
+    let mut bodies = Vec::new();
+    {
+        let gw = Binary::start(&config, &[]);
+        for n in 0..20 {
+            let body = format!("{{\"n\":{n}}}").into_bytes();
+            queued_id(&post(gw.addr, "/hook", &flow(&body), &body).await);
+            bodies.push(body);
+        }
+    }
+    let file = dir.path().join("queue.db");
+    let pristine = std::fs::read(&file).unwrap();
+    let damages: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 3] = [
+        (
+            "last 4 KiB cut off",
+            Box::new(|f: &mut Vec<u8>| f.truncate(f.len().saturating_sub(4096))),
+        ),
+        (
+            "last 4 KiB overwritten",
+            Box::new(|f: &mut Vec<u8>| {
+                let n = f.len();
+                for b in &mut f[n.saturating_sub(4096)..] {
+                    *b = 0xA5;
+                }
+            }),
+        ),
+        (
+            "header overwritten",
+            Box::new(|f: &mut Vec<u8>| {
+                for b in &mut f[..512] {
+                    *b = 0x5A;
+                }
+            }),
+        ),
+    ];
+    let mut app_up: Option<Upstream> = None;
+    for (what, damage) in damages {
+        let mut bytes = pristine.clone();
+        damage(&mut bytes);
+        std::fs::write(&file, &bytes).unwrap();
+        let mut child = std::process::Command::new(crate::support::bin())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let outcome = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if started.elapsed() > Duration::from_secs(3) {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        match outcome {
+            // Refused: non-zero, naming the queue file.
+            Some(status) => {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                assert!(!status.success(), "{what}: exited 0");
+                assert!(
+                    err.contains("cannot open the queue") && err.contains("queue.db"),
+                    "{what}: {err}"
+                );
+            }
+            // Running: it recovered to a commit; what it delivers is whole, never garbage.
+            None => {
+                if app_up.is_none() {
+                    app_up = Some(Upstream::start_on(app).await);
+                }
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                let _ = child.kill();
+                let _ = child.wait();
+                for got in app_up.as_ref().unwrap().received() {
+                    assert!(
+                        bodies.contains(&got.body.to_vec()),
+                        "{what}: delivered {:?}",
+                        got.body
+                    );
+                }
+            }
+        }
+        eprintln!(
+            "{what}: {}",
+            if outcome.is_some() {
+                "refused to start"
+            } else {
+                "recovered"
+            }
+        );
+    }
+}
