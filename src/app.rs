@@ -42,6 +42,15 @@ pub enum StartError {
     /// The replay store could not be built.
     #[error("cannot start the replay store: {0}")]
     Store(#[source] StoreError),
+    /// The queue's control socket could not be created.
+    #[error("cannot create the queue control socket {path}: {source}")]
+    Control {
+        /// Where.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The durable queue could not be opened or recovered.
     #[error("cannot open the queue: {0}")]
     Queue(#[source] StoreFailed),
@@ -54,6 +63,7 @@ pub struct App {
     pub gateway: Arc<Gateway>,
     listener: TcpListener,
     admin: Option<TcpListener>,
+    control: Option<(tokio::net::UnixListener, std::path::PathBuf)>,
 }
 
 impl App {
@@ -85,6 +95,18 @@ impl App {
             Some(settings) => Some(Queue::open(settings.clone()).map_err(StartError::Queue)?),
             None => None,
         };
+        let control = match &config.queue {
+            Some(settings) => {
+                let path = settings.control_socket.clone();
+                let listener =
+                    crate::control::bind(&path).map_err(|source| StartError::Control {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some((listener, path))
+            }
+            None => None,
+        };
         let gateway = Gateway::new(config, clock)
             .map_err(StartError::Store)?
             .with_queue(queue);
@@ -92,6 +114,7 @@ impl App {
             gateway: Arc::new(gateway.with_access_log(access_log)),
             listener,
             admin,
+            control,
         })
     }
 
@@ -117,6 +140,14 @@ impl App {
             .admin
             .map(|l| tokio::spawn(crate::admin::run(l, Arc::clone(&self.gateway))));
         let queue = self.gateway.queue().cloned();
+        let control = match (self.control, &queue) {
+            (Some((listener, path)), Some(queue)) => {
+                let (queue, clock) = (Arc::clone(queue), self.gateway.clock().clone());
+                let task = tokio::spawn(crate::control::run(listener, queue, clock, path.clone()));
+                Some((task, path))
+            }
+            _ => None,
+        };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let deliverer = queue.clone().map(|queue| {
             tokio::spawn(crate::deliver::run(
@@ -142,6 +173,10 @@ impl App {
         }
         if result.is_ok() && queue.is_some_and(|q| q.failed()) {
             result = Err(std::io::Error::other("the queue's store failed"));
+        }
+        if let Some((task, path)) = control {
+            task.abort();
+            let _ = std::fs::remove_file(path);
         }
         self.gateway.flush_logs();
         if let Some(admin) = admin {

@@ -242,7 +242,9 @@ fn reschedule(
     retry_after: Option<u64>,
 ) {
     let give_up_at = meta
-        .received_at_ms
+        .redriven_at_ms
+        .unwrap_or(meta.received_at_ms)
+        .max(meta.received_at_ms)
         .saturating_add_unsigned(retry.give_up_after_seconds.saturating_mul(1000));
     if now_ms >= give_up_at {
         meta.state = State::Dead;

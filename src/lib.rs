@@ -23,8 +23,8 @@
 //! - [`config`]: the YAML file's shape, then a validated [`config::Config`].
 //! - [`gateway`]: the request path: route, limits, body, verify, replay, forward or enqueue.
 //! - [`deliver`]: durable routes' deliveries, from the queue to the app, with retries.
-//! - [`server`] (the accept loop, connection limits, graceful shutdown) and [`admin`]
-//!   (health, readiness, metrics).
+//! - [`server`] (the accept loop, connection limits, graceful shutdown), [`admin`]
+//!   (health, readiness, metrics) and [`control`] (the queue's control socket).
 //! - [`cli`] (`serve`, `check`, `sign`, `probe`) and [`app`] (the wiring `main` and the
 //!   end-to-end tests share).
 
@@ -65,6 +65,7 @@ pub mod gateway;
 pub mod deliver;
 
 mod admin;
+pub mod control;
 mod server;
 
 pub mod app;

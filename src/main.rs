@@ -49,6 +49,18 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Queue(args) => {
+            match cli::load(&cli.config).and_then(|c| cli::queue::run(&c, args)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 

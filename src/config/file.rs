@@ -120,6 +120,7 @@ pub(crate) struct RouteFile {
 pub(crate) struct QueueFile {
     pub(crate) store: Option<Spanned<crate::queue::StoreKind>>,
     pub(crate) path: Option<Spanned<String>>,
+    pub(crate) control_socket: Option<Spanned<String>>,
     pub(crate) max_deliveries: Option<Spanned<u64>>,
     pub(crate) max_bytes: Option<Spanned<u64>>,
 }

@@ -174,6 +174,7 @@ mod tests {
             last_status: None,
             last_error: None,
             body_bytes: 10,
+            redriven_at_ms: None,
         }
     }
 

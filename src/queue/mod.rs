@@ -178,6 +178,7 @@ impl Queue {
             last_status: None,
             last_error: None,
             body_bytes,
+            redriven_at_ms: None,
         };
         let op = Op::Insert {
             id,

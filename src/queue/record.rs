@@ -75,6 +75,9 @@ pub struct Meta {
     pub last_error: Option<String>,
     /// The body's length.
     pub body_bytes: u64,
+    /// When an operator last redrove it: the give-up clock restarts there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redriven_at_ms: Option<i64>,
 }
 
 /// The request to send: exactly what sync mode would forward.

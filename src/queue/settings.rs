@@ -16,6 +16,8 @@ pub struct QueueSettings {
     pub store: StoreKind,
     /// The database file (resolved against the config file's directory).
     pub path: PathBuf,
+    /// The Unix socket `hookgate queue ...` talks to (mode 0600).
+    pub control_socket: PathBuf,
     /// Deliveries held at once, in every state; past it the sender hears 503 `queue_full`.
     pub max_deliveries: u64,
     /// Body bytes held at once; past it the sender hears 503 `queue_full`.

@@ -73,6 +73,8 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreFailed(format!("{}: {e}", dir.display())))?;
         }
+        // Bodies are webhook payloads: the file is the gateway user's alone, whatever the umask.
+        restrict(path).map_err(|e| StoreFailed(format!("{}: {e}", path.display())))?;
         let db =
             Database::create(path).map_err(|e| StoreFailed(format!("{}: {e}", path.display())))?;
         Store::init(db)
@@ -183,6 +185,17 @@ impl Store {
         txn.commit()?;
         Ok(results)
     }
+}
+
+/// Creates `path` with mode 0600 if it is missing, and sets 0600 if it exists.
+fn restrict(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 fn encode_meta(meta: &Meta) -> Result<String, StoreFailed> {

@@ -96,6 +96,7 @@ fn settings() -> QueueSettings {
     QueueSettings {
         store: StoreKind::Embedded,
         path: "unused".into(),
+        control_socket: "unused.sock".into(),
         max_deliveries: 1_000_000,
         max_bytes: 1 << 30,
     }

@@ -405,7 +405,8 @@ async fn a_torn_or_corrupt_queue_file_recovers_or_refuses_to_start_clearly() {
     }
     let file = dir.path().join("queue.db");
     let pristine = std::fs::read(&file).unwrap();
-    let damages: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 3] = [
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let damages: [(&str, Damage); 3] = [
         (
             "last 4 KiB cut off",
             Box::new(|f: &mut Vec<u8>| f.truncate(f.len().saturating_sub(4096))),

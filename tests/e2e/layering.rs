@@ -36,7 +36,7 @@ const LAYERS: &[&[&str]] = &[
     // Durable deliveries, from the queue to the app.
     &["deliver"],
     // Listeners.
-    &["server", "admin"],
+    &["server", "admin", "control"],
     // The command line, and the wiring main and the tests share.
     &["cli", "app"],
 ];

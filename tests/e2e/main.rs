@@ -20,6 +20,7 @@ mod limits;
 mod oracle;
 mod paths;
 mod providers_doc;
+mod queue_cli;
 mod reload;
 mod seed_senders;
 mod slots;

@@ -30,9 +30,14 @@ impl Validator<'_> {
         {
             self.problem(Some(p.referenced), "queue.path", "must name a file");
         }
+        let control_socket = raw.control_socket.as_ref().map_or_else(
+            || self.base.join(format!("{path}.sock")),
+            |s| self.base.join(&s.value),
+        );
         Some(QueueSettings {
             store: raw.store.as_ref().map(|s| s.value).unwrap_or_default(),
             path: self.base.join(path),
+            control_socket,
             max_deliveries: self.positive(
                 &raw.max_deliveries,
                 "queue.max_deliveries",

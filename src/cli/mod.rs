@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `check`, `sign` and `probe`.
+//! The command line: `serve` (the default), `check`, `sign`, `probe` and `queue`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -43,7 +43,11 @@ pub enum Command {
     /// Ask a running gateway's admin listener for a health endpoint; exit 0 on 200. For
     /// container health checks in images without a shell or curl.
     Probe(ProbeArgs),
+    /// Inspect and operate a running gateway's durable queue (through its control socket).
+    Queue(queue::QueueArgs),
 }
+
+pub mod queue;
 
 /// Arguments of `probe`.
 #[derive(Debug, clap::Args)]
