@@ -109,9 +109,12 @@ async fn attempt(
             "route not configured",
         );
     };
-    let read = {
-        let queue = Arc::clone(&queue);
-        tokio::task::spawn_blocking(move || queue.request(id)).await
+    let read = match queue.fresh_request(id) {
+        Some(request) => Ok(Ok(Some(request))),
+        None => {
+            let queue = Arc::clone(&queue);
+            tokio::task::spawn_blocking(move || queue.request(id)).await
+        }
     };
     let request = match read {
         Ok(Ok(Some(request))) => request,

@@ -14,8 +14,9 @@ pub type Policy = Option<(u32, Ordering)>;
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     entries: HashMap<Id, Meta>,
-    /// Pending and retrying deliveries by due time.
-    due: BTreeSet<(i64, Id)>,
+    /// Pending and retrying deliveries by due time, per route, so taking what is due costs
+    /// what is taken, not what waits.
+    due: HashMap<String, BTreeSet<(i64, Id)>>,
     /// Undelivered, not dead, per route, in arrival order (for `ordering: route`).
     live: HashMap<String, BTreeSet<Id>>,
     in_flight: HashMap<String, u32>,
@@ -49,7 +50,8 @@ impl Index {
         }
         self.bytes += meta.body_bytes;
         if meta.state != State::Dead {
-            self.due.insert((meta.next_attempt_at_ms, id));
+            let due = self.due.entry(meta.route.clone()).or_default();
+            due.insert((meta.next_attempt_at_ms, id));
             self.live.entry(meta.route.clone()).or_default().insert(id);
         }
         self.entries.insert(id, meta);
@@ -59,7 +61,9 @@ impl Index {
     pub(crate) fn remove(&mut self, id: Id) -> Option<Meta> {
         let meta = self.entries.remove(&id)?;
         self.bytes -= meta.body_bytes;
-        self.due.remove(&(meta.next_attempt_at_ms, id));
+        if let Some(due) = self.due.get_mut(&meta.route) {
+            due.remove(&(meta.next_attempt_at_ms, id));
+        }
         if let Some(live) = self.live.get_mut(&meta.route) {
             live.remove(&id);
         }
@@ -90,38 +94,41 @@ impl Index {
         policy: &dyn Fn(&str) -> Policy,
     ) -> Vec<(Id, Meta)> {
         let mut taken = Vec::new();
-        let mut blocked: HashMap<String, ()> = HashMap::new();
-        for &(at, id) in self.due.range(..=(now, Id::MAX)) {
-            let Some(meta) = self.entries.get(&id) else {
-                continue;
-            };
-            if blocked.contains_key(&meta.route) {
-                continue;
-            }
-            let busy = self.in_flight.get(&meta.route).copied().unwrap_or(0);
-            let open = match policy(&meta.route) {
-                None => false,
-                Some((concurrency, Ordering::None)) => busy < concurrency,
-                Some((_, Ordering::Route)) if busy > 0 => false,
+        for (route, due) in &mut self.due {
+            let busy = self.in_flight.get(route).copied().unwrap_or(0);
+            let room = match policy(route) {
+                None => 0,
+                Some((concurrency, Ordering::None)) => concurrency.saturating_sub(busy),
+                // Only the oldest may go; a later one that is due waits behind it.
                 Some((_, Ordering::Route)) => {
-                    // Only the oldest may go; a later one that is due waits behind it.
-                    if self.live.get(&meta.route).and_then(|l| l.first()) != Some(&id) {
-                        continue;
+                    let head = self.live.get(route).and_then(|l| l.first());
+                    let head_due = head
+                        .and_then(|id| self.entries.get(id))
+                        .is_some_and(|m| m.state != State::InFlight && m.next_attempt_at_ms <= now);
+                    if busy == 0 && head_due {
+                        let id = *head.unwrap_or(&0);
+                        let at = self.entries.get(&id).map_or(0, |m| m.next_attempt_at_ms);
+                        due.remove(&(at, id));
+                        taken.push(id);
+                        *self.in_flight.entry(route.clone()).or_default() += 1;
                     }
-                    true
+                    0
                 }
             };
-            if !open {
-                blocked.insert(meta.route.clone(), ());
-                continue;
+            for _ in 0..room {
+                match due.first() {
+                    Some(&(at, id)) if at <= now => {
+                        due.pop_first();
+                        taken.push(id);
+                        *self.in_flight.entry(route.clone()).or_default() += 1;
+                    }
+                    _ => break,
+                }
             }
-            *self.in_flight.entry(meta.route.clone()).or_default() += 1;
-            taken.push((at, id));
         }
         taken
             .into_iter()
-            .filter_map(|(at, id)| {
-                self.due.remove(&(at, id));
+            .filter_map(|id| {
                 let meta = self.entries.get_mut(&id)?;
                 meta.state = State::InFlight;
                 Some((id, meta.clone()))
@@ -131,7 +138,11 @@ impl Index {
 
     /// When the next pending or retrying delivery falls due.
     pub(crate) fn next_due(&self) -> Option<i64> {
-        self.due.first().map(|(at, _)| *at)
+        self.due
+            .values()
+            .filter_map(|d| d.first())
+            .map(|(at, _)| *at)
+            .min()
     }
 
     /// Deliveries by route and state, and each route's oldest undelivered age.
@@ -189,12 +200,13 @@ mod tests {
             "a" => Some((2, Ordering::None)),
             _ => Some((4, Ordering::Route)),
         };
-        let taken: Vec<Id> = index
+        let mut taken: Vec<Id> = index
             .take_due(1000, &policy)
             .into_iter()
             .map(|(i, _)| i)
             .collect();
-        assert_eq!(taken, vec![0, 100, 1]);
+        taken.sort_unstable();
+        assert_eq!(taken, vec![0, 1, 100]);
         // Nothing more until one finishes.
         assert!(index.take_due(1000, &policy).is_empty());
         index.remove(100);

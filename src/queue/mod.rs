@@ -6,6 +6,7 @@
 //! [`index`] schedules attempts; it is rebuilt from the store at start, where deliveries a
 //! crash left in flight are due again.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +31,9 @@ use store::{Inserted, Op, Store};
 
 /// Ops committed in one transaction at most.
 const MAX_BATCH: usize = 512;
+/// Requests just stored are also kept in memory, up to this many bytes, so the first attempt
+/// (the one that usually succeeds) does not read them back from the store.
+const FRESH_BYTES: usize = 32 << 20;
 
 /// What became of a delivery offered to the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +68,7 @@ pub struct Queue {
     settings: QueueSettings,
     failed: Arc<AtomicBool>,
     sequence: AtomicU64,
+    fresh: Mutex<(HashMap<Id, Request>, usize)>,
     /// Woken when a delivery becomes due sooner than the deliverer planned.
     pub wake: Notify,
     /// The queue's own series.
@@ -114,6 +119,7 @@ impl Queue {
             settings,
             failed,
             sequence: AtomicU64::new(sequence_seed()),
+            fresh: Mutex::new((HashMap::new(), 0)),
             wake: Notify::new(),
             metrics,
         }))
@@ -190,6 +196,14 @@ impl Queue {
         let answer = self.send(op).ok_or(Refused::Failed)?;
         match answer.await {
             Ok(Ok(Some(Inserted::Stored))) => {
+                {
+                    let mut fresh = self.fresh.lock().unwrap_or_else(PoisonError::into_inner);
+                    let size = request.body.len() + request.target.len() + 512;
+                    if fresh.1 + size <= FRESH_BYTES {
+                        fresh.1 += size;
+                        fresh.0.insert(id, request);
+                    }
+                }
                 self.index().insert(id, meta);
                 self.wake.notify_one();
                 Ok(Accepted::Queued(id))
@@ -207,6 +221,15 @@ impl Queue {
     /// When the next delivery falls due, if any is waiting.
     pub fn next_due(&self) -> Option<i64> {
         self.index().next_due()
+    }
+
+    /// A delivery's request if it was stored moments ago and is still held in memory; taken,
+    /// so later attempts read the store.
+    pub fn fresh_request(&self, id: Id) -> Option<Request> {
+        let mut fresh = self.fresh.lock().unwrap_or_else(PoisonError::into_inner);
+        let request = fresh.0.remove(&id)?;
+        fresh.1 -= request.body.len() + request.target.len() + 512;
+        Some(request)
     }
 
     /// A delivery's stored request.
@@ -242,6 +265,7 @@ impl Queue {
 
     /// Removes a delivery without delivering it (purge, retention).
     pub fn remove(&self, id: Id) -> Option<Meta> {
+        let _ = self.fresh_request(id);
         let meta = self.index().remove(id)?;
         self.send_quietly(Op::Remove { id });
         Some(meta)
