@@ -20,6 +20,8 @@ struct DiskState {
     /// Writes (and length changes, as `None` data) since the last sync.
     unsynced: Vec<(u64, Option<Vec<u8>>)>,
     syncs: u64,
+    /// fsync fails from now on, as on a dying disk.
+    failing: bool,
 }
 
 type Io<T> = Result<T, std::io::Error>;
@@ -45,6 +47,9 @@ impl StorageBackend for Disk {
 
     fn sync_data(&self) -> Io<()> {
         let mut disk = self.0.lock().unwrap();
+        if disk.failing {
+            return Err(std::io::Error::other("simulated fsync failure"));
+        }
         disk.durable = disk.cache.clone();
         disk.unsynced.clear();
         disk.syncs += 1;
@@ -248,5 +253,33 @@ async fn past_max_deliveries_or_max_bytes_the_queue_refuses_and_recovers() {
     assert_eq!(
         queue.accept("r", request(2), None, 1).await,
         Err(Refused::Full)
+    );
+}
+
+#[tokio::test]
+async fn a_failed_fsync_refuses_the_delivery_and_everything_after_it() {
+    let disk = Disk::default();
+    let queue = Queue::start(Store::with_backend(disk.clone()).unwrap(), settings()).unwrap();
+    assert!(matches!(
+        queue.accept("r", request(1), None, 1).await,
+        Ok(Accepted::Queued(_))
+    ));
+    disk.0.lock().unwrap().failing = true;
+    assert_eq!(
+        queue.accept("r", request(2), None, 1).await,
+        Err(Refused::Failed)
+    );
+    assert!(queue.failed());
+    assert!(queue.readiness().unwrap_err().contains("failed"));
+    // Never retried in place, even once the disk answers again.
+    disk.0.lock().unwrap().failing = false;
+    assert_eq!(
+        queue.accept("r", request(3), None, 1).await,
+        Err(Refused::Failed)
+    );
+    assert_eq!(
+        queue.list().len(),
+        1,
+        "the refused deliveries were not indexed"
     );
 }
