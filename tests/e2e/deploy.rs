@@ -1,14 +1,44 @@
 //! The dashboard in `deploy/grafana` only queries metrics hookgate exports, with labels it sets.
 
-use crate::support::{Upstream, metrics, one_route};
+use crate::support::sign::sign;
+use crate::support::{Act, GatewayConfig, RawUpstream, get, metrics, post};
 
 #[tokio::test]
 async fn every_dashboard_query_names_an_exported_metric_and_label() {
-    let upstream = Upstream::start().await;
-    let gateway = one_route(&upstream, "    provider: flow\n    secrets: [s]\n")
-        .in_process()
-        .await;
-    let scrape = metrics::parse(&gateway.gateway.metrics().render(true));
+    // A durable route whose app fails its first attempt, then dies on the second, so every
+    // queue series exists: deliveries by state, attempts by result, lag, dead, commits.
+    let upstream = RawUpstream::start(|n| match n {
+        0 => Act::Close(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+        _ => Act::Close(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n"),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_dir, gateway) = GatewayConfig::to(&format!("http://{}", upstream.addr))
+        .admin()
+        .top(&format!("queue: {{ path: {} }}", dir.path().join("q.db").display()))
+        .flow("r", "/hook", "s")
+        .with("delivery: { mode: durable, retry: { first_seconds: 1, max_seconds: 1, give_up_after_seconds: 1 } }")
+        .binary(&[]);
+    let admin = gateway.admin();
+    for body in [&b"{\"a\":1}"[..], b"{\"a\":2}", b"{\"a\":3}"] {
+        assert_eq!(
+            post(gateway.addr, "/hook", &sign("flow", &["s"], body, 0), body)
+                .await
+                .status,
+            200
+        );
+    }
+    gateway.log_line("delivery given up: dead").await;
+    // One more, still undelivered when scraped, for the oldest-age gauge.
+    let body = b"{\"a\":4}";
+    assert_eq!(
+        post(gateway.addr, "/hook", &sign("flow", &["s"], body, 0), body)
+            .await
+            .status,
+        200
+    );
+    let text = String::from_utf8(get(admin, "/metrics").await.body).unwrap();
+    let scrape = metrics::parse(&text);
     let dashboard = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/deploy/grafana/hookgate.json"
@@ -42,6 +72,7 @@ async fn every_dashboard_query_names_an_exported_metric_and_label() {
                 "secret_index",
                 "operation",
                 "result",
+                "state",
                 "le",
             ] {
                 let used = expr.contains(&format!("{label}="))

@@ -124,6 +124,23 @@ impl Binary {
         }
     }
 
+    /// As [`Binary::wait_for_log`], yielding to the runtime (whose tasks, such as a test
+    /// upstream, may be what the log line waits for).
+    pub async fn log_line(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needle:?}; stderr: {:?}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The admin listener's address, from its startup log line.
     pub fn admin(&self) -> SocketAddr {
         let line = self.wait_for_log("\"message\":\"admin listening\"");
