@@ -28,7 +28,7 @@ pub struct Entry<'a> {
     pub path: &'a str,
     /// Matched route, or empty.
     pub route: &'a str,
-    /// `forwarded`, `handshake`, `rejected` or `observed`.
+    /// `forwarded`, `queued`, `handshake`, `duplicate`, `rejected` or `observed`.
     pub outcome: &'static str,
     /// Reason code, or empty.
     pub reason: &'static str,
@@ -38,6 +38,8 @@ pub struct Entry<'a> {
     pub upstream_status: Option<u16>,
     /// Index of the secret that verified, if one did.
     pub secret_index: Option<usize>,
+    /// The id a durable route gave the delivery (32 hex digits), if it queued it.
+    pub delivery_id: Option<&'a str>,
     /// Time from request head to response, in microseconds.
     pub latency_us: u64,
 }
@@ -220,6 +222,10 @@ fn json(out: &mut impl std::fmt::Write, e: &Entry<'_>, stamp: &str) -> std::fmt:
         out.write_str(",\"secret_index\":")?;
         num(out, index as u64)?;
     }
+    if let Some(id) = e.delivery_id {
+        out.write_str(",\"delivery_id\":")?;
+        json_str(out, id)?;
+    }
     out.write_str(",\"latency_us\":")?;
     num(out, e.latency_us)?;
     out.write_str(",\"target\":\"hookgate::access\"}\n")
@@ -243,6 +249,9 @@ fn text(out: &mut impl std::fmt::Write, e: &Entry<'_>, stamp: &str) -> std::fmt:
     }
     if let Some(index) = e.secret_index {
         write!(out, " secret_index={index}")?;
+    }
+    if let Some(id) = e.delivery_id {
+        write!(out, " delivery_id={}", id.escape_debug())?;
     }
     writeln!(out, " latency_us={}", e.latency_us)
 }
@@ -334,6 +343,7 @@ mod tests {
             status: 200,
             upstream_status: Some(201),
             secret_index: None,
+            delivery_id: None,
             latency_us: 42,
         }
     }

@@ -36,6 +36,7 @@ const SYNC_RETRY: Retry = Retry {
 pub async fn run(gateway: Arc<Gateway>, queue: Arc<Queue>, mut stop: watch::Receiver<bool>) {
     let mut attempts = JoinSet::new();
     let mut housekept = tokio::time::Instant::now() - HOUSEKEEPING;
+    let mut disk_checked = tokio::time::Instant::now();
     loop {
         let active = gateway.active();
         let now_ms = gateway.clock().now_ms();
@@ -55,6 +56,10 @@ pub async fn run(gateway: Arc<Gateway>, queue: Arc<Queue>, mut stop: watch::Rece
                 meta,
             );
             attempts.spawn(attempt);
+        }
+        if disk_checked.elapsed() >= Duration::from_secs(1) {
+            disk_checked = tokio::time::Instant::now();
+            queue.check_disk();
         }
         if housekept.elapsed() >= HOUSEKEEPING {
             housekept = tokio::time::Instant::now();
@@ -165,6 +170,12 @@ async fn attempt(
     let lag = (result == AttemptResult::Delivered)
         .then(|| Duration::from_millis(u64::try_from(now_ms - meta.received_at_ms).unwrap_or(0)));
     queue.metrics.attempt(&meta.route, result, lag);
+    if result == AttemptResult::Delivered {
+        // The common case, at debug: the request's own line already carries the id.
+        tracing::debug!(route = &*meta.route, delivery_id = %id_text(id), attempt = meta.attempts, "delivered");
+        queue.delivered(id);
+        return;
+    }
     tracing::info!(
         route = &*meta.route,
         delivery_id = %id_text(id),
@@ -172,12 +183,8 @@ async fn attempt(
         result = result.label(),
         status = status.map(|s| s.as_u16()),
         error,
-        "delivery attempt"
+        "delivery attempt failed"
     );
-    if result == AttemptResult::Delivered {
-        queue.delivered(id);
-        return;
-    }
     meta.last_status = status.map(|s| s.as_u16());
     meta.last_error = error.map(str::to_owned);
     let schedule = match route.delivery {

@@ -123,6 +123,7 @@ pub(crate) struct QueueFile {
     pub(crate) control_socket: Option<Spanned<String>>,
     pub(crate) max_deliveries: Option<Spanned<u64>>,
     pub(crate) max_bytes: Option<Spanned<u64>>,
+    pub(crate) min_free_bytes: Option<Spanned<u64>>,
 }
 
 /// How a durable route hands deliveries to the app.

@@ -232,6 +232,7 @@ impl Gateway {
             status: response.status().as_u16(),
             upstream_status: cx.upstream_status,
             secret_index: cx.secret_index,
+            delivery_id: cx.delivery_id.as_deref(),
             latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
         });
         response

@@ -43,6 +43,8 @@ pub(super) struct Context {
     pub(super) secret_index: Option<usize>,
     /// The app's status, when it answered.
     pub(super) upstream_status: Option<u16>,
+    /// The id a durable route gave the delivery.
+    pub(super) delivery_id: Option<String>,
 }
 
 /// Runs every stage in order.
@@ -322,8 +324,9 @@ async fn enqueue(
         Ok(Accepted::Queued(id)) => {
             cx.outcome = Some(Outcome::Queued);
             let id = crate::queue::id_text(id);
-            tracing::debug!(route = &*routed.route.name, delivery_id = %id, "queued");
-            Ok(response::queued(durable.ack_status, &id))
+            let answer = response::queued(durable.ack_status, &id);
+            cx.delivery_id = Some(id);
+            Ok(answer)
         }
         Ok(Accepted::Duplicate) if routed.route.duplicates == Duplicates::Acknowledge => {
             cx.outcome = Some(Outcome::Duplicate);

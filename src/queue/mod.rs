@@ -21,7 +21,9 @@ mod store;
 
 pub use index::Policy;
 pub use record::{Id, Meta, Request, State, id_text, parse_id};
-pub use settings::{DEFAULT_MAX_BYTES, DEFAULT_MAX_DELIVERIES, QueueSettings, StoreKind};
+pub use settings::{
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_DELIVERIES, DEFAULT_MIN_FREE_BYTES, QueueSettings, StoreKind,
+};
 pub use store::StoreFailed;
 
 use crate::metrics::{QueueGauges, QueueMetrics};
@@ -67,6 +69,8 @@ pub struct Queue {
     index: Mutex<Index>,
     settings: QueueSettings,
     failed: Arc<AtomicBool>,
+    /// Free bytes on the queue's file system at the last check (`u64::MAX` until then).
+    free_bytes: AtomicU64,
     sequence: AtomicU64,
     fresh: Mutex<(HashMap<Id, Request>, usize)>,
     /// Woken when a delivery becomes due sooner than the deliverer planned.
@@ -112,17 +116,20 @@ impl Queue {
             .spawn(move || write_loop(&writer.0, &rx, &writer.1, &writer.2))
             .map_err(|e| StoreFailed::from(redb::Error::Io(e)))?;
         tracing::info!(path = %settings.path.display(), deliveries = index.len(), "queue opened");
-        Ok(Arc::new(Queue {
+        let queue = Arc::new(Queue {
             store,
             jobs: Mutex::new(tx),
             index: Mutex::new(index),
             settings,
             failed,
+            free_bytes: AtomicU64::new(u64::MAX),
             sequence: AtomicU64::new(sequence_seed()),
             fresh: Mutex::new((HashMap::new(), 0)),
             wake: Notify::new(),
             metrics,
-        }))
+        });
+        queue.check_disk();
+        Ok(queue)
     }
 
     /// The settings it was opened with.
@@ -165,6 +172,9 @@ impl Queue {
             return Err(Refused::Failed);
         }
         let body_bytes = request.body.len() as u64;
+        if self.disk_short() {
+            return Err(Refused::Full);
+        }
         {
             let index = self.index();
             if index.len() >= self.settings.max_deliveries
@@ -299,7 +309,29 @@ impl Queue {
         if index.bytes() >= self.settings.max_bytes {
             return Err("queue full: max_bytes reached");
         }
+        if self.disk_short() {
+            return Err("queue full: the disk is short of space (below min_free_bytes)");
+        }
         Ok(())
+    }
+
+    /// Measures the free space of the queue's file system (`statvfs`); the deliverer calls
+    /// it about once a second.
+    pub fn check_disk(&self) {
+        let dir = self
+            .settings
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if let Ok(stat) = rustix::fs::statvfs(dir) {
+            let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+            self.free_bytes.store(free, AtomicOrdering::Relaxed);
+        }
+    }
+
+    fn disk_short(&self) -> bool {
+        self.free_bytes.load(AtomicOrdering::Relaxed) < self.settings.min_free_bytes
     }
 
     /// Whether a commit failed.

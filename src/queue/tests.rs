@@ -104,6 +104,7 @@ fn settings() -> QueueSettings {
         control_socket: "unused.sock".into(),
         max_deliveries: 1_000_000,
         max_bytes: 1 << 30,
+        min_free_bytes: 0,
     }
 }
 

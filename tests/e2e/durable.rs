@@ -311,7 +311,6 @@ async fn sigterm_lets_an_attempt_in_flight_finish_and_leaves_nothing_to_redelive
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "{status:?}");
-    gw.wait_for_log("\"result\":\"delivered\"");
     // The attempt finished before exit, so a restart has nothing to send again.
     upstream
         .delay_ms
@@ -493,4 +492,59 @@ async fn a_torn_or_corrupt_queue_file_recovers_or_refuses_to_start_clearly() {
             }
         );
     }
+}
+
+/// `ordering: route`: one at a time in arrival order; a failing head holds the rest back.
+#[tokio::test]
+async fn an_ordered_route_delivers_in_arrival_order_behind_a_failing_head() {
+    let upstream = RawUpstream::start(|n| match n {
+        0 | 1 => Act::Close(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n"),
+        _ => Act::Close(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_d, gw) = durable(
+        &format!("http://{}", upstream.addr),
+        dir.path(),
+        ", ordering: route, concurrency: 8, retry: { first_seconds: 1, max_seconds: 1 }",
+    )
+    .binary(&[]);
+    let bodies: Vec<Vec<u8>> = (0..6)
+        .map(|n| format!("{{\"seq\":{n}}}").into_bytes())
+        .collect();
+    for body in &bodies {
+        queued_id(&post(gw.addr, "/hook", &flow(body), body).await);
+    }
+    wait_until("every delivery", Duration::from_secs(15), async || {
+        upstream.count() >= 8
+    })
+    .await;
+    let got = upstream.bodies();
+    // The head twice (refused), then everything in order, nothing overtaking.
+    let mut expected = vec![bodies[0].clone(), bodies[0].clone()];
+    expected.extend(bodies.iter().cloned());
+    assert_eq!(got, expected);
+}
+
+/// Below `min_free_bytes` free on the queue's file system, senders hear 503 `queue_full`
+/// before anything is written.
+#[tokio::test]
+async fn a_disk_short_of_space_answers_queue_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_d, gw) = durable("http://127.0.0.1:9", dir.path(), "")
+        .top(&format!(
+            "queue: {{ path: {}, min_free_bytes: 1125899906842624 }}",
+            dir.path().join("q.db").display()
+        ))
+        .binary(&[]);
+    let full = post(gw.addr, "/hook", &flow(b"{}"), b"{}").await;
+    assert_eq!(
+        (full.status, full.body.as_slice()),
+        (503, &br#"{"error":"queue_full"}"#[..])
+    );
+    let ready = get(gw.admin(), "/readyz").await;
+    assert!(
+        String::from_utf8_lossy(&ready.body).contains("short of space"),
+        "{ready:?}"
+    );
 }

@@ -4,7 +4,9 @@ use std::num::NonZeroU32;
 
 use serde_saphyr::Spanned;
 
-use crate::queue::{DEFAULT_MAX_BYTES, DEFAULT_MAX_DELIVERIES, QueueSettings};
+use crate::queue::{
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_DELIVERIES, DEFAULT_MIN_FREE_BYTES, QueueSettings,
+};
 use crate::route::{Delivery, Durable, Mode, Retry};
 
 use super::Validator;
@@ -44,6 +46,10 @@ impl Validator<'_> {
                 DEFAULT_MAX_DELIVERIES,
             ),
             max_bytes: self.positive(&raw.max_bytes, "queue.max_bytes", DEFAULT_MAX_BYTES),
+            min_free_bytes: raw
+                .min_free_bytes
+                .as_ref()
+                .map_or(DEFAULT_MIN_FREE_BYTES, |m| m.value),
         })
     }
 

@@ -158,6 +158,7 @@ pub enum Act {
 pub struct RawUpstream {
     pub addr: SocketAddr,
     requests: Arc<std::sync::atomic::AtomicUsize>,
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl RawUpstream {
@@ -166,18 +167,26 @@ impl RawUpstream {
         let upstream = RawUpstream {
             addr: listener.local_addr().unwrap(),
             requests: Arc::default(),
+            bodies: Arc::default(),
         };
         let requests = Arc::clone(&upstream.requests);
+        let bodies = Arc::clone(&upstream.bodies);
         let script = Arc::new(script);
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let requests = Arc::clone(&requests);
+                let bodies = Arc::clone(&bodies);
                 let script = Arc::clone(&script);
                 tokio::spawn(async move {
-                    if !read_request(&mut stream).await {
+                    let Some(body) = read_request(&mut stream).await else {
                         return;
-                    }
-                    match script(requests.fetch_add(1, Ordering::SeqCst)) {
+                    };
+                    let n = {
+                        let mut bodies = bodies.lock().unwrap();
+                        bodies.push(body);
+                        requests.fetch_add(1, Ordering::SeqCst)
+                    };
+                    match script(n) {
                         Act::Close(bytes) => {
                             let _ = stream.write_all(bytes).await;
                             let _ = stream.shutdown().await;
@@ -197,10 +206,16 @@ impl RawUpstream {
     pub fn count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
+
+    /// The bodies of the requests it read, in the order it read them.
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
+        self.bodies.lock().unwrap().clone()
+    }
 }
 
-/// Reads one request (head, then a Content-Length body); false if the peer left first.
-async fn read_request(stream: &mut tokio::net::TcpStream) -> bool {
+/// Reads one request (head, then a Content-Length body) and returns its body; `None` if the
+/// peer left first.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 8192];
     let head_end = loop {
@@ -208,7 +223,7 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> bool {
             break at + 4;
         }
         match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     };
@@ -220,9 +235,9 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> bool {
         .unwrap_or(0);
     while got.len() < head_end + length {
         match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     }
-    true
+    Some(got[head_end..head_end + length].to_vec())
 }
