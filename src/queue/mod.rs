@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use tokio::sync::{Notify, oneshot};
 
@@ -18,6 +17,7 @@ mod index;
 mod record;
 mod settings;
 mod store;
+mod writer;
 
 pub use index::Policy;
 pub use record::{Id, Meta, Request, State, id_text, parse_id};
@@ -60,6 +60,13 @@ pub enum Refused {
 struct Job {
     op: Op,
     reply: Option<oneshot::Sender<Result<Option<Inserted>, ()>>>,
+}
+
+impl Job {
+    /// Whether committing it must reach the disk before anyone hears back.
+    fn durable(&self) -> bool {
+        matches!(self.op, Op::Insert { .. } | Op::Flush)
+    }
 }
 
 /// The durable queue.
@@ -113,7 +120,7 @@ impl Queue {
         );
         std::thread::Builder::new()
             .name("hookgate-queue".into())
-            .spawn(move || write_loop(&writer.0, &rx, &writer.1, &writer.2))
+            .spawn(move || writer::write_loop(&writer.0, &rx, &writer.1, &writer.2))
             .map_err(|e| StoreFailed::from(redb::Error::Io(e)))?;
         tracing::info!(path = %settings.path.display(), deliveries = index.len(), "queue opened");
         let queue = Arc::new(Queue {
@@ -354,57 +361,6 @@ fn sequence_seed() -> u64 {
     let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
     // Half the range, so the sequence cannot wrap within a process's life.
     u64::from_be_bytes(bytes) >> 1
-}
-
-/// The writer thread: takes every job waiting, commits them together (durably when any
-/// acknowledges a sender), answers each. After a failed commit nothing is committed again:
-/// redb's state after a failed fsync is unknown, and a restart recovers the last commit.
-fn write_loop(
-    store: &Store,
-    jobs: &mpsc::Receiver<Job>,
-    failed: &AtomicBool,
-    metrics: &QueueMetrics,
-) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
-        let result = if failed.load(AtomicOrdering::Acquire) {
-            Err(())
-        } else {
-            let durable = ops
-                .iter()
-                .any(|op| matches!(op, Op::Insert { .. } | Op::Flush));
-            let started = Instant::now();
-            let result = store.commit(&ops, durable);
-            if durable {
-                metrics.commit(started.elapsed());
-            }
-            result.map_err(|e| {
-                failed.store(true, AtomicOrdering::Release);
-                tracing::error!(error = %e, "queue commit failed; the queue accepts nothing more until a restart, which recovers the last commit");
-            })
-        };
-        match result {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Ok(result));
-                    }
-                }
-            }
-            Err(()) => {
-                for reply in replies.into_iter().flatten() {
-                    let _ = reply.send(Err(()));
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
