@@ -148,6 +148,15 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
         ReplaySettings::Redis(_) => "redis".to_owned(),
     };
     out.push_str(&format!("  replay store: {store}\n"));
+    if let Some(q) = &config.queue {
+        out.push_str(&format!(
+            "  queue: {} (at most {} deliveries, {} body bytes), control socket {}\n",
+            q.path.display(),
+            q.max_deliveries,
+            q.max_bytes,
+            q.control_socket.display()
+        ));
+    }
     for route in config.routes.iter() {
         let path = match &route.path {
             PathMatch::Exact(p) => p.clone(),
@@ -185,6 +194,20 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             .rate_limit
             .map(|r| format!(", rate {}/s burst {}", r.per_second, r.burst))
             .unwrap_or_default();
+        let mode = match route.delivery {
+            crate::route::Delivery::Sync => mode,
+            crate::route::Delivery::Durable(d) => format!(
+                "{mode}, DURABLE (answers {}, retries up to {}s, {} at a time{})",
+                d.ack_status,
+                d.retry.give_up_after_seconds,
+                d.concurrency,
+                if d.ordering == crate::route::Ordering::Route {
+                    ", in order"
+                } else {
+                    ""
+                }
+            ),
+        };
         out.push_str(&format!(
             "  {}  POST {path} -> {}  {} ({}), {keys}, {replay}{url}{handshake}, max body {} bytes{rate}{mode}\n",
             route.name,

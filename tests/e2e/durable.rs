@@ -548,3 +548,23 @@ async fn a_disk_short_of_space_answers_queue_full() {
         "{ready:?}"
     );
 }
+
+/// A reload applies to deliveries already queued: moved to a new upstream, they arrive there.
+#[tokio::test]
+async fn a_reload_sends_queued_deliveries_to_the_new_upstream() {
+    let down = free_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let delivery = ", retry: { first_seconds: 1, max_seconds: 1 }";
+    let config = durable(&format!("http://{down}"), dir.path(), delivery).write(dir.path());
+    let gw = Binary::start(&config, &[]);
+    let body = b"{\"moved\":true}";
+    let id = queued_id(&post(gw.addr, "/hook", &flow(body), body).await);
+    let up = Upstream::start().await;
+    durable(&format!("http://{}", up.addr), dir.path(), delivery).write(dir.path());
+    gw.signal("HUP");
+    gw.log_line("config reloaded").await;
+    up.wait_for(1).await;
+    let got = &up.received()[0];
+    assert_eq!(got.body.as_ref(), body);
+    assert_eq!(got.headers["x-hookgate-delivery-id"], id.as_str());
+}
