@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::sign::sign;
 use crate::support::{
-    Act, Binary, GatewayConfig, RawUpstream, Reply, Upstream, free_addr, get, metrics, parse_reply,
-    post, request,
+    Act, Binary, GatewayConfig, RawUpstream, Reply, Upstream, free_addr, get, metrics, post,
+    try_post,
 };
 
 const SECRET: &str = "durable-secret-4c1f";
@@ -41,24 +41,6 @@ fn queued_id(reply: &Reply) -> String {
 
 async fn scrape(admin: SocketAddr) -> metrics::Scrape {
     metrics::parse(&String::from_utf8(get(admin, "/metrics").await.body).unwrap())
-}
-
-/// A POST's status, or 0 when the gateway is gone before answering.
-async fn try_post(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
-        return 0;
-    };
-    if stream
-        .write_all(&request("POST", "/hook", headers, body))
-        .await
-        .is_err()
-    {
-        return 0;
-    }
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
-    parse_reply(&out).status
 }
 
 async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {

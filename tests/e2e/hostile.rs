@@ -1,7 +1,6 @@
 //! Hostile clients and failing upstreams: the gateway keeps serving, forwards nothing it did
 //! not verify, and never answers 2xx for a delivery the app did not get.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use crate::support::redis::RedisServer;
 use crate::support::sign::sign;
 use crate::support::{
     Act, GatewayConfig, InProcess, RawUpstream, Upstream, get, metrics, one_route, parse_reply,
-    post, proc_status_kib, raw, request,
+    post, proc_status_kib, raw, request, try_post,
 };
 
 const SECRET: &str = "hostile-test-secret";
@@ -37,25 +36,6 @@ async fn flow_gateway() -> (Upstream, InProcess) {
         &format!("    provider: flow\n    secrets: [{SECRET}]\n"),
     );
     (upstream.clone(), config.in_process().await)
-}
-
-/// POSTs on one connection; 0 when the connection is refused (the listener closed) or
-/// closed before any answer.
-async fn post_or_refused(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> u16 {
-    let Ok(mut stream) = TcpStream::connect(addr).await else {
-        return 0;
-    };
-    if stream
-        .write_all(&request("POST", "/hook", headers, body))
-        .await
-        .is_err()
-    {
-        return 0;
-    }
-    let out = read_until_closed(&mut stream, Duration::from_secs(10))
-        .await
-        .unwrap_or_default();
-    parse_reply(&out).status
 }
 
 /// Reads until the peer closes or `limit` passes; `None` if it was still open then.
@@ -392,7 +372,7 @@ async fn sigterm_under_load_answers_every_request_and_delivers_none_twice() {
                         let body = format!("{{\"wave\":{wave},\"i\":{i}}}").into_bytes();
                         // A refused connection (listener closed) is a correct answer: the
                         // sender retries later.
-                        let status = post_or_refused(addr, &flow(&body), &body).await;
+                        let status = try_post(addr, &flow(&body), &body).await;
                         (body, status)
                     })
                 })

@@ -74,3 +74,21 @@ pub async fn post(
 ) -> Reply {
     raw(addr, &request("POST", target, headers, body)).await
 }
+
+/// POSTs to `/hook` on one connection and returns the status, or 0 when the connection is
+/// refused or closed before any answer (a listener gone, a process killed).
+pub async fn try_post(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> u16 {
+    let Ok(mut stream) = TcpStream::connect(addr).await else {
+        return 0;
+    };
+    if stream
+        .write_all(&request("POST", "/hook", headers, body))
+        .await
+        .is_err()
+    {
+        return 0;
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    parse_reply(&out).status
+}

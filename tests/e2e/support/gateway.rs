@@ -108,20 +108,26 @@ impl Binary {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Waits up to 10 s for a log line containing `needle`.
+    /// Waits up to 10 s for a log line containing `needle`, blocking the thread.
     pub fn wait_for_log(&self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+            if let Some(line) = self.find_log(needle, deadline) {
                 return line;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no log line with {needle:?}; stderr: {:?}",
-                self.logs()
-            );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The first log line containing `needle`; panics with the log once `deadline` passed.
+    fn find_log(&self, needle: &str, deadline: std::time::Instant) -> Option<String> {
+        let found = self.logs().into_iter().find(|l| l.contains(needle));
+        assert!(
+            found.is_some() || std::time::Instant::now() < deadline,
+            "no log line with {needle:?}; stderr: {:?}",
+            self.logs()
+        );
+        found
     }
 
     /// As [`Binary::wait_for_log`], yielding to the runtime (whose tasks, such as a test
@@ -129,14 +135,9 @@ impl Binary {
     pub async fn log_line(&self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+            if let Some(line) = self.find_log(needle, deadline) {
                 return line;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no log line with {needle:?}; stderr: {:?}",
-                self.logs()
-            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

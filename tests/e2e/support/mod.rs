@@ -13,7 +13,7 @@ pub mod sign;
 pub mod tls;
 pub mod upstream;
 
-pub use client::{Reply, get, parse_reply, post, raw, request};
+pub use client::{Reply, get, parse_reply, post, raw, request, try_post};
 pub use config::GatewayConfig;
 pub use gateway::{Binary, InProcess, NOW, bin};
 pub use upstream::{Act, RawUpstream, Upstream};
