@@ -82,8 +82,9 @@ where
     let mut replay_key = None;
     let verdict = match verify(routed, &delivery, now, cx) {
         Ok(verified) => {
+            // Computed once: the replay store and, on a durable route, the queue keep it.
             replay_key = replay_step::key_until(routed.route, &verified, now);
-            let taken = reserve(gateway, generation, routed, &verified, now).await;
+            let taken = reserve(gateway, generation, routed, replay_key, now).await;
             match signed_handshake(gateway, routed, &delivery, &verified, taken, cx).await? {
                 Signed::Answered(answer) => return Ok(answer),
                 Signed::Delivery(taken) => taken,
@@ -205,17 +206,10 @@ async fn reserve(
     gateway: &Gateway,
     generation: &Generation,
     routed: Routed<'_>,
-    verified: &Verified,
+    key: Option<(Key, i64)>,
     now: i64,
 ) -> Result<Taken, Rejection> {
-    replay_step::reserve(
-        &generation.store,
-        &gateway.metrics,
-        routed.route,
-        verified,
-        now,
-    )
-    .await
+    replay_step::reserve(&generation.store, &gateway.metrics, routed.route, key, now).await
 }
 
 /// Whether a verified request was a signed handshake (answered) or a delivery.

@@ -19,7 +19,8 @@ pub(super) enum Taken {
     Duplicate,
 }
 
-/// Reserves the delivery's replay key, or says what its duplicate is answered.
+/// Reserves the delivery's replay key (from [`key_until`]; `None` on a route without replay
+/// protection), or says what its duplicate is answered.
 ///
 /// # Errors
 /// `Replayed` for a duplicate (`InFlight` while its first copy has no answer, on routes that
@@ -28,10 +29,10 @@ pub(super) async fn reserve(
     store: &Arc<dyn ReplayStore>,
     metrics: &Metrics,
     route: &Route,
-    verified: &Verified,
+    key: Option<(Key, i64)>,
     now: i64,
 ) -> Result<Taken, Rejection> {
-    let Some((key, expires_at)) = key_until(route, verified, now) else {
+    let Some((key, expires_at)) = key else {
         return Ok(Taken::Forward(None));
     };
     let holder = match Reservation::take(store, key, expires_at, now).await {

@@ -167,7 +167,10 @@ async fn a_reservation_is_kept_on_2xx_and_given_back_otherwise_or_when_cancelled
     let r = route("reject");
     let take = |n| {
         let (store, metrics, r) = (&store, &metrics, &r);
-        async move { replay_step::reserve(store, metrics, r, &verified(n), NOW).await }
+        async move {
+            let key = replay_step::key_until(r, &verified(n), NOW);
+            replay_step::reserve(store, metrics, r, key, NOW).await
+        }
     };
     // 2xx: kept, so the same delivery is a replay.
     let Ok(replay_step::Taken::Forward(first)) = take(1).await else {
@@ -203,7 +206,8 @@ async fn duplicates_are_acknowledged_once_answered_and_in_flight_before() {
     let metrics = Metrics::new();
     let r = route("acknowledge");
     let delivery = verified(9);
-    let take = || replay_step::reserve(&store, &metrics, &r, &delivery, NOW);
+    let key = replay_step::key_until(&r, &delivery, NOW);
+    let take = || replay_step::reserve(&store, &metrics, &r, key, NOW);
     let Ok(replay_step::Taken::Forward(first)) = take().await else {
         panic!()
     };
@@ -213,8 +217,9 @@ async fn duplicates_are_acknowledged_once_answered_and_in_flight_before() {
     );
     replay_step::settle(&metrics, &r, first, true).await;
     assert!(matches!(take().await, Ok(replay_step::Taken::Duplicate)));
-    let Err(Rejection::Replayed) =
-        replay_step::reserve(&store, &metrics, &route("reject"), &delivery, NOW).await
+    let reject = route("reject");
+    let key = replay_step::key_until(&reject, &delivery, NOW);
+    let Err(Rejection::Replayed) = replay_step::reserve(&store, &metrics, &reject, key, NOW).await
     else {
         panic!("a rejecting route refuses the duplicate")
     };
