@@ -18,18 +18,14 @@ use tokio::task::JoinSet;
 use crate::gateway::{Gateway, Generation};
 use crate::metrics::AttemptResult;
 use crate::queue::{Id, Meta, Policy, Queue, State, id_text};
-use crate::route::{Delivery, Ordering, Retry, Route};
+use crate::route::{Delivery, Durable, Ordering, Retry, Route};
 
 /// How often dead deliveries past retention and expired replay keys are dropped.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
 /// The longest the loop sleeps, so a reload's new policies apply promptly.
 const MAX_IDLE: Duration = Duration::from_secs(1);
 /// The schedule of a route that turned from durable to sync with deliveries still queued.
-const SYNC_RETRY: Retry = Retry {
-    first_seconds: 1,
-    max_seconds: 3600,
-    give_up_after_seconds: 259_200,
-};
+const SYNC_RETRY: Retry = Retry::DEFAULT;
 
 /// Delivers until `stop` turns true, then lets attempts in flight finish within the
 /// shutdown grace period; the rest stay queued for the next start.
@@ -297,27 +293,26 @@ fn jitter() -> u64 {
 
 /// Drops dead deliveries past their route's retention and replay keys past their expiry.
 fn housekeeping(queue: &Queue, generation: &Generation, now_ms: i64) {
-    const DEFAULT_RETENTION_MS: i64 = 1_209_600_000;
-    for (id, meta) in queue.list() {
-        if meta.state != State::Dead {
-            continue;
-        }
-        let retention = match generation
-            .config
-            .routes
-            .by_name(&meta.route)
-            .map(|r| r.delivery)
-        {
-            Some(Delivery::Durable(d)) => {
-                i64::try_from(d.dead_retention_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
-            }
-            _ => DEFAULT_RETENTION_MS,
+    let retention_ms = |route: &str| {
+        let seconds = match generation.config.routes.by_name(route).map(|r| r.delivery) {
+            Some(Delivery::Durable(d)) => d.dead_retention_seconds,
+            _ => Durable::DEFAULT_DEAD_RETENTION_SECONDS,
         };
-        if now_ms.saturating_sub(meta.next_attempt_at_ms) > retention {
+        i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+    };
+    drop_expired_dead(queue, &retention_ms, now_ms);
+    queue.prune_replay_keys(now_ms.div_euclid(1000));
+}
+
+/// Removes dead deliveries that died more than their route's retention before `now_ms`.
+fn drop_expired_dead(queue: &Queue, retention_ms: &dyn Fn(&str) -> i64, now_ms: i64) {
+    for (id, meta) in queue.list() {
+        if meta.state == State::Dead
+            && now_ms.saturating_sub(meta.next_attempt_at_ms) > retention_ms(&meta.route)
+        {
             queue.remove(id);
         }
     }
-    queue.prune_replay_keys(now_ms.div_euclid(1000));
 }
 
 #[cfg(test)]
@@ -337,6 +332,47 @@ mod tests {
         assert_eq!(backoff_ms(10, retry, 0), 4000);
         assert_eq!(backoff_ms(10, retry, 4000), 8000);
         assert!(backoff_ms(u32::MAX, retry, u64::MAX) <= 8000);
+    }
+
+    #[tokio::test]
+    async fn dead_deliveries_leave_once_their_retention_has_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(crate::queue::QueueSettings {
+            store: crate::queue::StoreKind::Embedded,
+            path: dir.path().join("q.db"),
+            control_socket: dir.path().join("q.sock"),
+            max_deliveries: 10,
+            max_bytes: 1 << 20,
+            min_free_bytes: 0,
+        })
+        .unwrap();
+        let request = crate::queue::Request {
+            method: "POST".into(),
+            target: "/".into(),
+            headers: Vec::new(),
+            body: bytes::Bytes::from_static(b"{}"),
+        };
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            match queue.accept("r", request.clone(), None, 1_000).await {
+                Ok(crate::queue::Accepted::Queued(id)) => ids.push(id),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Two die at 10 s and 50 s; the third stays pending.
+        for (id, died_at) in [(ids[0], 10_000), (ids[1], 50_000)] {
+            let mut meta = queue.meta(id).unwrap();
+            meta.state = State::Dead;
+            meta.next_attempt_at_ms = died_at;
+            queue.update(id, meta);
+        }
+        drop_expired_dead(&queue, &|_| 30_000, 60_000);
+        let left: Vec<Id> = queue.list().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(
+            left,
+            vec![ids[1], ids[2]],
+            "only the delivery dead for over 30 s left"
+        );
     }
 
     #[test]

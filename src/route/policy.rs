@@ -73,6 +73,11 @@ pub struct Durable {
     pub dead_retention_seconds: u64,
 }
 
+impl Durable {
+    /// Default `dead_retention_seconds`: two weeks.
+    pub const DEFAULT_DEAD_RETENTION_SECONDS: u64 = 1_209_600;
+}
+
 /// An exponential, jittered retry schedule, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
@@ -82,6 +87,15 @@ pub struct Retry {
     pub max_seconds: u64,
     /// A delivery not delivered this long after it was accepted is dead.
     pub give_up_after_seconds: u64,
+}
+
+impl Retry {
+    /// The default: 1 s, doubling up to an hour, for three days (Stripe's span).
+    pub const DEFAULT: Retry = Retry {
+        first_seconds: 1,
+        max_seconds: 3600,
+        give_up_after_seconds: 259_200,
+    };
 }
 
 /// The order of a durable route's deliveries.

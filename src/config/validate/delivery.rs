@@ -12,13 +12,8 @@ use crate::route::{Delivery, Durable, Mode, Retry};
 use super::Validator;
 use crate::config::file::{self, DeliveryMode};
 
-const DEFAULT_RETRY: Retry = Retry {
-    first_seconds: 1,
-    max_seconds: 3600,
-    give_up_after_seconds: 259_200,
-};
+const DEFAULT_RETRY: Retry = Retry::DEFAULT;
 const DEFAULT_CONCURRENCY: u32 = 4;
-const DEFAULT_DEAD_RETENTION_SECONDS: u64 = 1_209_600;
 
 impl Validator<'_> {
     pub(super) fn queue(
@@ -144,7 +139,7 @@ impl Validator<'_> {
             dead_retention_seconds: self.positive(
                 &raw.dead_retention_seconds,
                 &format!("{key}.delivery.dead_retention_seconds"),
-                DEFAULT_DEAD_RETENTION_SECONDS,
+                Durable::DEFAULT_DEAD_RETENTION_SECONDS,
             ),
         })
     }
