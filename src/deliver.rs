@@ -69,7 +69,7 @@ pub async fn run(gateway: Arc<Gateway>, queue: Arc<Queue>, mut stop: watch::Rece
             .min(MAX_IDLE);
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = queue.wake.notified() => {}
+            () = queue.wake().notified() => {}
             Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
             _ = stop.changed() => break,
         }

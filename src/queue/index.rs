@@ -21,6 +21,9 @@ pub(crate) struct Index {
     live: HashMap<String, BTreeSet<Id>>,
     in_flight: HashMap<String, u32>,
     bytes: u64,
+    /// Deliveries (and their body bytes) admitted but not yet committed: they count against
+    /// the limits, so concurrent senders cannot overshoot them.
+    admitted: (u64, u64),
 }
 
 impl Index {
@@ -30,6 +33,27 @@ impl Index {
 
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Counts a delivery of `body_bytes` toward the limits before its commit; false when it
+    /// would pass `max_deliveries` or `max_bytes`.
+    pub(crate) fn admit(&mut self, body_bytes: u64, max_deliveries: u64, max_bytes: u64) -> bool {
+        let fits = self.len() + self.admitted.0 < max_deliveries
+            && self.bytes + self.admitted.1 + body_bytes <= max_bytes;
+        if fits {
+            self.admitted.0 += 1;
+            self.admitted.1 += body_bytes;
+        }
+        fits
+    }
+
+    /// The commit of an admitted delivery ended: stored (then scheduled) or not.
+    pub(crate) fn committed(&mut self, body_bytes: u64, stored: Option<(Id, Meta)>) {
+        self.admitted.0 = self.admitted.0.saturating_sub(1);
+        self.admitted.1 = self.admitted.1.saturating_sub(body_bytes);
+        if let Some((id, meta)) = stored {
+            self.insert(id, meta);
+        }
     }
 
     pub(crate) fn get(&self, id: Id) -> Option<&Meta> {

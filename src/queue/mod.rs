@@ -69,19 +69,32 @@ impl Job {
     }
 }
 
+/// What the queue's handle and its writer thread share: the writer schedules what it stored
+/// itself, so a delivery on disk is scheduled even when the sender hung up mid-commit.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    index: Mutex<Index>,
+    /// Woken when a delivery becomes due sooner than the deliverer planned.
+    wake: Notify,
+}
+
+impl Shared {
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The durable queue.
 pub struct Queue {
     store: Arc<Store>,
     jobs: Mutex<mpsc::Sender<Job>>,
-    index: Mutex<Index>,
+    shared: Arc<Shared>,
     settings: QueueSettings,
     failed: Arc<AtomicBool>,
     /// Free bytes on the queue's file system at the last check (`u64::MAX` until then).
     free_bytes: AtomicU64,
     sequence: AtomicU64,
     fresh: Mutex<(HashMap<Id, Request>, usize)>,
-    /// Woken when a delivery becomes due sooner than the deliverer planned.
-    pub wake: Notify,
     /// The queue's own series.
     pub metrics: Arc<QueueMetrics>,
 }
@@ -106,10 +119,11 @@ impl Queue {
 
     fn start(store: Store, settings: QueueSettings) -> Result<Arc<Queue>, StoreFailed> {
         let store = Arc::new(store);
-        let mut index = Index::default();
+        let shared = Arc::new(Shared::default());
         for (id, meta) in store.load()? {
-            index.insert(id, meta);
+            shared.index().insert(id, meta);
         }
+        let loaded = shared.index().len();
         let (tx, rx) = mpsc::channel();
         let failed = Arc::new(AtomicBool::new(false));
         let metrics = Arc::new(QueueMetrics::default());
@@ -117,22 +131,22 @@ impl Queue {
             Arc::clone(&store),
             Arc::clone(&failed),
             Arc::clone(&metrics),
+            Arc::clone(&shared),
         );
         std::thread::Builder::new()
             .name("hookgate-queue".into())
-            .spawn(move || writer::write_loop(&writer.0, &rx, &writer.1, &writer.2))
+            .spawn(move || writer::write_loop(&writer.0, &rx, &writer.1, &writer.2, &writer.3))
             .map_err(|e| StoreFailed::from(redb::Error::Io(e)))?;
-        tracing::info!(path = %settings.path.display(), deliveries = index.len(), "queue opened");
+        tracing::info!(path = %settings.path.display(), deliveries = loaded, "queue opened");
         let queue = Arc::new(Queue {
             store,
             jobs: Mutex::new(tx),
-            index: Mutex::new(index),
+            shared,
             settings,
             failed,
             free_bytes: AtomicU64::new(u64::MAX),
             sequence: AtomicU64::new(sequence_seed()),
             fresh: Mutex::new((HashMap::new(), 0)),
-            wake: Notify::new(),
             metrics,
         });
         queue.check_disk();
@@ -145,7 +159,12 @@ impl Queue {
     }
 
     fn index(&self) -> std::sync::MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared.index()
+    }
+
+    /// Woken when a delivery becomes due sooner than the deliverer planned.
+    pub fn wake(&self) -> &Notify {
+        &self.shared.wake
     }
 
     fn send(&self, op: Op) -> Option<oneshot::Receiver<Result<Option<Inserted>, ()>>> {
@@ -182,13 +201,9 @@ impl Queue {
         if self.disk_short() {
             return Err(Refused::Full);
         }
-        {
-            let index = self.index();
-            if index.len() >= self.settings.max_deliveries
-                || index.bytes() + body_bytes > self.settings.max_bytes
-            {
-                return Err(Refused::Full);
-            }
+        let (max_deliveries, max_bytes) = (self.settings.max_deliveries, self.settings.max_bytes);
+        if !self.index().admit(body_bytes, max_deliveries, max_bytes) {
+            return Err(Refused::Full);
         }
         let sequence = self.sequence.fetch_add(1, AtomicOrdering::Relaxed);
         let id = (u128::from(now_ms.max(0).unsigned_abs()) << 64) | u128::from(sequence);
@@ -205,28 +220,34 @@ impl Queue {
         };
         let op = Op::Insert {
             id,
-            meta: meta.clone(),
+            meta,
             request: request.encode(),
             replay,
             now: now_ms.div_euclid(1000),
         };
-        let answer = self.send(op).ok_or(Refused::Failed)?;
-        match answer.await {
-            Ok(Ok(Some(Inserted::Stored))) => {
-                {
-                    let mut fresh = self.fresh.lock().unwrap_or_else(PoisonError::into_inner);
-                    let size = request.body.len() + request.target.len() + 512;
-                    if fresh.1 + size <= FRESH_BYTES {
-                        fresh.1 += size;
-                        fresh.0.insert(id, request);
-                    }
-                }
-                self.index().insert(id, meta);
-                self.wake.notify_one();
-                Ok(Accepted::Queued(id))
-            }
+        // Kept for the first attempt before the commit, since the writer schedules the
+        // delivery the moment it is stored.
+        self.keep_fresh(id, request);
+        let Some(answer) = self.send(op) else {
+            self.index().committed(body_bytes, None);
+            let _ = self.fresh_request(id);
+            return Err(Refused::Failed);
+        };
+        let outcome = match answer.await {
+            Ok(Ok(Some(Inserted::Stored))) => return Ok(Accepted::Queued(id)),
             Ok(Ok(_)) => Ok(Accepted::Duplicate),
             _ => Err(Refused::Failed),
+        };
+        let _ = self.fresh_request(id);
+        outcome
+    }
+
+    fn keep_fresh(&self, id: Id, request: Request) {
+        let mut fresh = self.fresh.lock().unwrap_or_else(PoisonError::into_inner);
+        let size = request.body.len() + request.target.len() + 512;
+        if fresh.1 + size <= FRESH_BYTES {
+            fresh.1 += size;
+            fresh.0.insert(id, request);
         }
     }
 
@@ -269,6 +290,7 @@ impl Queue {
 
     /// Records that a delivery reached the app: it leaves the queue (its replay key stays).
     pub fn delivered(&self, id: Id) {
+        let _ = self.fresh_request(id);
         self.index().remove(id);
         self.send_quietly(Op::Remove { id });
     }
@@ -277,7 +299,7 @@ impl Queue {
     pub fn update(&self, id: Id, meta: Meta) {
         self.index().replace(id, meta.clone());
         self.send_quietly(Op::Update { id, meta });
-        self.wake.notify_one();
+        self.shared.wake.notify_one();
     }
 
     /// Removes a delivery without delivering it (purge, retention).

@@ -284,3 +284,26 @@ async fn a_failed_fsync_refuses_the_delivery_and_everything_after_it() {
         "the refused deliveries were not indexed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_cannot_overshoot_max_deliveries() {
+    let mut limits = settings();
+    limits.max_deliveries = 5;
+    let queue = Queue::start(Store::with_backend(Disk::default()).unwrap(), limits).unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|n| {
+            let queue = Arc::clone(&queue);
+            tokio::spawn(async move { queue.accept("r", request(n), None, 1).await })
+        })
+        .collect();
+    let mut queued = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Accepted::Queued(_)) => queued += 1,
+            Err(Refused::Full) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(queued, 5);
+    assert_eq!(queue.list().len(), 5);
+}

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::store::{Op, Store};
-use super::{Job, MAX_BATCH};
+use super::store::{Inserted, Op, Store};
+use super::{Job, MAX_BATCH, Shared};
 use crate::metrics::QueueMetrics;
 
 /// How long changes that need no fsync wait for company.
@@ -23,6 +23,7 @@ pub(super) fn write_loop(
     jobs: &mpsc::Receiver<Job>,
     failed: &AtomicBool,
     metrics: &QueueMetrics,
+    shared: &Shared,
 ) {
     let mut held: Vec<Job> = Vec::new();
     let mut held_since: Option<Instant> = None;
@@ -36,7 +37,7 @@ pub(super) fn write_loop(
                 Ok(job) => Some(job),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
-                    commit(store, std::mem::take(&mut held), failed, metrics);
+                    commit(store, std::mem::take(&mut held), failed, metrics, shared);
                     return;
                 }
             },
@@ -56,12 +57,19 @@ pub(super) fn write_loop(
             continue;
         }
         held_since = None;
-        commit(store, batch, failed, metrics);
+        commit(store, batch, failed, metrics, shared);
     }
 }
 
-/// Commits `batch` in one transaction and answers each job that waits for it.
-fn commit(store: &Store, batch: Vec<Job>, failed: &AtomicBool, metrics: &QueueMetrics) {
+/// Commits `batch` in one transaction, schedules what it stored, and answers each job that
+/// waits for it.
+fn commit(
+    store: &Store,
+    batch: Vec<Job>,
+    failed: &AtomicBool,
+    metrics: &QueueMetrics,
+    shared: &Shared,
+) {
     if batch.is_empty() {
         return;
     }
@@ -80,6 +88,7 @@ fn commit(store: &Store, batch: Vec<Job>, failed: &AtomicBool, metrics: &QueueMe
             tracing::error!(error = %e, "queue commit failed; the queue accepts nothing more until a restart, which recovers the last commit");
         })
     };
+    schedule(shared, ops, result.as_deref().ok());
     match result {
         Ok(results) => {
             for (reply, result) in replies.into_iter().zip(results) {
@@ -93,5 +102,27 @@ fn commit(store: &Store, batch: Vec<Job>, failed: &AtomicBool, metrics: &QueueMe
                 let _ = reply.send(Err(()));
             }
         }
+    }
+}
+
+/// Puts what the commit stored into the schedule and wakes the deliverer; every insert,
+/// stored or not, stops counting as admitted. `results` is `None` when the commit failed.
+fn schedule(shared: &Shared, ops: Vec<Op>, results: Option<&[Option<Inserted>]>) {
+    let mut stored_any = false;
+    {
+        let mut index = shared.index();
+        for (i, op) in ops.into_iter().enumerate() {
+            let Op::Insert { id, meta, .. } = op else {
+                continue;
+            };
+            let stored =
+                results.and_then(|r| r.get(i).copied().flatten()) == Some(Inserted::Stored);
+            stored_any |= stored;
+            let bytes = meta.body_bytes;
+            index.committed(bytes, stored.then_some((id, meta)));
+        }
+    }
+    if stored_any {
+        shared.wake.notify_one();
     }
 }

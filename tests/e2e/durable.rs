@@ -550,3 +550,45 @@ async fn a_reload_sends_queued_deliveries_to_the_new_upstream() {
     assert_eq!(got.body.as_ref(), body);
     assert_eq!(got.headers["x-hookgate-delivery-id"], id.as_str());
 }
+
+/// A sender that hangs up while its delivery is being committed: whatever reached the disk
+/// is delivered now, not only after the next restart.
+#[tokio::test]
+async fn deliveries_committed_after_the_sender_hung_up_are_delivered_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = durable(&format!("http://{}", upstream.addr), dir.path(), "").write(dir.path());
+    let gw = Binary::start(&config, &[]);
+    for n in 0..200 {
+        let body = format!("{{\"hung_up\":{n}}}").into_bytes();
+        let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let request = crate::support::request("POST", "/hook", &flow(&body), &body);
+        stream.write_all(&request).await.unwrap();
+        drop(stream);
+    }
+    // Let every commit and every delivery finish.
+    let mut settled = upstream.count();
+    loop {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        if upstream.count() == settled {
+            break;
+        }
+        settled = upstream.count();
+    }
+    // A clean stop (which makes every removal durable), then a restart: it finds nothing on
+    // disk that was not delivered already.
+    let mut gw = gw;
+    gw.signal("TERM");
+    while gw.child.try_wait().unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _gw = Binary::start(&config, &[]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        upstream.count(),
+        settled,
+        "deliveries stored but never scheduled surfaced only after a restart"
+    );
+    eprintln!("hung-up senders: {settled} of 200 stored and delivered");
+}
