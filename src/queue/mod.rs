@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, oneshot};
 
+mod chunk;
 mod index;
 mod record;
 mod settings;
@@ -57,6 +58,18 @@ pub enum Refused {
     Failed,
 }
 
+/// What the writer hears on its channel.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once through the channel; a box would cost an allocation per delivery"
+)]
+enum Msg {
+    /// A change someone waits for.
+    Job(Job),
+    /// Quiet changes are waiting in [`Shared::quiet`].
+    Nudge,
+}
+
 struct Job {
     op: Op,
     reply: Option<oneshot::Sender<Result<Option<Inserted>, ()>>>,
@@ -76,18 +89,24 @@ pub(crate) struct Shared {
     index: Mutex<Index>,
     /// Woken when a delivery becomes due sooner than the deliverer planned.
     wake: Notify,
+    /// Changes that need no fsync and no answer, for the writer's next commit.
+    quiet: Mutex<Vec<Op>>,
 }
 
 impl Shared {
     fn index(&self) -> std::sync::MutexGuard<'_, Index> {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn take_quiet(&self) -> Vec<Op> {
+        std::mem::take(&mut *self.quiet.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 /// The durable queue.
 pub struct Queue {
     store: Arc<Store>,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: Mutex<mpsc::Sender<Msg>>,
     shared: Arc<Shared>,
     settings: QueueSettings,
     failed: Arc<AtomicBool>,
@@ -120,22 +139,24 @@ impl Queue {
     fn start(store: Store, settings: QueueSettings) -> Result<Arc<Queue>, StoreFailed> {
         let store = Arc::new(store);
         let shared = Arc::new(Shared::default());
-        for (id, meta) in store.load()? {
+        let (deliveries, book) = store.load()?;
+        for (id, meta) in deliveries {
             shared.index().insert(id, meta);
         }
         let loaded = shared.index().len();
         let (tx, rx) = mpsc::channel();
         let failed = Arc::new(AtomicBool::new(false));
         let metrics = Arc::new(QueueMetrics::default());
-        let writer = (
-            Arc::clone(&store),
-            Arc::clone(&failed),
-            Arc::clone(&metrics),
-            Arc::clone(&shared),
-        );
+        let writer = writer::Writer {
+            store: Arc::clone(&store),
+            book,
+            failed: Arc::clone(&failed),
+            metrics: Arc::clone(&metrics),
+            shared: Arc::clone(&shared),
+        };
         std::thread::Builder::new()
             .name("hookgate-queue".into())
-            .spawn(move || writer::write_loop(&writer.0, &rx, &writer.1, &writer.2, &writer.3))
+            .spawn(move || writer.run(&rx))
             .map_err(|e| StoreFailed::from(redb::Error::Io(e)))?;
         tracing::info!(path = %settings.path.display(), deliveries = loaded, "queue opened");
         let queue = Arc::new(Queue {
@@ -174,12 +195,25 @@ impl Queue {
             reply: Some(reply),
         };
         let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        jobs.send(job).ok().map(|()| answer)
+        jobs.send(Msg::Job(job)).ok().map(|()| answer)
     }
 
+    /// Hands the writer a change nobody waits for; only the first since its last commit
+    /// wakes it.
     fn send_quietly(&self, op: Op) {
-        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = jobs.send(Job { op, reply: None });
+        let first = {
+            let mut quiet = self
+                .shared
+                .quiet
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            quiet.push(op);
+            quiet.len() == 1
+        };
+        if first {
+            let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = jobs.send(Msg::Nudge);
+        }
     }
 
     /// Stores a verified delivery for `route`, durably, unless `replay` (its key and when

@@ -1,23 +1,21 @@
 //! The embedded store: one redb file holding each delivery's metadata, its request, and the
 //! replay keys of durable routes, so a delivery and the key that guards it are written in one
-//! transaction.
+//! transaction. How they are laid out is [`super::chunk`]'s business.
 //!
 //! Commits that acknowledge a sender are durable (redb fsyncs before `commit` returns);
 //! commits that only record an attempt or remove a delivered one are not, and become durable
 //! with the next durable commit. Losing them in a crash repeats an attempt, never loses a
 //! delivery.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table, TableHandle};
 
+use super::chunk::{self, BODIES, Book, Builder, CHANGES, CHUNK_BYTES, METAS, REPLAY};
 use super::record::{Id, Meta, Request};
 use crate::replay::Key;
-
-const META: TableDefinition<u128, &str> = TableDefinition::new("meta");
-const REQUESTS: TableDefinition<u128, &[u8]> = TableDefinition::new("requests");
-/// Replay key -> Unix second it expires at.
-const REPLAY: TableDefinition<&[u8], i64> = TableDefinition::new("replay");
 
 /// Why the store failed. After a failed commit the store is not used again (see `Queue`).
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +62,8 @@ pub(crate) enum Inserted {
 #[derive(Debug)]
 pub(crate) struct Store {
     db: Database,
+    /// Which chunk holds each delivery still stored, for reading its request.
+    chunk_of: Mutex<HashMap<Id, u64>>,
 }
 
 impl Store {
@@ -88,43 +88,120 @@ impl Store {
 
     fn init(db: Database) -> Result<Store, StoreFailed> {
         let txn = db.begin_write()?;
-        txn.open_table(META)?;
-        txn.open_table(REQUESTS)?;
+        let earlier = txn
+            .list_tables()?
+            .any(|t| chunk::EARLIER.contains(&t.name()));
+        if earlier {
+            return Err(StoreFailed(
+                "the file was written by an earlier hookgate in a layout this one does not read; \
+                 drain it with that version, or move it aside"
+                    .into(),
+            ));
+        }
+        txn.open_table(METAS)?;
+        txn.open_table(BODIES)?;
+        txn.open_table(CHANGES)?;
         txn.open_table(REPLAY)?;
         txn.commit()?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            chunk_of: Mutex::new(HashMap::new()),
+        })
     }
 
-    /// Every delivery's metadata, in id (arrival) order.
-    pub(crate) fn load(&self) -> Result<Vec<(Id, Meta)>, StoreFailed> {
+    /// Rows in the delivery tables, for tests that check nothing is left behind.
+    #[cfg(test)]
+    pub(crate) fn rows(&self) -> Result<u64, StoreFailed> {
+        use redb::ReadableTableMetadata;
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(META)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (id, meta) = entry?;
-            let meta: Meta = serde_json::from_str(meta.value())
-                .map_err(|e| StoreFailed(format!("metadata of {:032x}: {e}", id.value())))?;
-            out.push((id.value(), meta));
+        Ok(txn.open_table(METAS)?.len()?
+            + txn.open_table(BODIES)?.len()?
+            + txn.open_table(CHANGES)?.len()?)
+    }
+
+    fn chunk_of(&self) -> MutexGuard<'_, HashMap<Id, u64>> {
+        self.chunk_of.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every delivery's metadata, in id (arrival) order, and the writer's book of records.
+    pub(crate) fn load(&self) -> Result<(Vec<(Id, Meta)>, Book), StoreFailed> {
+        let txn = self.db.begin_read()?;
+        let mut changes = HashMap::new();
+        for row in txn.open_table(CHANGES)?.iter()? {
+            let (id, change) = row?;
+            changes.insert(id.value(), change.value().to_vec());
         }
-        Ok(out)
+        let mut book = Book::default();
+        let mut out = Vec::new();
+        let mut chunk_of = self.chunk_of();
+        for record in txn.open_table(METAS)?.iter()? {
+            let (number, metas) = record?;
+            let number = number.value();
+            book.next = book.next.max(number + 1);
+            let chunk = book.chunks.entry(number).or_default();
+            for entry in chunk::entries(metas.value()) {
+                let (id, initial) =
+                    entry.map_err(|()| StoreFailed(format!("chunk {number} is truncated")))?;
+                let meta = match changes.get(&id) {
+                    Some(change) if change.is_empty() => {
+                        chunk.changed.push(id);
+                        continue;
+                    }
+                    Some(change) => {
+                        chunk.changed.push(id);
+                        decode_meta(id, change)?
+                    }
+                    None => decode_meta(id, initial)?,
+                };
+                chunk.live += 1;
+                chunk_of.insert(id, number);
+                out.push((id, meta));
+            }
+        }
+        for record in txn.open_table(REPLAY)?.iter()? {
+            let (number, keys) = record?;
+            let number = number.value();
+            book.next = book.next.max(number + 1);
+            let mut latest = i64::MIN;
+            for (key, expires_at) in chunk::keys(keys.value()) {
+                latest = latest.max(expires_at);
+                let held = book.replay.entry(key).or_insert(expires_at);
+                *held = (*held).max(expires_at);
+            }
+            book.replay_records.insert(number, latest);
+        }
+        out.sort_by_key(|(id, _)| *id);
+        Ok((out, book))
     }
 
     /// A delivery's request, if it is still stored.
     pub(crate) fn request(&self, id: Id) -> Result<Option<Request>, StoreFailed> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(REQUESTS)?;
-        let Some(bytes) = table.get(id)? else {
+        let Some(number) = self.chunk_of().get(&id).copied() else {
             return Ok(None);
         };
-        Request::decode(bytes.value())
-            .map(Some)
-            .map_err(|e| StoreFailed(e.to_string()))
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BODIES)?;
+        let Some(bodies) = table.get(number)? else {
+            return Ok(None);
+        };
+        for entry in chunk::entries(bodies.value()) {
+            let (found, bytes) =
+                entry.map_err(|()| StoreFailed(format!("chunk {number} is truncated")))?;
+            if found == id {
+                return Request::decode(bytes)
+                    .map(Some)
+                    .map_err(|e| StoreFailed(e.to_string()));
+            }
+        }
+        Ok(None)
     }
 
     /// Applies `ops` in one transaction, durable when `durable`; one result per op (`None`
-    /// for ops other than inserts).
+    /// for ops other than inserts). `book` is the writer's, kept in step with the store; after
+    /// a failed commit neither is used again.
     pub(crate) fn commit(
         &self,
+        book: &mut Book,
         ops: &[Op],
         durable: bool,
     ) -> Result<Vec<Option<Inserted>>, StoreFailed> {
@@ -133,10 +210,18 @@ impl Store {
             txn.set_durability(Durability::None)?;
         }
         let mut results = Vec::with_capacity(ops.len());
+        let mut stored: Vec<(u64, Vec<Id>)> = Vec::new();
         {
-            let mut meta_table = txn.open_table(META)?;
-            let mut requests = txn.open_table(REQUESTS)?;
-            let mut replay = txn.open_table(REPLAY)?;
+            let mut tables = Tables {
+                metas: txn.open_table(METAS)?,
+                bodies: txn.open_table(BODIES)?,
+                changes: txn.open_table(CHANGES)?,
+                replay: txn.open_table(REPLAY)?,
+            };
+            let mut chunk = Builder::default();
+            let mut keys = Vec::new();
+            let mut latest = i64::MIN;
+            let mut chunk_of = self.chunk_of();
             for op in ops {
                 results.push(match op {
                     Op::Insert {
@@ -146,44 +231,106 @@ impl Store {
                         replay: key,
                         now,
                     } => {
-                        let live = match key {
-                            Some((key, _)) => replay
-                                .get(key.as_slice())?
-                                .is_some_and(|expires| expires.value() > *now),
-                            None => false,
-                        };
-                        if live {
+                        if key.as_ref().is_some_and(|(k, _)| book.replayed(k, *now)) {
                             Some(Inserted::Duplicate)
                         } else {
                             if let Some((key, expires_at)) = key {
-                                replay.insert(key.as_slice(), *expires_at)?;
+                                book.replay.insert(*key, *expires_at);
+                                chunk::push_key(&mut keys, key, *expires_at);
+                                latest = latest.max(*expires_at);
                             }
-                            meta_table.insert(*id, encode_meta(meta)?.as_str())?;
-                            requests.insert(*id, request.as_slice())?;
+                            chunk.push(*id, &encode_meta(meta)?, request);
+                            if chunk.bodies.len() >= CHUNK_BYTES {
+                                stored.push(tables.write_chunk(book, std::mem::take(&mut chunk))?);
+                            }
                             Some(Inserted::Stored)
                         }
                     }
                     Op::Update { id, meta } => {
-                        if meta_table.get(*id)?.is_some() {
-                            meta_table.insert(*id, encode_meta(meta)?.as_str())?;
+                        if let Some(number) = chunk_of.get(id) {
+                            tables.changes.insert(*id, encode_meta(meta)?.as_slice())?;
+                            book.chunks.entry(*number).or_default().changed.push(*id);
                         }
                         None
                     }
                     Op::Remove { id } => {
-                        meta_table.remove(*id)?;
-                        requests.remove(*id)?;
+                        if let Some(number) = chunk_of.remove(id) {
+                            tables.remove(book, number, *id)?;
+                        }
                         None
                     }
                     Op::PruneReplay { now } => {
-                        replay.retain(|_, expires| expires > *now)?;
+                        for record in book.expire(*now) {
+                            tables.replay.remove(record)?;
+                        }
                         None
                     }
                     Op::Flush => None,
                 });
             }
+            if !chunk.ids.is_empty() {
+                stored.push(tables.write_chunk(book, chunk)?);
+            }
+            if !keys.is_empty() {
+                let number = book.number();
+                tables.replay.insert(number, keys.as_slice())?;
+                book.replay_records.insert(number, latest);
+            }
+            for (number, ids) in &stored {
+                for id in ids {
+                    chunk_of.insert(*id, *number);
+                }
+            }
         }
         txn.commit()?;
         Ok(results)
+    }
+}
+
+/// The tables of one write transaction.
+struct Tables<'txn> {
+    metas: Table<'txn, u64, &'static [u8]>,
+    bodies: Table<'txn, u64, &'static [u8]>,
+    changes: Table<'txn, u128, &'static [u8]>,
+    replay: Table<'txn, u64, &'static [u8]>,
+}
+
+impl Tables<'_> {
+    /// Writes a chunk's two records; returns its number and ids.
+    fn write_chunk(
+        &mut self,
+        book: &mut Book,
+        chunk: Builder,
+    ) -> Result<(u64, Vec<Id>), StoreFailed> {
+        let number = book.number();
+        self.metas.insert(number, chunk.metas.as_slice())?;
+        self.bodies.insert(number, chunk.bodies.as_slice())?;
+        book.chunks.insert(
+            number,
+            chunk::Chunk {
+                live: u32::try_from(chunk.ids.len()).unwrap_or(u32::MAX),
+                changed: Vec::new(),
+            },
+        );
+        Ok((number, chunk.ids))
+    }
+
+    /// Removes delivery `id` of chunk `number`: the whole chunk when it was its last.
+    fn remove(&mut self, book: &mut Book, number: u64, id: Id) -> Result<(), StoreFailed> {
+        let chunk = book.chunks.entry(number).or_default();
+        chunk.live = chunk.live.saturating_sub(1);
+        if chunk.live > 0 {
+            self.changes.insert(id, &[][..])?;
+            chunk.changed.push(id);
+            return Ok(());
+        }
+        let chunk = book.chunks.remove(&number).unwrap_or_default();
+        self.metas.remove(number)?;
+        self.bodies.remove(number)?;
+        for id in chunk.changed {
+            self.changes.remove(id)?;
+        }
+        Ok(())
     }
 }
 
@@ -198,6 +345,10 @@ fn restrict(path: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
-fn encode_meta(meta: &Meta) -> Result<String, StoreFailed> {
-    serde_json::to_string(meta).map_err(|e| StoreFailed(e.to_string()))
+fn encode_meta(meta: &Meta) -> Result<Vec<u8>, StoreFailed> {
+    serde_json::to_vec(meta).map_err(|e| StoreFailed(e.to_string()))
+}
+
+fn decode_meta(id: Id, bytes: &[u8]) -> Result<Meta, StoreFailed> {
+    serde_json::from_slice(bytes).map_err(|e| StoreFailed(format!("metadata of {id:032x}: {e}")))
 }

@@ -167,7 +167,7 @@ async fn every_acknowledged_delivery_survives_power_loss_at_any_moment() {
         }
         let recovered = Store::with_backend(after).unwrap();
         let stored: std::collections::HashMap<Id, Meta> =
-            recovered.load().unwrap().into_iter().collect();
+            recovered.load().unwrap().0.into_iter().collect();
         for (id, n) in &acked_then {
             assert!(
                 stored.contains_key(id),
@@ -306,4 +306,79 @@ async fn concurrent_senders_cannot_overshoot_max_deliveries() {
     }
     assert_eq!(queued, 5);
     assert_eq!(queue.list().len(), 5);
+}
+
+fn meta(n: u32) -> Meta {
+    Meta {
+        route: "r".into(),
+        state: State::Pending,
+        attempts: 0,
+        received_at_ms: i64::from(n),
+        next_attempt_at_ms: i64::from(n),
+        last_status: None,
+        last_error: None,
+        body_bytes: request(n).body.len() as u64,
+        redriven_at_ms: None,
+    }
+}
+
+#[test]
+fn a_chunk_leaves_with_its_last_delivery_and_changes_survive_a_reopen() {
+    let disk = Disk::default();
+    let store = Store::with_backend(disk.clone()).unwrap();
+    let (_, mut book) = store.load().unwrap();
+    let insert = |n: u32| Op::Insert {
+        id: Id::from(n),
+        meta: meta(n),
+        request: request(n).encode(),
+        replay: None,
+        now: 0,
+    };
+    store
+        .commit(&mut book, &[insert(1), insert(2), insert(3)], true)
+        .unwrap();
+    let mut retried = meta(2);
+    retried.state = State::Retrying;
+    retried.attempts = 1;
+    let changes = [
+        Op::Remove { id: 1 },
+        Op::Update {
+            id: 2,
+            meta: retried.clone(),
+        },
+        Op::Flush,
+    ];
+    store.commit(&mut book, &changes, true).unwrap();
+
+    let reopened = Store::with_backend(disk.crash(|_| false)).unwrap();
+    let (held, mut book) = reopened.load().unwrap();
+    assert_eq!(held, vec![(2, retried), (3, meta(3))]);
+    assert_eq!(reopened.request(1).unwrap(), None);
+    assert_eq!(reopened.request(3).unwrap(), Some(request(3)));
+    assert!(reopened.rows().unwrap() > 0);
+    // A removal of one already gone changes nothing; the last one takes the chunk along.
+    let rest = [
+        Op::Remove { id: 3 },
+        Op::Remove { id: 3 },
+        Op::Remove { id: 2 },
+    ];
+    reopened.commit(&mut book, &rest, true).unwrap();
+    assert_eq!(reopened.rows().unwrap(), 0);
+    assert!(reopened.load().unwrap().0.is_empty());
+}
+
+#[test]
+fn a_file_in_the_earlier_layout_is_refused_with_a_reason() {
+    let disk = Disk::default();
+    {
+        let db = redb::Database::builder()
+            .create_with_backend(disk.clone())
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(redb::TableDefinition::<u128, &str>::new("meta"))
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let refused = Store::with_backend(disk).unwrap_err().to_string();
+    assert!(refused.contains("earlier hookgate"), "{refused}");
 }

@@ -1,105 +1,114 @@
 //! The writer thread: the only code that changes the store.
 //!
-//! It takes every job waiting and commits them in one transaction (group commit), durably
-//! when any acknowledges a sender. Changes that need no fsync (an attempt's result, a
-//! delivered one's removal) linger up to [`LINGER`] for a durable commit to ride along with,
-//! since each commit costs about the same whatever it holds. After a failed commit nothing is
-//! committed again: the file's state after a failed fsync is unknown, and a restart recovers
-//! the last commit.
+//! Senders' inserts arrive on a channel; everything that needs no fsync (an attempt's
+//! result, a delivered one's removal) waits in [`Shared::quiet`] without waking the writer
+//! each time, since on a busy machine every wake-up is a context switch. The writer commits
+//! what it finds in one transaction (group commit), durably when any insert or flush is among
+//! it, and commits quiet changes on their own at most [`LINGER`] after the first of them.
+//! After a failed commit nothing is committed again: the file's state after a failed fsync is
+//! unknown, and a restart recovers the last commit.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use super::chunk::Book;
 use super::store::{Inserted, Op, Store};
-use super::{Job, MAX_BATCH, Shared};
+use super::{Job, MAX_BATCH, Msg, Shared};
 use crate::metrics::QueueMetrics;
 
 /// How long changes that need no fsync wait for company.
 const LINGER: Duration = Duration::from_millis(20);
 
-pub(super) fn write_loop(
-    store: &Store,
-    jobs: &mpsc::Receiver<Job>,
-    failed: &AtomicBool,
-    metrics: &QueueMetrics,
-    shared: &Shared,
-) {
-    let mut held: Vec<Job> = Vec::new();
-    let mut held_since: Option<Instant> = None;
-    loop {
-        let first = match held_since {
-            None => match jobs.recv() {
-                Ok(job) => Some(job),
-                Err(_) => return,
-            },
-            Some(since) => match jobs.recv_timeout(LINGER.saturating_sub(since.elapsed())) {
-                Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    commit(store, std::mem::take(&mut held), failed, metrics, shared);
-                    return;
-                }
-            },
-        };
-        let mut batch = std::mem::take(&mut held);
-        batch.extend(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let lingering = held_since.is_some_and(|since| since.elapsed() >= LINGER);
-        if !batch.iter().any(Job::durable) && batch.len() < MAX_BATCH && !lingering {
-            held = batch;
-            held_since.get_or_insert_with(Instant::now);
-            continue;
-        }
-        held_since = None;
-        commit(store, batch, failed, metrics, shared);
-    }
+/// What the writer thread owns.
+pub(super) struct Writer {
+    pub(super) store: Arc<Store>,
+    /// The store's records as the writer last committed them.
+    pub(super) book: Book,
+    pub(super) failed: Arc<AtomicBool>,
+    pub(super) metrics: Arc<QueueMetrics>,
+    pub(super) shared: Arc<Shared>,
 }
 
-/// Commits `batch` in one transaction, schedules what it stored, and answers each job that
-/// waits for it.
-fn commit(
-    store: &Store,
-    batch: Vec<Job>,
-    failed: &AtomicBool,
-    metrics: &QueueMetrics,
-    shared: &Shared,
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let durable = batch.iter().any(Job::durable);
-    let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
-    let result = if failed.load(Ordering::Acquire) {
-        Err(())
-    } else {
-        let started = Instant::now();
-        let result = store.commit(&ops, durable);
-        if durable {
-            metrics.commit(started.elapsed());
-        }
-        result.map_err(|e| {
-            failed.store(true, Ordering::Release);
-            tracing::error!(error = %e, "queue commit failed; the queue accepts nothing more until a restart, which recovers the last commit");
-        })
-    };
-    schedule(shared, ops, result.as_deref().ok());
-    match result {
-        Ok(results) => {
-            for (reply, result) in replies.into_iter().zip(results) {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Ok(result));
+impl Writer {
+    /// Commits until every sender of `messages` is gone.
+    pub(super) fn run(mut self, messages: &mpsc::Receiver<Msg>) {
+        // When the oldest quiet change not yet committed was announced.
+        let mut quiet_since: Option<Instant> = None;
+        loop {
+            let first = match quiet_since {
+                None => messages.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(since) => messages.recv_timeout(LINGER.saturating_sub(since.elapsed())),
+            };
+            let mut jobs = Vec::new();
+            match first {
+                Ok(Msg::Job(job)) => jobs.push(job),
+                Ok(Msg::Nudge) => {
+                    quiet_since.get_or_insert_with(Instant::now);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.commit(Vec::new());
+                    return;
                 }
             }
+            while jobs.len() < MAX_BATCH {
+                match messages.try_recv() {
+                    Ok(Msg::Job(job)) => jobs.push(job),
+                    Ok(Msg::Nudge) => {
+                        quiet_since.get_or_insert_with(Instant::now);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let lingered = quiet_since.is_some_and(|since| since.elapsed() >= LINGER);
+            if !jobs.is_empty() || lingered {
+                quiet_since = None;
+                self.commit(jobs);
+            }
         }
-        Err(()) => {
-            for reply in replies.into_iter().flatten() {
-                let _ = reply.send(Err(()));
+    }
+
+    /// Commits `jobs` and every quiet change in one transaction, schedules what it stored,
+    /// and answers each job that waits.
+    fn commit(&mut self, jobs: Vec<Job>) {
+        let quiet = self.shared.take_quiet();
+        if jobs.is_empty() && quiet.is_empty() {
+            return;
+        }
+        let durable = jobs.iter().any(Job::durable);
+        let (mut ops, replies): (Vec<Op>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
+        let waiting = ops.len();
+        ops.extend(quiet);
+        let result = if self.failed.load(Ordering::Acquire) {
+            Err(())
+        } else {
+            let started = Instant::now();
+            let result = self.store.commit(&mut self.book, &ops, durable);
+            if durable {
+                self.metrics.commit(started.elapsed());
+            }
+            result.map_err(|e| {
+                self.failed.store(true, Ordering::Release);
+                tracing::error!(error = %e, "queue commit failed; the queue accepts nothing more until a restart, which recovers the last commit");
+            })
+        };
+        ops.truncate(waiting);
+        schedule(&self.shared, ops, result.as_deref().ok());
+        match result {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Ok(result));
+                    }
+                }
+            }
+            Err(()) => {
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(Err(()));
+                }
             }
         }
     }
