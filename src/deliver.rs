@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use http::uri::PathAndQuery;
-use http::{Method, StatusCode};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -136,7 +136,13 @@ async fn attempt(
         Err(_) => return retry_later(&queue, id, meta, gateway.clock().now_ms(), "cancelled"),
     };
     meta.attempts += 1;
-    let Some((method, uri, headers)) = prepare(route, &request, id, meta.attempts) else {
+    let crate::queue::Request {
+        method,
+        target,
+        mut headers,
+        body,
+    } = request;
+    let Some(uri) = prepare(route, &target, &mut headers, id, meta.attempts) else {
         tracing::error!(delivery_id = %id_text(id), "queued delivery has an unusable request line or header");
         return retry_later(
             &queue,
@@ -148,7 +154,7 @@ async fn attempt(
     };
     let sent = generation
         .proxy()
-        .send(&route.upstream, method, uri, headers, request.body)
+        .send(&route.upstream, method, uri, headers, body)
         .await;
     let now_ms = gateway.clock().now_ms();
     let (result, status, retry_after, error) = match &sent {
@@ -190,23 +196,17 @@ async fn attempt(
     reschedule(&queue, id, meta, now_ms, schedule, retry_after);
 }
 
-/// The request as the app receives it: the stored one plus the delivery's id and attempt.
+/// The stored request's target on the route's upstream, with the delivery's id and attempt
+/// added to its headers.
 fn prepare(
     route: &Route,
-    request: &crate::queue::Request,
+    target: &str,
+    headers: &mut HeaderMap,
     id: Id,
     attempt: u32,
-) -> Option<(Method, http::Uri, HeaderMap)> {
-    let method = Method::from_bytes(request.method.as_bytes()).ok()?;
-    let target = PathAndQuery::try_from(request.target.as_str()).ok()?;
+) -> Option<http::Uri> {
+    let target = PathAndQuery::try_from(target).ok()?;
     let uri = route.upstream.uri_for(&target).ok()?;
-    let mut headers = HeaderMap::with_capacity(request.headers.len() + 2);
-    for (name, value) in &request.headers {
-        headers.append(
-            HeaderName::from_bytes(name.as_bytes()).ok()?,
-            HeaderValue::from_bytes(value).ok()?,
-        );
-    }
     headers.insert(
         HeaderName::from_static("x-hookgate-delivery-id"),
         HeaderValue::from_str(&id_text(id)).ok()?,
@@ -215,7 +215,7 @@ fn prepare(
         HeaderName::from_static("x-hookgate-attempt"),
         HeaderValue::from(attempt),
     );
-    Some((method, uri, headers))
+    Some(uri)
 }
 
 /// A 429 or 503's `Retry-After`, in whole seconds (the delta form; a date is ignored).
@@ -318,6 +318,7 @@ fn drop_expired_dead(queue: &Queue, retention_ms: &dyn Fn(&str) -> i64, now_ms: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Method;
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_jitters_within_its_upper_half() {
@@ -347,9 +348,9 @@ mod tests {
         })
         .unwrap();
         let request = crate::queue::Request {
-            method: "POST".into(),
+            method: Method::POST,
             target: "/".into(),
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: bytes::Bytes::from_static(b"{}"),
         };
         let mut ids = Vec::new();

@@ -302,12 +302,9 @@ async fn enqueue(
             .proxy
             .outgoing_headers(&routed.route.upstream, parts.headers, body.len(), peer);
     let request = crate::queue::Request {
-        method: parts.method.as_str().to_owned(),
+        method: parts.method,
         target,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-            .collect(),
+        headers,
         body,
     };
     let now_ms = gateway.clock.now_ms();

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use redb::TableDefinition;
 
-use super::record::Id;
+use super::record::{Id, Out};
 use crate::replay::Key;
 
 /// Chunk -> its deliveries' ids and metadata as accepted.
@@ -31,27 +31,15 @@ pub(super) const EARLIER: [&str; 2] = ["meta", "requests"];
 /// a retry reads a bounded record.
 pub(super) const CHUNK_BYTES: usize = 1 << 20;
 
-/// A chunk being written: both records' bytes and the ids in it.
-#[derive(Debug, Default)]
-pub(super) struct Builder {
-    pub(super) metas: Vec<u8>,
-    pub(super) bodies: Vec<u8>,
-    pub(super) ids: Vec<Id>,
+/// The length of a chunk record entry holding `len` bytes.
+pub(super) const fn entry_len(len: usize) -> usize {
+    20 + len
 }
 
-impl Builder {
-    /// Appends a delivery.
-    pub(super) fn push(&mut self, id: Id, meta: &[u8], request: &[u8]) {
-        entry(&mut self.metas, id, meta);
-        entry(&mut self.bodies, id, request);
-        self.ids.push(id);
-    }
-}
-
-fn entry(out: &mut Vec<u8>, id: Id, bytes: &[u8]) {
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(bytes);
+/// Writes an entry's head (id and length); its `len` bytes follow.
+pub(super) fn entry_head(out: &mut Out<'_>, id: Id, len: usize) {
+    out.put(&id.to_be_bytes());
+    out.put(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
 }
 
 /// The entries of a chunk record, in the order written.
@@ -153,18 +141,21 @@ mod tests {
 
     #[test]
     fn chunk_entries_round_trip_and_a_torn_tail_is_an_error() {
-        let mut b = Builder::default();
-        b.push(1, b"{}", b"first");
-        b.push(u128::MAX, b"", &[0xff; 300]);
-        let read: Vec<_> = entries(&b.bodies).collect::<Result<_, _>>().unwrap();
+        let mut record = vec![0; entry_len(5) + entry_len(300)];
+        let mut out = Out::new(&mut record);
+        entry_head(&mut out, 1, 5);
+        out.put(b"first");
+        entry_head(&mut out, u128::MAX, 300);
+        out.put(&[0xff; 300]);
+        assert!(out.filled());
+        let read: Vec<_> = entries(&record).collect::<Result<_, _>>().unwrap();
         assert_eq!(
             read,
             vec![(1, &b"first"[..]), (u128::MAX, &[0xff; 300][..])]
         );
-        assert_eq!(b.ids, vec![1, u128::MAX]);
-        let torn = &b.bodies[..b.bodies.len() - 1];
+        let torn = &record[..record.len() - 1];
         assert!(entries(torn).any(|e| e.is_err()));
-        assert!(entries(&b.bodies[..10]).any(|e| e.is_err()));
+        assert!(entries(&record[..10]).any(|e| e.is_err()));
     }
 
     #[test]

@@ -59,10 +59,6 @@ pub enum Refused {
 }
 
 /// What the writer hears on its channel.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "moved once through the channel; a box would cost an allocation per delivery"
-)]
 enum Msg {
     /// A change someone waits for.
     Job(Job),
@@ -113,7 +109,7 @@ pub struct Queue {
     /// Free bytes on the queue's file system at the last check (`u64::MAX` until then).
     free_bytes: AtomicU64,
     sequence: AtomicU64,
-    fresh: Mutex<(HashMap<Id, Request>, usize)>,
+    fresh: Mutex<(HashMap<Id, Arc<Request>>, usize)>,
     /// The queue's own series.
     pub metrics: Arc<QueueMetrics>,
 }
@@ -252,10 +248,11 @@ impl Queue {
             body_bytes,
             redriven_at_ms: None,
         };
+        let request = Arc::new(request);
         let op = Op::Insert {
             id,
             meta,
-            request: request.encode(),
+            request: Arc::clone(&request),
             replay,
             now: now_ms.div_euclid(1000),
         };
@@ -276,7 +273,7 @@ impl Queue {
         outcome
     }
 
-    fn keep_fresh(&self, id: Id, request: Request) {
+    fn keep_fresh(&self, id: Id, request: Arc<Request>) {
         let mut fresh = self.fresh.lock().unwrap_or_else(PoisonError::into_inner);
         let size = request.body.len() + request.target.len() + 512;
         if fresh.1 + size <= FRESH_BYTES {
@@ -301,7 +298,8 @@ impl Queue {
         let mut fresh = self.fresh.lock().unwrap_or_else(PoisonError::into_inner);
         let request = fresh.0.remove(&id)?;
         fresh.1 -= request.body.len() + request.target.len() + 512;
-        Some(request)
+        // The writer drops its share once the commit is done, so this rarely copies.
+        Some(Arc::try_unwrap(request).unwrap_or_else(|shared| (*shared).clone()))
     }
 
     /// A delivery's stored request.

@@ -3,6 +3,8 @@
 //! and starting up never read bodies.
 
 use bytes::Bytes;
+use http::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 /// A delivery's id: milliseconds since the epoch in the high 64 bits, a process-unique
@@ -84,11 +86,11 @@ pub struct Meta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// The method.
-    pub method: String,
+    pub method: Method,
     /// Path and query, normalized as verified.
     pub target: String,
     /// The headers to forward, in order, hop-by-hop ones already removed.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: HeaderMap,
     /// The body, byte for byte.
     pub body: Bytes,
 }
@@ -101,27 +103,36 @@ pub struct Malformed(&'static str);
 impl Request {
     /// A length-prefixed encoding: method, target, header count, each name and value, body.
     pub fn encode(&self) -> Vec<u8> {
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 8)
-            .sum();
-        let mut out = Vec::with_capacity(
-            self.method.len() + self.target.len() + headers + self.body.len() + 16,
-        );
-        put(&mut out, self.method.as_bytes());
-        put(&mut out, self.target.as_bytes());
-        out.extend_from_slice(
+        let mut out = vec![0; self.encoded_len()];
+        self.write_to(&mut Out::new(&mut out));
+        out
+    }
+
+    /// Writes [`Request::encode`]'s bytes into `out`, which has room for
+    /// [`Request::encoded_len`] of them (the store writes straight into its page this way).
+    pub(crate) fn write_to(&self, out: &mut Out<'_>) {
+        out.put_prefixed(self.method.as_str().as_bytes());
+        out.put_prefixed(self.target.as_bytes());
+        out.put(
             &u32::try_from(self.headers.len())
                 .unwrap_or(u32::MAX)
                 .to_be_bytes(),
         );
         for (name, value) in &self.headers {
-            put(&mut out, name.as_bytes());
-            put(&mut out, value);
+            out.put_prefixed(name.as_str().as_bytes());
+            out.put_prefixed(value.as_bytes());
         }
-        out.extend_from_slice(&self.body);
-        out
+        out.put(&self.body);
+    }
+
+    /// The length of [`Request::encode`]'s output.
+    pub fn encoded_len(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 8)
+            .sum();
+        self.method.as_str().len() + self.target.len() + headers + self.body.len() + 12
     }
 
     /// The inverse of [`Request::encode`].
@@ -130,18 +141,21 @@ impl Request {
     /// When the bytes were not written by `encode`.
     pub fn decode(bytes: &[u8]) -> Result<Request, Malformed> {
         let mut rest = bytes;
-        let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| Malformed("not UTF-8"));
-        let method = text(take(&mut rest)?)?;
-        let target = text(take(&mut rest)?)?;
+        let method = Method::from_bytes(take(&mut rest)?).map_err(|_| Malformed("method"))?;
+        let target = String::from_utf8(take(&mut rest)?.to_vec())
+            .map_err(|_| Malformed("target is not UTF-8"))?;
         let count = u32::from_be_bytes(
             split(&mut rest, 4)?
                 .try_into()
                 .map_err(|_| Malformed("count"))?,
         );
-        let mut headers = Vec::new();
+        let mut headers = HeaderMap::new();
         for _ in 0..count {
-            let name = text(take(&mut rest)?)?;
-            headers.push((name, take(&mut rest)?.to_vec()));
+            let name =
+                HeaderName::from_bytes(take(&mut rest)?).map_err(|_| Malformed("header name"))?;
+            let value =
+                HeaderValue::from_bytes(take(&mut rest)?).map_err(|_| Malformed("header value"))?;
+            headers.append(name, value);
         }
         Ok(Request {
             method,
@@ -152,9 +166,36 @@ impl Request {
     }
 }
 
-fn put(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(bytes);
+/// A buffer of known size being filled front to back; writes past its end are dropped and
+/// show as [`Out::filled`] being false.
+pub(crate) struct Out<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Out<'a> {
+        Out { buf, at: 0 }
+    }
+
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        let end = self.at.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.at..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.at = end;
+    }
+
+    /// `bytes` after their length as four big-endian bytes.
+    pub(crate) fn put_prefixed(&mut self, bytes: &[u8]) {
+        self.put(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+        self.put(bytes);
+    }
+
+    /// Whether exactly the whole buffer was written.
+    pub(crate) fn filled(&self) -> bool {
+        self.at == self.buf.len()
+    }
 }
 
 fn split<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], Malformed> {
@@ -178,18 +219,28 @@ mod tests {
 
     #[test]
     fn a_request_round_trips_with_non_utf8_values_and_any_body() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-sig", HeaderValue::from_static("sha256=ab"));
+        headers.append(
+            "x-raw",
+            HeaderValue::from_bytes(&[0xff, 0xfe, b'a']).unwrap(),
+        );
+        headers.append("x-sig", HeaderValue::from_static("repeated"));
         let request = Request {
-            method: "POST".into(),
+            method: Method::POST,
             target: "/hook?x=1".into(),
-            headers: vec![
-                ("x-sig".into(), b"sha256=ab".to_vec()),
-                ("x-raw".into(), vec![0xff, 0x00, b'a']),
-            ],
+            headers,
             body: Bytes::from_static(b"{\"a\":1}\x00\xff"),
         };
-        assert_eq!(Request::decode(&request.encode()).unwrap(), request);
         let encoded = request.encode();
+        assert_eq!(encoded.len(), request.encoded_len());
+        assert_eq!(Request::decode(&encoded).unwrap(), request);
         assert!(Request::decode(&encoded[..5]).is_err());
+        // A header name no HTTP message could carry is refused, not forwarded.
+        let mut bad = encoded.clone();
+        let at = bad.windows(5).position(|w| w == b"x-sig").unwrap();
+        bad[at] = b' ';
+        assert!(Request::decode(&bad).is_err());
     }
 
     #[test]

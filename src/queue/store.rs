@@ -9,12 +9,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table, TableHandle};
 
-use super::chunk::{self, BODIES, Book, Builder, CHANGES, CHUNK_BYTES, METAS, REPLAY};
-use super::record::{Id, Meta, Request};
+use super::chunk::{self, BODIES, Book, CHANGES, CHUNK_BYTES, METAS, REPLAY};
+use super::record::{Id, Meta, Out, Request};
 use crate::replay::Key;
 
 /// Why the store failed. After a failed commit the store is not used again (see `Queue`).
@@ -35,7 +36,7 @@ pub(crate) enum Op {
     Insert {
         id: Id,
         meta: Meta,
-        request: Vec<u8>,
+        request: Arc<Request>,
         replay: Option<(Key, i64)>,
         now: i64,
     },
@@ -218,7 +219,8 @@ impl Store {
                 changes: txn.open_table(CHANGES)?,
                 replay: txn.open_table(REPLAY)?,
             };
-            let mut chunk = Builder::default();
+            // Stored inserts, with their metadata encoded, for this commit's chunks.
+            let mut fresh: Vec<(Id, Vec<u8>, &Request)> = Vec::new();
             let mut keys = Vec::new();
             let mut latest = i64::MIN;
             let mut chunk_of = self.chunk_of();
@@ -239,10 +241,7 @@ impl Store {
                                 chunk::push_key(&mut keys, key, *expires_at);
                                 latest = latest.max(*expires_at);
                             }
-                            chunk.push(*id, &encode_meta(meta)?, request);
-                            if chunk.bodies.len() >= CHUNK_BYTES {
-                                stored.push(tables.write_chunk(book, std::mem::take(&mut chunk))?);
-                            }
+                            fresh.push((*id, encode_meta(meta)?, request));
                             Some(Inserted::Stored)
                         }
                     }
@@ -268,8 +267,19 @@ impl Store {
                     Op::Flush => None,
                 });
             }
-            if !chunk.ids.is_empty() {
-                stored.push(tables.write_chunk(book, chunk)?);
+            let mut rest = fresh.as_slice();
+            while !rest.is_empty() {
+                let mut bytes = 0;
+                let cut = rest
+                    .iter()
+                    .position(|(_, _, request)| {
+                        bytes += request.encoded_len();
+                        bytes >= CHUNK_BYTES
+                    })
+                    .map_or(rest.len(), |last| last + 1);
+                let (group, tail) = rest.split_at(cut);
+                stored.push(tables.write_chunk(book, group)?);
+                rest = tail;
             }
             if !keys.is_empty() {
                 let number = book.number();
@@ -296,23 +306,50 @@ struct Tables<'txn> {
 }
 
 impl Tables<'_> {
-    /// Writes a chunk's two records; returns its number and ids.
+    /// Writes a chunk's two records straight into their pages; returns its number and ids.
     fn write_chunk(
         &mut self,
         book: &mut Book,
-        chunk: Builder,
+        group: &[(Id, Vec<u8>, &Request)],
     ) -> Result<(u64, Vec<Id>), StoreFailed> {
         let number = book.number();
-        self.metas.insert(number, chunk.metas.as_slice())?;
-        self.bodies.insert(number, chunk.bodies.as_slice())?;
+        let truncated = || StoreFailed(format!("chunk {number} was not written whole"));
+        let metas_len = group
+            .iter()
+            .map(|(_, m, _)| chunk::entry_len(m.len()))
+            .sum();
+        let mut record = self.metas.insert_reserve(number, metas_len)?;
+        let mut out = Out::new(record.as_mut());
+        for (id, meta, _) in group {
+            chunk::entry_head(&mut out, *id, meta.len());
+            out.put(meta);
+        }
+        if !out.filled() {
+            return Err(truncated());
+        }
+        drop(record);
+        let bodies_len = group
+            .iter()
+            .map(|(_, _, r)| chunk::entry_len(r.encoded_len()))
+            .sum();
+        let mut record = self.bodies.insert_reserve(number, bodies_len)?;
+        let mut out = Out::new(record.as_mut());
+        for (id, _, request) in group {
+            chunk::entry_head(&mut out, *id, request.encoded_len());
+            request.write_to(&mut out);
+        }
+        if !out.filled() {
+            return Err(truncated());
+        }
+        drop(record);
         book.chunks.insert(
             number,
             chunk::Chunk {
-                live: u32::try_from(chunk.ids.len()).unwrap_or(u32::MAX),
+                live: u32::try_from(group.len()).unwrap_or(u32::MAX),
                 changed: Vec::new(),
             },
         );
-        Ok((number, chunk.ids))
+        Ok((number, group.iter().map(|(id, _, _)| *id).collect()))
     }
 
     /// Removes delivery `id` of chunk `number`: the whole chunk when it was its last.

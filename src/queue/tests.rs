@@ -109,10 +109,12 @@ fn settings() -> QueueSettings {
 }
 
 fn request(n: u32) -> Request {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-n", http::HeaderValue::from(n));
     Request {
-        method: "POST".into(),
+        method: http::Method::POST,
         target: format!("/hook?n={n}"),
-        headers: vec![("x-n".into(), n.to_string().into_bytes())],
+        headers,
         body: Bytes::from(vec![b'x'; 100 + (n as usize % 700)]),
     }
 }
@@ -330,7 +332,7 @@ fn a_chunk_leaves_with_its_last_delivery_and_changes_survive_a_reopen() {
     let insert = |n: u32| Op::Insert {
         id: Id::from(n),
         meta: meta(n),
-        request: request(n).encode(),
+        request: Arc::new(request(n)),
         replay: None,
         now: 0,
     };
@@ -381,4 +383,37 @@ fn a_file_in_the_earlier_layout_is_refused_with_a_reason() {
     }
     let refused = Store::with_backend(disk).unwrap_err().to_string();
     assert!(refused.contains("earlier hookgate"), "{refused}");
+}
+
+#[test]
+fn a_commit_past_a_chunks_size_splits_and_each_request_reads_back() {
+    let store = Store::with_backend(Disk::default()).unwrap();
+    let (_, mut book) = store.load().unwrap();
+    let big = |n: u32| {
+        let mut r = request(n);
+        r.body = Bytes::from(vec![b'0' + n as u8; 600 << 10]);
+        r
+    };
+    let ops: Vec<Op> = (1..=3)
+        .map(|n| Op::Insert {
+            id: Id::from(n),
+            meta: meta(n),
+            request: Arc::new(big(n)),
+            replay: None,
+            now: 0,
+        })
+        .collect();
+    store.commit(&mut book, &ops, true).unwrap();
+    assert_eq!(
+        book.chunks.len(),
+        2,
+        "1.2 MiB in the first chunk, the rest in a second"
+    );
+    for n in 1..=3 {
+        assert_eq!(store.request(Id::from(n)).unwrap(), Some(big(n)));
+    }
+    let gone = [Op::Remove { id: 1 }, Op::Remove { id: 2 }];
+    store.commit(&mut book, &gone, false).unwrap();
+    assert_eq!(book.chunks.len(), 1);
+    assert_eq!(store.request(3).unwrap(), Some(big(3)));
 }
