@@ -7,8 +7,11 @@
 //! acknowledgement replaces the token with `ack`, keeping the expiry, in the same way. Every
 //! command, connecting included, is bounded by the configured timeout. When
 //! Redis cannot answer, the store reports [`StoreError::Unreachable`] and the gateway fails
-//! closed (503, so senders retry). The connection is dropped on any I/O error and made again on
-//! the next command, so the store recovers by itself when Redis comes back.
+//! closed (503, so senders retry). The connection is dropped on any I/O error; a command that
+//! finds its connection dead (Redis restarted or failed over while this replica was idle) is
+//! sent once more on a new one within the same timeout, so no request pays for a connection
+//! that died before it came. Every script is idempotent for its token, so a second try of a
+//! command Redis had applied changes nothing.
 //!
 //! A reservation whose answer never came (timeout, dropped connection) may still have been
 //! applied by Redis. Its key would then refuse the sender's retry as a replay for the whole
@@ -27,8 +30,10 @@ use super::{Holder, Key, RedisSettings, ReplayStore, StoreError, StoreFuture, To
 
 /// Takes the key for `ARGV[2]` seconds unless it is held; a held key's expiry is raised to
 /// that, never lowered, so a later verified copy of a delivery (re-signed with a newer
-/// timestamp) stays refused as long as it could be accepted. 1 when taken, 0 when held.
+/// timestamp) stays refused as long as it could be accepted. 1 when taken (or already held
+/// by this same attempt's token: a retried command), 0 when held.
 const RESERVE_SCRIPT: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end \
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end \
 local ttl = redis.call('TTL', KEYS[1]) \
 if ttl >= 0 and ttl < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
 return 0";
@@ -69,8 +74,10 @@ struct Inner {
     seed: std::collections::hash_map::RandomState,
     key_prefix: String,
     timeout: Duration,
-    /// The live connection, cloned per command (it multiplexes).
-    connection: Mutex<Option<MultiplexedConnection>>,
+    /// The live connection, cloned per command (it multiplexes), and its number, so that
+    /// dropping a dead one never drops the new one another request just made.
+    connection: Mutex<Option<(u64, MultiplexedConnection)>>,
+    connections_made: std::sync::atomic::AtomicU64,
     /// Held while connecting, so a burst of requests makes one connection, not hundreds.
     connecting: tokio::sync::Mutex<()>,
 }
@@ -102,6 +109,7 @@ impl RedisStore {
                 key_prefix: settings.key_prefix.clone(),
                 timeout: settings.timeout,
                 connection: Mutex::new(None),
+                connections_made: std::sync::atomic::AtomicU64::new(0),
                 connecting: tokio::sync::Mutex::new(()),
             }),
         })
@@ -109,55 +117,77 @@ impl RedisStore {
 }
 
 impl Inner {
-    fn cached(&self) -> Option<MultiplexedConnection> {
+    fn cached(&self) -> Option<(u64, MultiplexedConnection)> {
         self.connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn forget(&self) {
-        *self
+    /// Drops connection `number` if it is still the live one.
+    fn forget(&self, number: u64) {
+        let mut connection = self
             .connection
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+            .unwrap_or_else(PoisonError::into_inner);
+        if connection.as_ref().is_some_and(|(n, _)| *n == number) {
+            *connection = None;
+        }
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, StoreError> {
-        if let Some(connection) = self.cached() {
-            return Ok(connection);
+    /// The live connection (`true`: made just now), or a new one by `deadline`.
+    async fn connection(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<(u64, MultiplexedConnection, bool), StoreError> {
+        if let Some((number, connection)) = self.cached() {
+            return Ok((number, connection, false));
         }
         let _connecting = self.connecting.lock().await;
-        if let Some(connection) = self.cached() {
-            return Ok(connection);
+        if let Some((number, connection)) = self.cached() {
+            return Ok((number, connection, true));
         }
         let connection =
-            tokio::time::timeout(self.timeout, self.client.get_multiplexed_async_connection())
+            tokio::time::timeout_at(deadline, self.client.get_multiplexed_async_connection())
                 .await
                 .map_err(|_| StoreError::Unreachable("connect timed out".to_owned()))?
                 .map_err(|e| StoreError::Unreachable(describe(&e)))?;
+        let number = self
+            .connections_made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *self
             .connection
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(connection.clone());
-        Ok(connection)
+            .unwrap_or_else(PoisonError::into_inner) = Some((number, connection.clone()));
+        Ok((number, connection, true))
     }
 
-    /// Runs one command within the timeout, dropping the connection if it failed.
+    /// Runs one command within the timeout. A connection found dead is dropped, and a command
+    /// that found it dead before any answer is sent once more on a new connection.
     async fn run<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
-        let mut connection = self.connection().await?;
-        match tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
-                    self.forget();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let (mut number, mut connection, mut fresh) = self.connection(deadline).await?;
+        loop {
+            let answer =
+                tokio::time::timeout_at(deadline, command.query_async::<T>(&mut connection)).await;
+            match answer {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) => {
+                    let dead =
+                        e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error();
+                    if dead {
+                        self.forget(number);
+                    }
+                    if !dead || fresh {
+                        return Err(StoreError::Unreachable(describe(&e)));
+                    }
+                    (number, connection, fresh) = self.connection(deadline).await?;
                 }
-                Err(StoreError::Unreachable(describe(&e)))
-            }
-            Err(_) => {
-                // A stalled connection may never answer; start afresh next time.
-                self.forget();
-                Err(StoreError::Unreachable("command timed out".to_owned()))
+                Err(_) => {
+                    // A stalled connection may never answer; start afresh next time.
+                    self.forget(number);
+                    return Err(StoreError::Unreachable("command timed out".to_owned()));
+                }
             }
         }
     }

@@ -140,6 +140,45 @@ async fn redis_down_fails_closed_and_recovers_without_a_restart() {
     );
 }
 
+/// Replicas idle while Redis restarts hold connections that died meanwhile. Each one's first
+/// delivery after Redis is back is accepted, not refused 503 because it found the dead
+/// connection first; and the retry on a new connection does not take its own reservation for
+/// a replay.
+#[tokio::test]
+async fn idle_replicas_accept_their_first_delivery_after_redis_restarts() {
+    let mut redis = RedisServer::start();
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let env = [("SECRET", SECRET), ("REDIS_URL", url.as_str())];
+    let replicas: Vec<Binary> = (0..3)
+        .map(|i| {
+            let config = redis_config(&upstream).write_as(dir.path(), &format!("r{i}.yaml"));
+            Binary::start(&config, &env)
+        })
+        .collect();
+    for (i, replica) in replicas.iter().enumerate() {
+        let body = format!("{{\"warm\":{i}}}").into_bytes();
+        assert_eq!(
+            post(replica.addr, "/hook", &flow(&body), &body)
+                .await
+                .status,
+            200
+        );
+    }
+    for round in 0..2 {
+        redis.restart();
+        for (i, replica) in replicas.iter().enumerate() {
+            let body = format!("{{\"round\":{round},\"replica\":{i}}}").into_bytes();
+            let reply = post(replica.addr, "/hook", &flow(&body), &body).await;
+            assert_eq!(reply.status, 200, "round {round}, replica {i}: {reply:?}");
+            let again = post(replica.addr, "/hook", &flow(&body), &body).await;
+            assert_eq!(again.status, 401, "still a replay afterwards");
+        }
+    }
+    assert_eq!(upstream.count(), 9);
+}
+
 #[tokio::test]
 async fn a_gateway_starts_while_redis_is_down_and_is_not_ready_until_it_answers() {
     let mut redis = RedisServer::start();
