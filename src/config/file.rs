@@ -73,6 +73,7 @@ pub(crate) struct ReplayFile {
     pub(crate) store: Option<Spanned<StoreKind>>,
     pub(crate) max_entries: Option<Spanned<u64>>,
     pub(crate) redis_url: Option<Spanned<String>>,
+    pub(crate) redis_ca_file: Option<Spanned<String>>,
     pub(crate) key_prefix: Option<Spanned<String>>,
     pub(crate) timeout_ms: Option<Spanned<u64>>,
 }

@@ -245,6 +245,41 @@ routes: [{ name: a, path: /a, provider: flow, secrets: [x] }]
 }
 
 #[test]
+fn a_redis_ca_file_must_exist_hold_certificates_and_go_with_rediss() {
+    let missing = "\
+listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:3000
+replay: { store: redis, redis_url: 'rediss://cache:6380/0', redis_ca_file: missing-ca.pem }
+routes: [{ name: a, path: /a, provider: flow, secrets: [x] }]
+";
+    let e = errors(missing);
+    assert!(
+        e.contains(
+            "gw.yaml:3:76: replay.redis_ca_file: cannot read certificates from ./missing-ca.pem"
+        ),
+        "{e}"
+    );
+    let plain = "\
+listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:3000
+replay: { store: redis, redis_url: 'redis://cache:6379/0', redis_ca_file: ca.pem }
+routes: [{ name: a, path: /a, provider: flow, secrets: [x] }]
+";
+    let e = errors(plain);
+    assert!(
+        e.contains("replay.redis_ca_file: applies to rediss:// URLs only"),
+        "{e}"
+    );
+    let memory = "\
+listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:3000
+replay: { redis_ca_file: ca.pem }
+routes: [{ name: a, path: /a, provider: flow, secrets: [x] }]
+";
+    assert!(errors(memory).contains("replay.redis_ca_file: applies to `store: redis` only"));
+}
+
+#[test]
 fn catalog_keys_are_checked_where_they_are_written() {
     let text = "\
 listen: 127.0.0.1:1

@@ -98,8 +98,17 @@ impl RedisStore {
     /// # Errors
     /// When the URL does not parse (config validation has already checked it).
     pub fn new(settings: &RedisSettings) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|_| StoreError::Unreachable("invalid redis_url".to_owned()))?;
+        let client = match &settings.ca_pem {
+            None => redis::Client::open(settings.url.as_str()),
+            Some(pem) => redis::Client::build_with_tls(
+                settings.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+        }
+        .map_err(|_| StoreError::Unreachable("invalid redis_url".to_owned()))?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 client,
@@ -371,6 +380,7 @@ mod tests {
             url: "redis://:hunter2@127.0.0.1:1/0".to_owned(),
             key_prefix: "p:".to_owned(),
             timeout: Duration::from_millis(100),
+            ca_pem: None,
         })
         .unwrap();
         let mut key = [0u8; 16];
@@ -387,6 +397,7 @@ mod tests {
             url: "redis://127.0.0.1:1/0".to_owned(),
             key_prefix: "p:".to_owned(),
             timeout: Duration::from_millis(500),
+            ca_pem: None,
         })
         .unwrap();
         let started = std::time::Instant::now();

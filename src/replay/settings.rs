@@ -29,6 +29,8 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// Bound on each command, connecting included.
     pub timeout: Duration,
+    /// For `rediss://`: the PEM certificates of the CA to trust instead of the system roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for RedisSettings {
@@ -37,6 +39,7 @@ impl fmt::Debug for RedisSettings {
             .field("url", &"<redacted>")
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
             .finish()
     }
 }

@@ -91,6 +91,10 @@ impl Validator<'_> {
         )];
         let redis_only = [
             ("redis_url", raw.redis_url.as_ref().map(|v| v.referenced)),
+            (
+                "redis_ca_file",
+                raw.redis_ca_file.as_ref().map(|v| v.referenced),
+            ),
             ("key_prefix", raw.key_prefix.as_ref().map(|v| v.referenced)),
             ("timeout_ms", raw.timeout_ms.as_ref().map(|v| v.referenced)),
         ];
@@ -121,6 +125,7 @@ impl Validator<'_> {
                 // The URL may hold a password: the message never quotes it.
                 match text.filter(|t| redis::Client::open(t.as_str()).is_ok()) {
                     Some(url) => Some(RedisSettings {
+                        ca_pem: self.redis_ca(raw.redis_ca_file.as_ref(), &url),
                         url,
                         key_prefix: raw.key_prefix.as_ref().map_or_else(
                             || DEFAULT_REDIS_KEY_PREFIX.to_owned(),
@@ -145,6 +150,28 @@ impl Validator<'_> {
                 max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
             },
         })
+    }
+}
+
+impl Validator<'_> {
+    /// The CA certificates `replay.redis_ca_file` names, read now so a missing or empty file
+    /// stops `check` rather than the first delivery.
+    fn redis_ca(&mut self, file: Option<&Spanned<String>>, url: &str) -> Option<Vec<u8>> {
+        let file = file?;
+        if !url.starts_with("rediss://") {
+            self.problem(
+                Some(file.referenced),
+                "replay.redis_ca_file",
+                "applies to rediss:// URLs only (the redis_url does not use TLS)",
+            );
+            return None;
+        }
+        let path = self.base.join(&file.value);
+        let pem = crate::tls::certificates(&path).and_then(|_| {
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        });
+        pem.map_err(|e| self.problem(Some(file.referenced), "replay.redis_ca_file", e))
+            .ok()
     }
 }
 

@@ -9,18 +9,27 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    /// More `redis-server` arguments (TLS, ACL users).
+    args: Vec<String>,
+    /// User and password the helpers authenticate as, when the default user is off.
+    auth: Option<(String, String)>,
 }
 
 impl RedisServer {
     /// Starts one on a free port. The binary is `HOOKGATE_TEST_REDIS` or `redis-server` on the
     /// PATH (`.ci/run` installs it).
     pub fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = RedisServer { port, child: None };
+        RedisServer::start_with(&[], None)
+    }
+
+    /// Starts one with more arguments; the helpers authenticate as `auth` if given.
+    pub fn start_with(args: &[&str], auth: Option<(&str, &str)>) -> RedisServer {
+        let mut server = RedisServer {
+            port: free_port(),
+            child: None,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        };
         server.restart();
         server
     }
@@ -57,6 +66,7 @@ impl RedisServer {
                 "--enable-debug-command",
                 "local",
             ])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -91,6 +101,9 @@ impl RedisServer {
             return false;
         };
         let _ = stream.set_read_timeout(Some(timeout));
+        if !self.authenticate(&mut stream) {
+            return false;
+        }
         let mut reply = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()
             && stream.read_exact(&mut reply).is_ok()
@@ -100,12 +113,37 @@ impl RedisServer {
     /// Number of keys in database 0, via the protocol directly.
     pub fn dbsize(&self) -> u64 {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        assert!(self.authenticate(&mut stream));
         stream.write_all(b"DBSIZE\r\n").unwrap();
         let mut buf = [0u8; 64];
         let n = stream.read(&mut buf).unwrap();
         let text = String::from_utf8_lossy(&buf[..n]);
         text.trim().trim_start_matches(':').parse().unwrap()
     }
+}
+
+impl RedisServer {
+    /// Sends `AUTH` when the server has a helper user; true when it may go on.
+    fn authenticate(&self, stream: &mut TcpStream) -> bool {
+        let Some((user, password)) = &self.auth else {
+            return true;
+        };
+        let mut reply = [0u8; 5];
+        stream
+            .write_all(format!("AUTH {user} {password}\r\n").as_bytes())
+            .is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+OK\r\n"
+    }
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for RedisServer {
