@@ -1,11 +1,6 @@
 //! The `hookgate` binary: parse the command line, load the config, run. Exit codes: 0 success,
 //! 1 invalid config or usage, 2 runtime failure (cannot bind, cannot serve).
 
-/// mimalloc rather than the system allocator: bodies and header maps are allocated and freed
-/// on different threads at a high rate, where glibc's malloc spends several percent of the
-/// gateway's CPU consolidating (see bench/RESULTS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
