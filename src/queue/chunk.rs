@@ -1,7 +1,7 @@
 //! How deliveries lie in the store. A commit writes the deliveries it accepts as one *chunk*:
 //! a record of their metadata and a record of their requests, each one B-tree entry however
-//! many deliveries it holds, and one record of their replay keys. A store that kept a row per
-//! delivery paid a B-tree insert and a page copy per row, several times the cost of the HTTP
+//! many deliveries it holds, and one record of their replay keys. A row per delivery would
+//! cost a B-tree insert and a page copy per row in each table, about as much CPU as the HTTP
 //! work around it.
 //!
 //! A chunk is removed, in one transaction, once its last delivery leaves. Until then a
