@@ -9,7 +9,8 @@
 //! - Leaves: [`civil`] (calendar arithmetic), [`clock`] (the injectable wall clock),
 //!   [`secret`] (a secret that never prints), [`form`] (urlencoded text), [`path`] (request
 //!   path normalization), [`budget`] (the process-wide body budget), [`send_timeout`] (a write
-//!   deadline for client connections), [`tls`] (certificates), [`error`] ([`Rejection`]: the
+//!   deadline for client connections), [`redis_link`] (one bounded, reconnecting Redis
+//!   connection), [`tls`] (certificates), [`error`] ([`Rejection`]: the
 //!   table of every client-visible rejection).
 //! - [`scheme`] (what a signature scheme is, and the preset table), [`response`] (every
 //!   response hookgate makes up), [`access_log`] and [`metrics`] (telemetry), [`body`]
@@ -39,6 +40,7 @@ pub mod path;
 pub mod secret;
 
 mod budget;
+pub mod redis_link;
 mod send_timeout;
 pub mod tls;
 

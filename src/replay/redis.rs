@@ -4,14 +4,11 @@
 //! its expiry to `ttl` (never lowers it), atomic across replicas. Each attempt has its
 //! own token (a random per-process seed hashed with a counter), so a release deletes the key
 //! only if it still holds that attempt's token (`GET` = token, then `DEL`, in one script). An
-//! acknowledgement replaces the token with `ack`, keeping the expiry, in the same way. Every
-//! command, connecting included, is bounded by the configured timeout. When
+//! acknowledgement replaces the token with `ack`, keeping the expiry, in the same way. Commands
+//! go through a [`Link`] (bounded, reconnecting, one resend on a connection found dead). When
 //! Redis cannot answer, the store reports [`StoreError::Unreachable`] and the gateway fails
-//! closed (503, so senders retry). The connection is dropped on any I/O error; a command that
-//! finds its connection dead (Redis restarted or failed over while this replica was idle) is
-//! sent once more on a new one within the same timeout, so no request pays for a connection
-//! that died before it came. Every script is idempotent for its token, so a second try of a
-//! command Redis had applied changes nothing.
+//! closed (503, so senders retry). Every script is idempotent for its token, so a second try
+//! of a command Redis had applied changes nothing.
 //!
 //! A reservation whose answer never came (timeout, dropped connection) may still have been
 //! applied by Redis. Its key would then refuse the sender's retry as a replay for the whole
@@ -24,7 +21,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use crate::redis_link::Link;
 
 use super::{Holder, Key, RedisSettings, ReplayStore, StoreError, StoreFuture, Token};
 
@@ -65,7 +62,7 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    client: redis::Client,
+    link: Link,
     /// Reservations that got no answer and may exist in Redis: key -> that attempt's token.
     orphans: Mutex<std::collections::HashMap<Key, Token>>,
     /// Makes every attempt's token distinct.
@@ -74,17 +71,11 @@ struct Inner {
     seed: std::collections::hash_map::RandomState,
     key_prefix: String,
     timeout: Duration,
-    /// The live connection, cloned per command (it multiplexes), and its number, so that
-    /// dropping a dead one never drops the new one another request just made.
-    connection: Mutex<Option<(u64, MultiplexedConnection)>>,
-    connections_made: std::sync::atomic::AtomicU64,
-    /// Held while connecting, so a burst of requests makes one connection, not hundreds.
-    connecting: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The client holds the URL, which may hold a password.
+        // The link holds the URL, which may hold a password.
         f.debug_struct("RedisStore")
             .field("key_prefix", &self.inner.key_prefix)
             .field("timeout", &self.inner.timeout)
@@ -98,107 +89,27 @@ impl RedisStore {
     /// # Errors
     /// When the URL does not parse (config validation has already checked it).
     pub fn new(settings: &RedisSettings) -> Result<RedisStore, StoreError> {
-        let client = match &settings.ca_pem {
-            None => redis::Client::open(settings.url.as_str()),
-            Some(pem) => redis::Client::build_with_tls(
-                settings.url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            ),
-        }
-        .map_err(|_| StoreError::Unreachable("invalid redis_url".to_owned()))?;
+        let link = Link::new(&settings.url, settings.ca_pem.as_deref(), settings.timeout)
+            .map_err(|e| StoreError::Unreachable(e.to_string()))?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                client,
+                link,
                 orphans: Mutex::new(std::collections::HashMap::new()),
                 attempts: std::sync::atomic::AtomicU64::new(0),
                 seed: std::collections::hash_map::RandomState::new(),
                 key_prefix: settings.key_prefix.clone(),
                 timeout: settings.timeout,
-                connection: Mutex::new(None),
-                connections_made: std::sync::atomic::AtomicU64::new(0),
-                connecting: tokio::sync::Mutex::new(()),
             }),
         })
     }
 }
 
 impl Inner {
-    fn cached(&self) -> Option<(u64, MultiplexedConnection)> {
-        self.connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Drops connection `number` if it is still the live one.
-    fn forget(&self, number: u64) {
-        let mut connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if connection.as_ref().is_some_and(|(n, _)| *n == number) {
-            *connection = None;
-        }
-    }
-
-    /// The live connection (`true`: made just now), or a new one by `deadline`.
-    async fn connection(
-        &self,
-        deadline: tokio::time::Instant,
-    ) -> Result<(u64, MultiplexedConnection, bool), StoreError> {
-        if let Some((number, connection)) = self.cached() {
-            return Ok((number, connection, false));
-        }
-        let _connecting = self.connecting.lock().await;
-        if let Some((number, connection)) = self.cached() {
-            return Ok((number, connection, true));
-        }
-        let connection =
-            tokio::time::timeout_at(deadline, self.client.get_multiplexed_async_connection())
-                .await
-                .map_err(|_| StoreError::Unreachable("connect timed out".to_owned()))?
-                .map_err(|e| StoreError::Unreachable(describe(&e)))?;
-        let number = self
-            .connections_made
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some((number, connection.clone()));
-        Ok((number, connection, true))
-    }
-
-    /// Runs one command within the timeout. A connection found dead is dropped, and a command
-    /// that found it dead before any answer is sent once more on a new connection.
     async fn run<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let (mut number, mut connection, mut fresh) = self.connection(deadline).await?;
-        loop {
-            let answer =
-                tokio::time::timeout_at(deadline, command.query_async::<T>(&mut connection)).await;
-            match answer {
-                Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) => {
-                    let dead =
-                        e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error();
-                    if dead {
-                        self.forget(number);
-                    }
-                    if !dead || fresh {
-                        return Err(StoreError::Unreachable(describe(&e)));
-                    }
-                    (number, connection, fresh) = self.connection(deadline).await?;
-                }
-                Err(_) => {
-                    // A stalled connection may never answer; start afresh next time.
-                    self.forget(number);
-                    return Err(StoreError::Unreachable("command timed out".to_owned()));
-                }
-            }
-        }
+        self.link
+            .run(&command)
+            .await
+            .map_err(|e| StoreError::Unreachable(e.to_string()))
     }
 
     fn key(&self, key: &Key) -> String {
@@ -284,16 +195,6 @@ impl RedisStore {
     #[cfg(test)]
     fn key(&self, key: &Key) -> String {
         self.inner.key(key)
-    }
-}
-
-/// An error message without the URL, which the redis client may include.
-fn describe(e: &redis::RedisError) -> String {
-    match e.kind() {
-        redis::ErrorKind::AuthenticationFailed => "authentication failed".to_owned(),
-        _ if e.is_io_error() => "connection failed".to_owned(),
-        _ if e.is_connection_dropped() => "connection dropped".to_owned(),
-        kind => format!("{kind:?}"),
     }
 }
 

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
         "path",
         "budget",
         "send_timeout",
+        "redis_link",
         "tls",
         "error",
     ],
