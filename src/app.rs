@@ -92,7 +92,7 @@ impl App {
             None => None,
         };
         let queue = match &config.queue {
-            Some(settings) => Some(Queue::open(settings.clone()).map_err(StartError::Queue)?),
+            Some(settings) => Some(Queue::open(settings).map_err(StartError::Queue)?),
             None => None,
         };
         let control = match &config.queue {

@@ -118,13 +118,13 @@ pub async fn run(listener: UnixListener, queue: Arc<Queue>, clock: Clock, path: 
     }
 }
 
-async fn answer(stream: UnixStream, queue: &Queue, clock: &Clock) -> std::io::Result<()> {
+async fn answer(stream: UnixStream, queue: &Arc<Queue>, clock: &Clock) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
     reader.read_line(&mut line).await?;
     let lines = match serde_json::from_str::<Ask>(&line) {
-        Ok(ask) => handle(&ask, queue, clock),
+        Ok(ask) => handle(&ask, queue, clock).await,
         Err(e) => Err(format!("request not understood: {e}")),
     };
     let mut out = String::new();
@@ -143,34 +143,34 @@ async fn answer(stream: UnixStream, queue: &Queue, clock: &Clock) -> std::io::Re
 }
 
 /// Deliveries `ask` names: by id, or by route and state.
-fn select(ask: &Ask, queue: &Queue) -> Result<Vec<(Id, Meta)>, String> {
+async fn select(ask: &Ask, queue: &Queue) -> Result<Vec<(Id, Meta)>, String> {
     if !ask.ids.is_empty() {
-        return ask
-            .ids
-            .iter()
-            .map(|text| {
-                let id = parse_id(text).ok_or_else(|| format!("`{text}` is not a delivery id"))?;
-                let meta = queue
-                    .meta(id)
-                    .ok_or_else(|| format!("no delivery {text}"))?;
-                Ok((id, meta))
-            })
-            .collect();
+        let mut out = Vec::new();
+        for text in &ask.ids {
+            let id = parse_id(text).ok_or_else(|| format!("`{text}` is not a delivery id"))?;
+            let meta = queue
+                .meta(id)
+                .await
+                .ok_or_else(|| format!("no delivery {text}"))?;
+            out.push((id, meta));
+        }
+        return Ok(out);
     }
     Ok(queue
         .list()
+        .await?
         .into_iter()
         .filter(|(_, m)| ask.route.as_ref().is_none_or(|r| *r == m.route))
         .filter(|(_, m)| ask.state.is_none_or(|s| s == m.state))
         .collect())
 }
 
-fn handle(ask: &Ask, queue: &Queue, clock: &Clock) -> Result<Vec<String>, String> {
+async fn handle(ask: &Ask, queue: &Arc<Queue>, clock: &Clock) -> Result<Vec<String>, String> {
     match ask.op.as_str() {
         "stats" => {
             let mut counts: std::collections::BTreeMap<(String, &str), (u64, u64)> =
                 std::collections::BTreeMap::new();
-            for (_, meta) in queue.list() {
+            for (_, meta) in queue.list().await? {
                 let entry = counts
                     .entry((meta.route.clone(), meta.state.label()))
                     .or_default();
@@ -186,47 +186,54 @@ fn handle(ask: &Ask, queue: &Queue, clock: &Clock) -> Result<Vec<String>, String
         }
         "list" => {
             let limit = ask.limit.unwrap_or(100);
-            Ok(select(ask, queue)?
+            Ok(select(ask, queue)
+                .await?
                 .iter()
                 .take(limit)
                 .map(|(id, meta)| json(&row(*id, meta)))
                 .collect())
         }
-        "show" => select(ask, queue)?
-            .iter()
-            .map(|(id, meta)| {
-                let mut row = row(*id, meta);
+        "show" => {
+            let mut out = Vec::new();
+            for (id, meta) in select(ask, queue).await? {
+                let mut row = row(id, &meta);
                 if ask.body {
-                    let request = queue.request(*id).map_err(|e| e.to_string())?;
+                    let request = queue.request(id).await?;
                     let engine = base64::engine::general_purpose::STANDARD;
                     row.body = request.map(|r| engine.encode(&r.body));
                 }
-                Ok(json(&row))
-            })
-            .collect(),
+                out.push(json(&row));
+            }
+            Ok(out)
+        }
         "redrive" => {
             require_selection(ask)?;
             let now = clock.now_ms();
-            Ok(select(ask, queue)?
-                .into_iter()
-                .filter(|(_, meta)| meta.state != State::InFlight)
-                .map(|(id, mut meta)| {
-                    meta.state = State::Pending;
-                    meta.next_attempt_at_ms = now;
-                    meta.redriven_at_ms = Some(now);
-                    let row = row(id, &meta);
-                    queue.update(id, meta);
-                    json(&row)
-                })
-                .collect())
+            let mut out = Vec::new();
+            for (id, mut meta) in select(ask, queue).await? {
+                if meta.state == State::InFlight {
+                    continue;
+                }
+                meta.state = State::Pending;
+                meta.next_attempt_at_ms = now;
+                meta.redriven_at_ms = Some(now);
+                out.push(json(&row(id, &meta)));
+                queue.update(id, meta).await;
+            }
+            Ok(out)
         }
         "purge" => {
             require_selection(ask)?;
-            Ok(select(ask, queue)?
-                .into_iter()
-                .filter(|(_, meta)| meta.state != State::InFlight)
-                .filter_map(|(id, _)| queue.remove(id).map(|meta| json(&row(id, &meta))))
-                .collect())
+            let mut out = Vec::new();
+            for (id, meta) in select(ask, queue).await? {
+                if meta.state == State::InFlight {
+                    continue;
+                }
+                if let Some(meta) = queue.remove(id).await {
+                    out.push(json(&row(id, &meta)));
+                }
+            }
+            Ok(out)
         }
         other => Err(format!(
             "unknown op `{other}`: stats, list, show, redrive or purge"

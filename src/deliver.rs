@@ -43,7 +43,7 @@ pub async fn run(gateway: Arc<Gateway>, queue: Arc<Queue>, mut stop: watch::Rece
                 Delivery::Sync => (4, Ordering::None),
             })
         };
-        for (id, meta) in queue.take_due(now_ms, &policy) {
+        for (id, meta) in queue.take_due(now_ms, &policy).await {
             let attempt = attempt(
                 Arc::clone(&gateway),
                 Arc::clone(&queue),
@@ -55,14 +55,14 @@ pub async fn run(gateway: Arc<Gateway>, queue: Arc<Queue>, mut stop: watch::Rece
         }
         if disk_checked.elapsed() >= Duration::from_secs(1) {
             disk_checked = tokio::time::Instant::now();
-            queue.check_disk();
+            queue.check().await;
         }
         if housekept.elapsed() >= HOUSEKEEPING {
             housekept = tokio::time::Instant::now();
-            housekeeping(&queue, &active, now_ms);
+            housekeeping(&queue, &active, now_ms).await;
         }
         let wait = queue
-            .next_due()
+            .next_due(now_ms)
             .map_or(MAX_IDLE, |at| {
                 Duration::from_millis(u64::try_from(at - now_ms).unwrap_or(0))
             })
@@ -108,22 +108,16 @@ async fn attempt(
             meta,
             gateway.clock().now_ms(),
             "route not configured",
-        );
+        )
+        .await;
     };
-    let read = match queue.fresh_request(id) {
-        Some(request) => Ok(Ok(Some(request))),
-        None => {
-            let queue = Arc::clone(&queue);
-            tokio::task::spawn_blocking(move || queue.request(id)).await
-        }
-    };
-    let request = match read {
-        Ok(Ok(Some(request))) => request,
-        Ok(Ok(None)) => {
-            queue.remove(id);
+    let request = match queue.request(id).await {
+        Ok(Some(request)) => request,
+        Ok(None) => {
+            queue.remove(id).await;
             return;
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::error!(delivery_id = %id_text(id), error = %e, "queued delivery cannot be read");
             return retry_later(
                 &queue,
@@ -131,9 +125,9 @@ async fn attempt(
                 meta,
                 gateway.clock().now_ms(),
                 "store read failed",
-            );
+            )
+            .await;
         }
-        Err(_) => return retry_later(&queue, id, meta, gateway.clock().now_ms(), "cancelled"),
     };
     meta.attempts += 1;
     let crate::queue::Request {
@@ -150,7 +144,8 @@ async fn attempt(
             meta,
             gateway.clock().now_ms(),
             "stored request unusable",
-        );
+        )
+        .await;
     };
     let sent = generation
         .proxy()
@@ -171,11 +166,11 @@ async fn attempt(
     };
     let lag = (result == AttemptResult::Delivered)
         .then(|| Duration::from_millis(u64::try_from(now_ms - meta.received_at_ms).unwrap_or(0)));
-    queue.metrics.attempt(&meta.route, result, lag);
+    queue.metrics().attempt(&meta.route, result, lag);
     if result == AttemptResult::Delivered {
         // The common case, at debug: the request's own line already carries the id.
         tracing::debug!(route = &*meta.route, delivery_id = %id_text(id), attempt = meta.attempts, "delivered");
-        queue.delivered(id);
+        queue.delivered(id).await;
         return;
     }
     tracing::info!(
@@ -193,7 +188,7 @@ async fn attempt(
         Delivery::Durable(d) => d.retry,
         Delivery::Sync => SYNC_RETRY,
     };
-    reschedule(&queue, id, meta, now_ms, schedule, retry_after);
+    reschedule(&queue, id, meta, now_ms, schedule, retry_after).await;
 }
 
 /// The stored request's target on the route's upstream, with the delivery's id and attempt
@@ -239,7 +234,7 @@ fn backoff_ms(attempts: u32, retry: Retry, jitter: u64) -> u64 {
 }
 
 /// Schedules the next attempt, or declares the delivery dead past `give_up_after_seconds`.
-fn reschedule(
+async fn reschedule(
     queue: &Queue,
     id: Id,
     mut meta: Meta,
@@ -255,7 +250,7 @@ fn reschedule(
     if now_ms >= give_up_at {
         meta.state = State::Dead;
         meta.next_attempt_at_ms = now_ms;
-        queue.metrics.dead(&meta.route);
+        queue.metrics().dead(&meta.route);
         tracing::warn!(
             route = &*meta.route,
             delivery_id = %id_text(id),
@@ -264,7 +259,7 @@ fn reschedule(
             last_error = meta.last_error.as_deref(),
             "delivery given up: dead"
         );
-        queue.update(id, meta);
+        queue.update(id, meta).await;
         return;
     }
     let wait = match retry_after {
@@ -273,15 +268,15 @@ fn reschedule(
     };
     meta.state = State::Retrying;
     meta.next_attempt_at_ms = now_ms.saturating_add_unsigned(wait).min(give_up_at);
-    queue.update(id, meta);
+    queue.update(id, meta).await;
 }
 
 /// Puts a delivery back without counting an attempt's result, due in a second.
-fn retry_later(queue: &Queue, id: Id, mut meta: Meta, now_ms: i64, why: &str) {
+async fn retry_later(queue: &Queue, id: Id, mut meta: Meta, now_ms: i64, why: &str) {
     meta.state = State::Retrying;
     meta.last_error = Some(why.to_owned());
     meta.next_attempt_at_ms = now_ms + 1000;
-    queue.update(id, meta);
+    queue.update(id, meta).await;
 }
 
 fn jitter() -> u64 {
@@ -292,7 +287,7 @@ fn jitter() -> u64 {
 }
 
 /// Drops dead deliveries past their route's retention and replay keys past their expiry.
-fn housekeeping(queue: &Queue, generation: &Generation, now_ms: i64) {
+async fn housekeeping(queue: &Queue, generation: &Generation, now_ms: i64) {
     let retention_ms = |route: &str| {
         let seconds = match generation.config.routes.by_name(route).map(|r| r.delivery) {
             Some(Delivery::Durable(d)) => d.dead_retention_seconds,
@@ -300,17 +295,24 @@ fn housekeeping(queue: &Queue, generation: &Generation, now_ms: i64) {
         };
         i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
     };
-    drop_expired_dead(queue, &retention_ms, now_ms);
+    drop_expired_dead(queue, &retention_ms, now_ms).await;
     queue.prune_replay_keys(now_ms.div_euclid(1000));
 }
 
 /// Removes dead deliveries that died more than their route's retention before `now_ms`.
-fn drop_expired_dead(queue: &Queue, retention_ms: &dyn Fn(&str) -> i64, now_ms: i64) {
-    for (id, meta) in queue.list() {
+async fn drop_expired_dead(
+    queue: &Queue,
+    retention_ms: &(dyn Fn(&str) -> i64 + Sync),
+    now_ms: i64,
+) {
+    let Ok(all) = queue.list().await else {
+        return;
+    };
+    for (id, meta) in all {
         if meta.state == State::Dead
             && now_ms.saturating_sub(meta.next_attempt_at_ms) > retention_ms(&meta.route)
         {
-            queue.remove(id);
+            queue.remove(id).await;
         }
     }
 }
@@ -338,13 +340,14 @@ mod tests {
     #[tokio::test]
     async fn dead_deliveries_leave_once_their_retention_has_passed() {
         let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::open(crate::queue::QueueSettings {
-            store: crate::queue::StoreKind::Embedded,
-            path: dir.path().join("q.db"),
+        let queue = Queue::open(&crate::queue::QueueSettings {
+            store: crate::queue::StoreSettings::Embedded {
+                path: dir.path().join("q.db"),
+                min_free_bytes: 0,
+            },
             control_socket: dir.path().join("q.sock"),
             max_deliveries: 10,
             max_bytes: 1 << 20,
-            min_free_bytes: 0,
         })
         .unwrap();
         let request = crate::queue::Request {
@@ -362,13 +365,19 @@ mod tests {
         }
         // Two die at 10 s and 50 s; the third stays pending.
         for (id, died_at) in [(ids[0], 10_000), (ids[1], 50_000)] {
-            let mut meta = queue.meta(id).unwrap();
+            let mut meta = queue.meta(id).await.unwrap();
             meta.state = State::Dead;
             meta.next_attempt_at_ms = died_at;
-            queue.update(id, meta);
+            queue.update(id, meta).await;
         }
-        drop_expired_dead(&queue, &|_| 30_000, 60_000);
-        let left: Vec<Id> = queue.list().into_iter().map(|(id, _)| id).collect();
+        drop_expired_dead(&queue, &|_| 30_000, 60_000).await;
+        let left: Vec<Id> = queue
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         assert_eq!(
             left,
             vec![ids[1], ids[2]],

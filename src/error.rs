@@ -76,6 +76,10 @@ pub enum Rejection {
     /// The durable queue's store failed; the sender should retry (at another replica).
     #[error("queue unavailable")]
     QueueUnavailable,
+    /// The queue's Redis does not make writes durable (its settings say so), and the config
+    /// did not accept that; the sender should retry once an operator fixed it.
+    #[error("queue unsafe")]
+    QueueUnsafe,
     /// The route's rate limit is exhausted; the sender may retry after the given seconds.
     #[error("rate limited")]
     RateLimited {
@@ -191,6 +195,13 @@ impl Rejection {
                 false,
                 RetryAfter,
             ),
+            Rejection::QueueUnsafe => (
+                23,
+                S::SERVICE_UNAVAILABLE,
+                "queue_unsafe",
+                false,
+                RetryAfter,
+            ),
         };
         Row {
             index,
@@ -232,7 +243,7 @@ impl Rejection {
     }
 
     /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
-    pub const ALL: [Rejection; 23] = [
+    pub const ALL: [Rejection; 24] = [
         Rejection::NoRoute,
         Rejection::MethodNotAllowed,
         Rejection::SignatureMissing,
@@ -258,6 +269,7 @@ impl Rejection {
         Rejection::Overloaded,
         Rejection::QueueFull,
         Rejection::QueueUnavailable,
+        Rejection::QueueUnsafe,
     ];
 
     /// The JSON body sent to the client.
@@ -278,6 +290,7 @@ mod tests {
             (Rejection::Overloaded, 503),
             (Rejection::QueueFull, 503),
             (Rejection::QueueUnavailable, 503),
+            (Rejection::QueueUnsafe, 503),
             (Rejection::MethodNotAllowed, 405),
             (Rejection::SignatureMissing, 401),
             (Rejection::SignatureMalformed, 401),

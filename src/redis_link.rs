@@ -27,9 +27,8 @@ pub enum LinkError {
 }
 
 /// A check run on each new connection before it serves any command.
-pub type OnConnect = Box<
-    dyn Fn(MultiplexedConnection) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
->;
+pub type OnConnect =
+    Box<dyn Fn(MultiplexedConnection) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// A Redis client and its one live connection.
 pub struct Link {
@@ -138,6 +137,23 @@ impl Link {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some((number, connection.clone()));
         Ok((number, connection, true))
+    }
+
+    /// Makes sure a connection is up (running the connect check on a new one).
+    ///
+    /// # Errors
+    /// When Redis cannot be reached within the timeout.
+    pub async fn ready(&self) -> Result<(), LinkError> {
+        self.connection_now().await.map(|_| ())
+    }
+
+    /// The live connection, made now if there is none.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached within the timeout.
+    pub async fn connection_now(&self) -> Result<MultiplexedConnection, LinkError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        Ok(self.connection(deadline).await?.1)
     }
 
     /// Runs one command (or a pipeline) within the timeout. A connection found dead is

@@ -151,7 +151,19 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
     if let Some(q) = &config.queue {
         out.push_str(&format!(
             "  queue: {} (at most {} deliveries, {} body bytes), control socket {}\n",
-            q.path.display(),
+            match &q.store {
+                crate::queue::StoreSettings::Embedded { path, .. } => path.display().to_string(),
+                crate::queue::StoreSettings::Redis(r) => format!(
+                    "redis, keys under {:?}, claim after {} s{}",
+                    r.key_prefix,
+                    r.claim_after.as_secs(),
+                    if r.allow_weak_durability {
+                        ", weak durability allowed"
+                    } else {
+                        ""
+                    }
+                ),
+            },
             q.max_deliveries,
             q.max_bytes,
             q.control_socket.display()

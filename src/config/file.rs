@@ -125,6 +125,13 @@ pub(crate) struct QueueFile {
     pub(crate) max_deliveries: Option<Spanned<u64>>,
     pub(crate) max_bytes: Option<Spanned<u64>>,
     pub(crate) min_free_bytes: Option<Spanned<u64>>,
+    pub(crate) redis_url: Option<Spanned<String>>,
+    pub(crate) redis_ca_file: Option<Spanned<String>>,
+    pub(crate) key_prefix: Option<Spanned<String>>,
+    pub(crate) timeout_ms: Option<Spanned<u64>>,
+    pub(crate) claim_after_seconds: Option<Spanned<u64>>,
+    pub(crate) allow_weak_durability: Option<Spanned<bool>>,
+    pub(crate) replica_wait_ms: Option<Spanned<u64>>,
 }
 
 /// How a durable route hands deliveries to the app.

@@ -433,7 +433,7 @@ fn durable_delivery_is_validated_where_it_is_written() {
     .unwrap();
     let queue = config.queue.as_ref().unwrap();
     assert_eq!(
-        (queue.path.as_path(), queue.max_deliveries),
+        (queue.path().unwrap(), queue.max_deliveries),
         (Path::new("./q/queue.db"), 10)
     );
     let route = config.routes.by_name("orders").unwrap();

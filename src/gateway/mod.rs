@@ -185,18 +185,21 @@ impl Gateway {
     ///
     /// # Errors
     /// Why not, for the `/readyz` body.
-    pub async fn readiness(&self) -> Result<(), &'static str> {
+    pub async fn readiness(&self) -> Result<(), std::borrow::Cow<'static, str>> {
         if self.draining.load(Ordering::Acquire) {
-            return Err("draining");
+            return Err("draining".into());
         }
         if !self.listening.load(Ordering::Acquire) {
-            return Err("not listening yet");
+            return Err("not listening yet".into());
         }
         if let Some(queue) = &self.queue {
             queue.readiness()?;
         }
         let store = Arc::clone(&self.active().store);
-        store.ping().await.map_err(|_| "replay store unreachable")
+        store
+            .ping()
+            .await
+            .map_err(|_| "replay store unreachable".into())
     }
 
     /// Handles one request; never fails, every outcome is a response.

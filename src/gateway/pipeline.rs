@@ -326,5 +326,6 @@ async fn enqueue(
         Ok(Accepted::Duplicate) => Err(Rejection::Replayed),
         Err(Refused::Full) => Err(Rejection::QueueFull),
         Err(Refused::Failed) => Err(Rejection::QueueUnavailable),
+        Err(Refused::Unsafe) => Err(Rejection::QueueUnsafe),
     }
 }

@@ -63,7 +63,7 @@ impl Default for QueueMetrics {
 }
 
 /// The queue's gauges at scrape time.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct QueueGauges {
     /// (route, state label, deliveries).
     pub deliveries: Vec<(String, &'static str, u64)>,

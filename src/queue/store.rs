@@ -21,7 +21,7 @@ use crate::replay::Key;
 /// Why the store failed. After a failed commit the store is not used again (see `Queue`).
 #[derive(Debug, thiserror::Error)]
 #[error("queue store: {0}")]
-pub struct StoreFailed(String);
+pub struct StoreFailed(pub(crate) String);
 
 impl<E: Into<redb::Error>> From<E> for StoreFailed {
     fn from(e: E) -> StoreFailed {

@@ -14,8 +14,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::chunk::Book;
+use super::embedded::{Job, MAX_BATCH, Msg, Shared};
 use super::store::{Inserted, Op, Store};
-use super::{Job, MAX_BATCH, Msg, Shared};
 use crate::metrics::QueueMetrics;
 
 /// How long changes that need no fsync wait for company.

@@ -4,8 +4,11 @@ use std::num::NonZeroU32;
 
 use serde_saphyr::Spanned;
 
+use std::time::Duration;
+
 use crate::queue::{
-    DEFAULT_MAX_BYTES, DEFAULT_MAX_DELIVERIES, DEFAULT_MIN_FREE_BYTES, QueueSettings,
+    DEFAULT_CLAIM_AFTER_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_DELIVERIES, DEFAULT_MIN_FREE_BYTES,
+    DEFAULT_QUEUE_KEY_PREFIX, QueueSettings, RedisQueueSettings, StoreKind, StoreSettings,
 };
 use crate::route::{Delivery, Durable, Mode, Retry};
 
@@ -19,8 +22,52 @@ impl Validator<'_> {
     pub(super) fn queue(
         &mut self,
         raw: &Option<Spanned<file::QueueFile>>,
+        upstream_timeout: std::time::Duration,
     ) -> Option<QueueSettings> {
+        let at = raw.as_ref()?.referenced;
         let raw = &raw.as_ref()?.value;
+        let kind = raw.store.as_ref().map(|s| s.value).unwrap_or_default();
+        let embedded_only = [
+            ("path", raw.path.as_ref().map(|v| v.referenced)),
+            (
+                "min_free_bytes",
+                raw.min_free_bytes.as_ref().map(|v| v.referenced),
+            ),
+        ];
+        let redis_only = [
+            ("redis_url", raw.redis_url.as_ref().map(|v| v.referenced)),
+            (
+                "redis_ca_file",
+                raw.redis_ca_file.as_ref().map(|v| v.referenced),
+            ),
+            ("key_prefix", raw.key_prefix.as_ref().map(|v| v.referenced)),
+            ("timeout_ms", raw.timeout_ms.as_ref().map(|v| v.referenced)),
+            (
+                "claim_after_seconds",
+                raw.claim_after_seconds.as_ref().map(|v| v.referenced),
+            ),
+            (
+                "allow_weak_durability",
+                raw.allow_weak_durability.as_ref().map(|v| v.referenced),
+            ),
+            (
+                "replica_wait_ms",
+                raw.replica_wait_ms.as_ref().map(|v| v.referenced),
+            ),
+        ];
+        let (foreign, other) = match kind {
+            StoreKind::Embedded => (&redis_only[..], "redis"),
+            StoreKind::Redis => (&embedded_only[..], "embedded"),
+        };
+        for (field, location) in foreign {
+            if let Some(location) = location {
+                self.problem(
+                    Some(*location),
+                    format!("queue.{field}"),
+                    format!("applies to `store: {other}` only"),
+                );
+            }
+        }
         let path = raw.path.as_ref().map_or("queue.db", |p| p.value.as_str());
         if path.is_empty()
             && let Some(p) = &raw.path
@@ -31,9 +78,20 @@ impl Validator<'_> {
             || self.base.join(format!("{path}.sock")),
             |s| self.base.join(&s.value),
         );
+        let store = match kind {
+            StoreKind::Embedded => StoreSettings::Embedded {
+                path: self.base.join(path),
+                min_free_bytes: raw
+                    .min_free_bytes
+                    .as_ref()
+                    .map_or(DEFAULT_MIN_FREE_BYTES, |m| m.value),
+            },
+            StoreKind::Redis => {
+                StoreSettings::Redis(self.redis_queue(raw, at, upstream_timeout)?)
+            }
+        };
         Some(QueueSettings {
-            store: raw.store.as_ref().map(|s| s.value).unwrap_or_default(),
-            path: self.base.join(path),
+            store,
             control_socket,
             max_deliveries: self.positive(
                 &raw.max_deliveries,
@@ -41,19 +99,68 @@ impl Validator<'_> {
                 DEFAULT_MAX_DELIVERIES,
             ),
             max_bytes: self.positive(&raw.max_bytes, "queue.max_bytes", DEFAULT_MAX_BYTES),
-            min_free_bytes: raw
-                .min_free_bytes
-                .as_ref()
-                .map_or(DEFAULT_MIN_FREE_BYTES, |m| m.value),
         })
     }
 
-    /// A route's delivery policy; `queued` says whether the config has a `queue:` block.
+    fn redis_queue(
+        &mut self,
+        raw: &file::QueueFile,
+        at: serde_saphyr::Location,
+        upstream_timeout: std::time::Duration,
+    ) -> Option<RedisQueueSettings> {
+        let Some(url) = &raw.redis_url else {
+            self.problem(
+                Some(at),
+                "queue.redis_url",
+                "`store: redis` needs a redis_url",
+            );
+            return None;
+        };
+        let (url, ca_pem) = self.redis_url(url, raw.redis_ca_file.as_ref(), "queue")?;
+        let timeout_ms = self.positive(&raw.timeout_ms, "queue.timeout_ms", 1000);
+        // By default, longer than any attempt can run.
+        let default_claim = DEFAULT_CLAIM_AFTER_SECONDS.max(upstream_timeout.as_secs() + 10);
+        let claim_after = self.positive(
+            &raw.claim_after_seconds,
+            "queue.claim_after_seconds",
+            default_claim,
+        );
+        // An attempt still running must never look abandoned to another replica.
+        if Duration::from_secs(claim_after) <= upstream_timeout
+            && let Some(c) = &raw.claim_after_seconds
+        {
+            self.problem(
+                Some(c.referenced),
+                "queue.claim_after_seconds",
+                format!(
+                    "must be longer than timeouts.upstream_seconds ({} s), or another replica claims attempts still running",
+                    upstream_timeout.as_secs()
+                ),
+            );
+        }
+        Some(RedisQueueSettings {
+            url,
+            ca_pem,
+            key_prefix: raw
+                .key_prefix
+                .as_ref()
+                .map_or_else(|| DEFAULT_QUEUE_KEY_PREFIX.to_owned(), |p| p.value.clone()),
+            timeout: Duration::from_millis(timeout_ms),
+            claim_after: Duration::from_secs(claim_after),
+            allow_weak_durability: raw.allow_weak_durability.as_ref().is_some_and(|a| a.value),
+            replica_wait: raw
+                .replica_wait_ms
+                .as_ref()
+                .map(|ms| Duration::from_millis(ms.value.max(1))),
+        })
+    }
+
+    /// A route's delivery policy; `queue` is the config's `queue:` block, if any.
     pub(super) fn delivery(
         &mut self,
         route: &file::RouteFile,
         key: &str,
-        queued: bool,
+        queue: Option<&QueueSettings>,
     ) -> Delivery {
         let Some(raw) = &route.delivery else {
             return Delivery::Sync;
@@ -70,7 +177,16 @@ impl Validator<'_> {
                 "a route in mode: observe forwards what it would reject; durable delivery takes responsibility for what verified, so a route may have one or the other",
             );
         }
-        if !queued {
+        if raw.ordering == crate::route::Ordering::Route
+            && queue.is_some_and(|q| matches!(q.store, StoreSettings::Redis(_)))
+        {
+            self.problem(
+                Some(at),
+                format!("{key}.delivery.ordering"),
+                "`ordering: route` needs the embedded queue store; with `store: redis` replicas deliver in parallel, in any order",
+            );
+        }
+        if queue.is_none() {
             self.problem(
                 Some(at),
                 format!("{key}.delivery"),

@@ -102,7 +102,6 @@ impl Validator<'_> {
                 .ok()
         });
         let replay = self.replay(&raw.replay);
-        let queue = self.queue(&raw.queue);
         let max_connections = self.positive(
             &raw.max_connections,
             "max_connections",
@@ -130,6 +129,7 @@ impl Validator<'_> {
                 30,
             ),
         };
+        let queue = self.queue(&raw.queue, timeouts.upstream);
         if raw.routes.value.is_empty() {
             self.problem(
                 Some(raw.routes.referenced),
@@ -179,7 +179,7 @@ impl Validator<'_> {
                         format!("{label} is already claimed by the route at line {line}"),
                     );
                 }
-                let delivery = self.delivery(route, &key, queue.is_some());
+                let delivery = self.delivery(route, &key, queue.as_ref());
                 if let Some(mut route) = self.route(route, &key, path, upstream.as_ref(), max_body)
                 {
                     route.delivery = delivery;

@@ -118,30 +118,16 @@ impl Validator<'_> {
                 return None;
             }
             (StoreKind::Redis, Some(url)) => {
-                let resolved = secrets::resolve(&url.value, self.env, self.base)
-                    .map_err(|e| self.problem(Some(url.referenced), "replay.redis_url", e))
-                    .ok()?;
-                let text = String::from_utf8(resolved.expose().to_vec()).ok();
-                // The URL may hold a password: the message never quotes it.
-                match text.filter(|t| redis::Client::open(t.as_str()).is_ok()) {
-                    Some(url) => Some(RedisSettings {
-                        ca_pem: self.redis_ca(raw.redis_ca_file.as_ref(), &url),
-                        url,
-                        key_prefix: raw.key_prefix.as_ref().map_or_else(
-                            || DEFAULT_REDIS_KEY_PREFIX.to_owned(),
-                            |p| p.value.clone(),
-                        ),
-                        timeout: Duration::from_millis(timeout_ms),
-                    }),
-                    None => {
-                        self.problem(
-                            Some(url.referenced),
-                            "replay.redis_url",
-                            "is not a URL such as redis://127.0.0.1:6379/0",
-                        );
-                        return None;
-                    }
-                }
+                let (url, ca_pem) = self.redis_url(url, raw.redis_ca_file.as_ref(), "replay")?;
+                Some(RedisSettings {
+                    ca_pem,
+                    url,
+                    key_prefix: raw
+                        .key_prefix
+                        .as_ref()
+                        .map_or_else(|| DEFAULT_REDIS_KEY_PREFIX.to_owned(), |p| p.value.clone()),
+                    timeout: Duration::from_millis(timeout_ms),
+                })
             }
         };
         Some(match redis {
@@ -154,14 +140,50 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    /// The CA certificates `replay.redis_ca_file` names, read now so a missing or empty file
+    /// `<block>.redis_url` resolved (it may come from env or a file), and the CA certificates
+    /// `<block>.redis_ca_file` names.
+    pub(super) fn redis_url(
+        &mut self,
+        url: &Spanned<String>,
+        ca_file: Option<&Spanned<String>>,
+        block: &str,
+    ) -> Option<(String, Option<Vec<u8>>)> {
+        let field = format!("{block}.redis_url");
+        let resolved = secrets::resolve(&url.value, self.env, self.base)
+            .map_err(|e| self.problem(Some(url.referenced), &field, e))
+            .ok()?;
+        let text = String::from_utf8(resolved.expose().to_vec()).ok();
+        // The URL may hold a password: the message never quotes it.
+        match text.filter(|t| redis::Client::open(t.as_str()).is_ok()) {
+            Some(text) => {
+                let ca = self.redis_ca(ca_file, &text, block);
+                Some((text, ca))
+            }
+            None => {
+                self.problem(
+                    Some(url.referenced),
+                    field,
+                    "is not a URL such as redis://127.0.0.1:6379/0",
+                );
+                None
+            }
+        }
+    }
+
+    /// The CA certificates `<block>.redis_ca_file` names, read now so a missing or empty file
     /// stops `check` rather than the first delivery.
-    fn redis_ca(&mut self, file: Option<&Spanned<String>>, url: &str) -> Option<Vec<u8>> {
+    fn redis_ca(
+        &mut self,
+        file: Option<&Spanned<String>>,
+        url: &str,
+        block: &str,
+    ) -> Option<Vec<u8>> {
         let file = file?;
+        let field = format!("{block}.redis_ca_file");
         if !url.starts_with("rediss://") {
             self.problem(
                 Some(file.referenced),
-                "replay.redis_ca_file",
+                &field,
                 "applies to rediss:// URLs only (the redis_url does not use TLS)",
             );
             return None;
@@ -170,7 +192,7 @@ impl Validator<'_> {
         let pem = crate::tls::certificates(&path).and_then(|_| {
             std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
         });
-        pem.map_err(|e| self.problem(Some(file.referenced), "replay.redis_ca_file", e))
+        pem.map_err(|e| self.problem(Some(file.referenced), field, e))
             .ok()
     }
 }

@@ -97,14 +97,24 @@ impl Disk {
     }
 }
 
-fn settings() -> QueueSettings {
-    QueueSettings {
-        store: StoreKind::Embedded,
-        path: "unused".into(),
-        control_socket: "unused.sock".into(),
+struct Limits {
+    max_deliveries: u64,
+    max_bytes: u64,
+}
+
+fn settings() -> Limits {
+    Limits {
         max_deliveries: 1_000_000,
         max_bytes: 1 << 30,
-        min_free_bytes: 0,
+    }
+}
+
+type Queue = Embedded;
+
+impl Embedded {
+    fn on(store: Store, limits: Limits) -> Result<Arc<Embedded>, StoreFailed> {
+        let limits = (limits.max_deliveries, limits.max_bytes);
+        Embedded::start(store, "unused".into(), 0, limits).map(Arc::new)
     }
 }
 
@@ -132,7 +142,7 @@ async fn every_acknowledged_delivery_survives_power_loss_at_any_moment() {
     let mut seed = 0x5eed_u64;
     for round in 0..20 {
         let disk = Disk::default();
-        let queue = Queue::start(Store::with_backend(disk.clone()).unwrap(), settings()).unwrap();
+        let queue = Queue::on(Store::with_backend(disk.clone()).unwrap(), settings()).unwrap();
         let acked = Arc::new(Mutex::new(Vec::new()));
         let mut senders = Vec::new();
         for sender in 0..8u32 {
@@ -188,7 +198,7 @@ async fn every_acknowledged_delivery_survives_power_loss_at_any_moment() {
 #[tokio::test]
 async fn a_replay_key_makes_a_duplicate_until_it_expires_and_survives_a_reopen() {
     let disk = Disk::default();
-    let queue = Queue::start(Store::with_backend(disk.clone()).unwrap(), settings()).unwrap();
+    let queue = Queue::on(Store::with_backend(disk.clone()).unwrap(), settings()).unwrap();
     let key = [7u8; 16];
     let now = 1_800_000_000_000;
     let first = queue
@@ -200,7 +210,7 @@ async fn a_replay_key_makes_a_duplicate_until_it_expires_and_survives_a_reopen()
         .await;
     assert_eq!(again, Ok(Accepted::Duplicate));
     // After a crash (everything acknowledged is synced) the key still holds.
-    let reopened = Queue::start(
+    let reopened = Queue::on(
         Store::with_backend(disk.crash(|_| false)).unwrap(),
         settings(),
     )
@@ -226,7 +236,7 @@ async fn a_replay_key_makes_a_duplicate_until_it_expires_and_survives_a_reopen()
 async fn past_max_deliveries_or_max_bytes_the_queue_refuses_and_recovers() {
     let mut limits = settings();
     limits.max_deliveries = 2;
-    let queue = Queue::start(Store::with_backend(Disk::default()).unwrap(), limits).unwrap();
+    let queue = Queue::on(Store::with_backend(Disk::default()).unwrap(), limits).unwrap();
     let mut ids = Vec::new();
     for n in 0..2 {
         match queue.accept("r", request(n), None, 1).await {
@@ -248,7 +258,7 @@ async fn past_max_deliveries_or_max_bytes_the_queue_refuses_and_recovers() {
 
     let mut small = settings();
     small.max_bytes = 150;
-    let queue = Queue::start(Store::with_backend(Disk::default()).unwrap(), small).unwrap();
+    let queue = Queue::on(Store::with_backend(Disk::default()).unwrap(), small).unwrap();
     assert!(matches!(
         queue.accept("r", request(1), None, 1).await,
         Ok(Accepted::Queued(_))
@@ -262,7 +272,7 @@ async fn past_max_deliveries_or_max_bytes_the_queue_refuses_and_recovers() {
 #[tokio::test]
 async fn a_failed_fsync_refuses_the_delivery_and_everything_after_it() {
     let disk = Disk::default();
-    let queue = Queue::start(Store::with_backend(disk.clone()).unwrap(), settings()).unwrap();
+    let queue = Queue::on(Store::with_backend(disk.clone()).unwrap(), settings()).unwrap();
     assert!(matches!(
         queue.accept("r", request(1), None, 1).await,
         Ok(Accepted::Queued(_))
@@ -291,7 +301,7 @@ async fn a_failed_fsync_refuses_the_delivery_and_everything_after_it() {
 async fn concurrent_senders_cannot_overshoot_max_deliveries() {
     let mut limits = settings();
     limits.max_deliveries = 5;
-    let queue = Queue::start(Store::with_backend(Disk::default()).unwrap(), limits).unwrap();
+    let queue = Queue::on(Store::with_backend(Disk::default()).unwrap(), limits).unwrap();
     let tasks: Vec<_> = (0..20)
         .map(|n| {
             let queue = Arc::clone(&queue);

@@ -1,0 +1,597 @@
+//! The queue in Redis, shared by every replica: any replica delivers what another accepted,
+//! and an attempt a dead replica left unfinished is claimed by another after
+//! `claim_after_seconds`. [`scripts`] says how the keys are laid out.
+//!
+//! Durability is Redis's, so it is checked: Redis's settings are read on each new connection
+//! and about once a second ([`health`]); while they are weaker than an fsynced append-only
+//! file, durable routes answer 503 `queue_unsafe` unless the config opted in.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use super::index::Policy;
+use super::record::{Id, Meta, Request, State, id_text, parse_id};
+use super::settings::RedisQueueSettings;
+use super::store::StoreFailed;
+use super::{Accepted, Refused};
+use crate::metrics::{QueueGauges, QueueMetrics};
+use crate::redis_link::{Link, LinkError};
+use crate::replay::Key;
+use health::Durability;
+
+mod health;
+mod rows;
+mod scripts;
+
+/// How often, at most, the deliverer looks for work other replicas scheduled.
+pub(crate) const POLL_MS: i64 = 250;
+
+/// What the last look at Redis found, shared with the check each new connection runs.
+#[derive(Debug)]
+struct Health {
+    durability: Durability,
+    /// The verdict last logged, so a change is logged once.
+    logged: Option<Durability>,
+    reachable: Result<(), String>,
+    used_memory: u64,
+    maxmemory: u64,
+    deliveries: u64,
+    bytes: u64,
+    gauges: QueueGauges,
+}
+
+/// The Redis store.
+pub struct RedisQueue {
+    link: Link,
+    settings: RedisQueueSettings,
+    max_deliveries: u64,
+    max_bytes: u64,
+    /// This process's name in the consumer group.
+    consumer: String,
+    sequence: AtomicU64,
+    wake: Notify,
+    /// Deliveries this process took, with their route and stream entry.
+    taken: Mutex<HashMap<Id, (String, String)>>,
+    in_flight: Mutex<HashMap<String, u32>>,
+    health: Arc<Mutex<Health>>,
+    metrics: QueueMetrics,
+    weak_writes: AtomicU64,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue")
+            .field("settings", &self.settings)
+            .field("consumer", &self.consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RedisQueue {
+    /// A queue in the Redis `settings` name, holding at most `limits` (deliveries, bytes).
+    /// Connects lazily.
+    ///
+    /// # Errors
+    /// When the URL does not parse.
+    pub fn new(settings: &RedisQueueSettings, limits: (u64, u64)) -> Result<Self, StoreFailed> {
+        let health = Arc::new(Mutex::new(Health {
+            durability: Durability::Unknown,
+            logged: None,
+            reachable: Err("not checked yet".to_owned()),
+            used_memory: 0,
+            maxmemory: 0,
+            deliveries: 0,
+            bytes: 0,
+            gauges: QueueGauges::default(),
+        }));
+        let allow = settings.allow_weak_durability;
+        let shared = Arc::clone(&health);
+        let link = Link::new(&settings.url, settings.ca_pem.as_deref(), settings.timeout)
+            .map_err(|e| StoreFailed(e.to_string()))?
+            .on_connect(Box::new(move |mut connection| {
+                let health = Arc::clone(&shared);
+                Box::pin(async move {
+                    let (durability, _) = inspect(&mut connection).await;
+                    record(&health, durability, allow);
+                })
+            }));
+        Ok(RedisQueue {
+            link,
+            settings: settings.clone(),
+            max_deliveries: limits.0,
+            max_bytes: limits.1,
+            consumer: format!("hookgate-{:016x}", super::sequence_seed()),
+            sequence: AtomicU64::new(super::sequence_seed()),
+            wake: Notify::new(),
+            taken: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            health,
+            metrics: QueueMetrics::default(),
+            weak_writes: AtomicU64::new(0),
+        })
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.settings.key_prefix)
+    }
+
+    fn delivery_key(&self, id: Id) -> String {
+        self.key(&format!("d:{}", id_text(id)))
+    }
+
+    /// The queue's own series.
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
+    }
+
+    /// Woken when this replica stored a delivery.
+    pub fn wake(&self) -> &Notify {
+        &self.wake
+    }
+
+    /// Stores a verified delivery and its replay key in one script, then (per Redis's
+    /// settings) waits for the append-only file's fsync or a replica.
+    ///
+    /// # Errors
+    /// Full, unreachable (`Failed`), or not durable (`Unsafe`).
+    pub async fn accept(
+        &self,
+        route: &str,
+        request: Request,
+        replay: Option<(Key, i64)>,
+        now_ms: i64,
+    ) -> Result<Accepted, Refused> {
+        // Connecting (again) reads Redis's settings before this write relies on them.
+        self.link.ready().await.map_err(|_| Refused::Failed)?;
+        let size = request.body.len() as u64;
+        let waitaof = {
+            let health = lock(&self.health);
+            if health::near_maxmemory(health.used_memory, health.maxmemory, size) {
+                return Err(Refused::Full);
+            }
+            match &health.durability {
+                Durability::Durable { waitaof } => *waitaof,
+                _ if self.settings.allow_weak_durability => {
+                    self.weak_writes.fetch_add(1, AtomicOrdering::Relaxed);
+                    false
+                }
+                _ => return Err(Refused::Unsafe),
+            }
+        };
+        let id = super::new_id(now_ms, self.sequence.fetch_add(1, AtomicOrdering::Relaxed));
+        let now = now_ms.div_euclid(1000);
+        let (replay_key, ttl) = match replay {
+            Some((key, expires_at)) => (
+                self.key(&format!("r:{}", hex::encode(key))),
+                expires_at.saturating_sub(now).max(1),
+            ),
+            None => (self.key("stats"), 0),
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(scripts::ACCEPT)
+            .arg(6)
+            .arg(self.key("stats"))
+            .arg(self.key("routes"))
+            .arg(self.key(&format!("s:{route}")))
+            .arg(self.key(&format!("ids:{route}")))
+            .arg(self.delivery_key(id))
+            .arg(replay_key)
+            .arg(id_text(id))
+            .arg(route)
+            .arg(request.encode())
+            .arg(size)
+            .arg(now_ms)
+            .arg(self.max_deliveries)
+            .arg(self.max_bytes)
+            .arg(ttl);
+        let wait_ms = u64::try_from(self.link.timeout().as_millis()).unwrap_or(u64::MAX);
+        if waitaof {
+            pipe.cmd("WAITAOF").arg(1).arg(0).arg(wait_ms);
+        }
+        if let Some(replica) = self.settings.replica_wait {
+            pipe.cmd("WAIT")
+                .arg(1)
+                .arg(u64::try_from(replica.as_millis()).unwrap_or(u64::MAX));
+        }
+        let started = Instant::now();
+        let answer: Vec<redis::Value> = self.link.run(&pipe).await.map_err(|e| match e {
+            LinkError::Refused(why) if why.starts_with("OOM") => Refused::Full,
+            e => {
+                tracing::warn!(error = %e, "queue store (redis) did not take a delivery");
+                Refused::Failed
+            }
+        })?;
+        self.metrics.commit(started.elapsed());
+        let number = |i: usize| {
+            answer
+                .get(i)
+                .and_then(|v| redis::from_redis_value::<Vec<i64>>(v.clone()).ok())
+        };
+        match answer.first().cloned().map(redis::from_redis_value::<i64>) {
+            Some(Ok(1)) => {}
+            Some(Ok(0)) => return Ok(Accepted::Duplicate),
+            Some(Ok(_)) => return Err(Refused::Full),
+            _ => return Err(Refused::Failed),
+        }
+        let mut next = 1;
+        if waitaof {
+            if number(next).and_then(|n| n.first().copied()).unwrap_or(0) < 1 {
+                tracing::error!(delivery_id = %id_text(id), "redis did not confirm the append-only file's fsync in time; the sender hears 503 and its retry is a duplicate of the stored delivery");
+                return Err(Refused::Failed);
+            }
+            next += 1;
+        }
+        if self.settings.replica_wait.is_some() {
+            let replicas = answer
+                .get(next)
+                .and_then(|v| redis::from_redis_value::<i64>(v.clone()).ok());
+            if replicas.unwrap_or(0) < 1 {
+                tracing::error!(delivery_id = %id_text(id), "no redis replica confirmed the delivery in time; the sender hears 503 and its retry is a duplicate of the stored delivery");
+                return Err(Refused::Failed);
+            }
+        }
+        self.wake.notify_one();
+        Ok(Accepted::Queued(id))
+    }
+
+    /// Takes what is due on each route with a free slot here, marking it in flight.
+    pub async fn take_due(
+        &self,
+        now_ms: i64,
+        policy: &(dyn Fn(&str) -> Policy + Sync),
+    ) -> Vec<(Id, Meta)> {
+        let mut smembers = redis::cmd("SMEMBERS");
+        smembers.arg(self.key("routes"));
+        let Ok(routes) = self.link.run::<Vec<String>>(&smembers).await else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for route in routes {
+            let Some((concurrency, _)) = policy(&route) else {
+                continue;
+            };
+            let busy = lock(&self.in_flight).get(&route).copied().unwrap_or(0);
+            let free = concurrency.saturating_sub(busy);
+            if free == 0 {
+                continue;
+            }
+            let mut take = redis::cmd("EVAL");
+            take.arg(scripts::TAKE)
+                .arg(3)
+                .arg(self.key(&format!("s:{route}")))
+                .arg(self.key(&format!("due:{route}")))
+                .arg(self.key("stats"))
+                .arg(&self.consumer)
+                .arg(now_ms)
+                .arg(free)
+                .arg(u64::try_from(self.settings.claim_after.as_millis()).unwrap_or(u64::MAX))
+                .arg(&route)
+                .arg(self.key("d:"));
+            let rows: Vec<Vec<String>> = match self.link.run(&take).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(route, error = %e, "cannot take due deliveries from redis");
+                    continue;
+                }
+            };
+            for row in rows {
+                let [entry, id, rest @ ..] = row.as_slice() else {
+                    continue;
+                };
+                let mut values = vec![Some(route.clone())];
+                values.extend(rest.iter().cloned().map(Some));
+                let (Some(id), Some(mut meta)) = (parse_id(id), rows::meta(&values)) else {
+                    continue;
+                };
+                meta.state = State::InFlight;
+                lock(&self.taken).insert(id, (route.clone(), entry.clone()));
+                *lock(&self.in_flight).entry(route.clone()).or_default() += 1;
+                out.push((id, meta));
+            }
+        }
+        out
+    }
+
+    /// Forgets that this process took `id`: its (route, entry), if it did.
+    fn untake(&self, id: Id) -> Option<(String, String)> {
+        let taken = lock(&self.taken).remove(&id)?;
+        if let Some(n) = lock(&self.in_flight).get_mut(&taken.0) {
+            *n = n.saturating_sub(1);
+        }
+        Some(taken)
+    }
+
+    async fn finish(&self, id: Id, route: &str, entry: &str) -> Result<bool, LinkError> {
+        let mut finish = redis::cmd("EVAL");
+        finish
+            .arg(scripts::FINISH)
+            .arg(4)
+            .arg(self.key(&format!("s:{route}")))
+            .arg(self.delivery_key(id))
+            .arg(self.key(&format!("ids:{route}")))
+            .arg(self.key("stats"))
+            .arg(entry)
+            .arg(id_text(id))
+            .arg(route);
+        Ok(self.link.run::<i64>(&finish).await? == 1)
+    }
+
+    /// A taken delivery reached the app. Should Redis not hear of it, the attempt stays
+    /// pending and is delivered again after `claim_after_seconds`: at least once.
+    pub async fn delivered(&self, id: Id) {
+        let Some((route, entry)) = self.untake(id) else {
+            return;
+        };
+        if let Err(e) = self.finish(id, &route, &entry).await {
+            tracing::warn!(delivery_id = %id_text(id), error = %e, "redis did not record a delivery; it may be delivered again");
+        }
+    }
+
+    /// Records an attempt's outcome (a delivery this process took) or a redrive.
+    pub async fn update(&self, id: Id, meta: Meta) {
+        let entry = self.untake(id).map(|(_, entry)| entry).unwrap_or_default();
+        let [route, state, next, status, error, redriven] = rows::outcome(&meta);
+        let mut reschedule = redis::cmd("EVAL");
+        reschedule
+            .arg(scripts::RESCHEDULE)
+            .arg(4)
+            .arg(self.key(&format!("s:{route}")))
+            .arg(self.delivery_key(id))
+            .arg(self.key(&format!("due:{route}")))
+            .arg(self.key("stats"))
+            .arg(entry)
+            .arg(id_text(id))
+            .arg(route)
+            .arg(state)
+            .arg(next)
+            .arg(status)
+            .arg(error)
+            .arg(redriven);
+        if let Err(e) = self.link.run::<i64>(&reschedule).await {
+            tracing::warn!(delivery_id = %id_text(id), error = %e, "redis did not record an attempt's outcome; the attempt is claimed again later");
+        }
+    }
+
+    /// Removes a delivery (not one another process has in flight).
+    pub async fn remove(&self, id: Id) -> Option<Meta> {
+        let meta = self.meta(id).await?;
+        let entry = self.untake(id).map(|(_, entry)| entry).unwrap_or_default();
+        match self.finish(id, &meta.route, &entry).await {
+            Ok(true) => Some(meta),
+            _ => None,
+        }
+    }
+
+    /// A delivery's metadata.
+    pub async fn meta(&self, id: Id) -> Option<Meta> {
+        let mut hmget = redis::cmd("HMGET");
+        hmget.arg(self.delivery_key(id)).arg(&rows::FIELDS[..]);
+        let values: Vec<Option<String>> = self.link.run(&hmget).await.ok()?;
+        rows::meta(&values)
+    }
+
+    /// A delivery's stored request.
+    ///
+    /// # Errors
+    /// When Redis cannot be read or holds bytes hookgate did not write.
+    pub async fn request(&self, id: Id) -> Result<Option<Request>, String> {
+        let mut hget = redis::cmd("HGET");
+        hget.arg(self.delivery_key(id)).arg("request");
+        let bytes: Option<Vec<u8>> = self.link.run(&hget).await.map_err(|e| e.to_string())?;
+        bytes
+            .map(|b| Request::decode(&b).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    /// Every delivery, per route in arrival order.
+    ///
+    /// # Errors
+    /// When Redis cannot be read.
+    pub async fn list(&self) -> Result<Vec<(Id, Meta)>, String> {
+        let fail = |e: LinkError| e.to_string();
+        let mut smembers = redis::cmd("SMEMBERS");
+        smembers.arg(self.key("routes"));
+        let mut routes: Vec<String> = self.link.run(&smembers).await.map_err(fail)?;
+        routes.sort();
+        let mut out = Vec::new();
+        for route in routes {
+            let mut zrange = redis::cmd("ZRANGE");
+            zrange.arg(self.key(&format!("ids:{route}"))).arg(0).arg(-1);
+            let ids: Vec<String> = self.link.run(&zrange).await.map_err(fail)?;
+            for chunk in ids.chunks(256) {
+                let mut pipe = redis::pipe();
+                for id in chunk {
+                    pipe.cmd("HMGET")
+                        .arg(self.key(&format!("d:{id}")))
+                        .arg(&rows::FIELDS[..]);
+                }
+                let metas: Vec<Vec<Option<String>>> = self.link.run(&pipe).await.map_err(fail)?;
+                for (id, values) in chunk.iter().zip(metas) {
+                    if let (Some(id), Some(meta)) = (parse_id(id), rows::meta(&values)) {
+                        out.push((id, meta));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Reads Redis's persistence settings and version, and its memory use and bound.
+async fn inspect(
+    connection: &mut redis::aio::MultiplexedConnection,
+) -> (Durability, Option<(u64, u64)>) {
+    let mut config = redis::cmd("CONFIG");
+    config
+        .arg("GET")
+        .arg("appendonly")
+        .arg("appendfsync")
+        .arg("maxmemory-policy");
+    let settings: Result<HashMap<String, String>, String> = config
+        .query_async(connection)
+        .await
+        .map_err(|e| crate::redis_link::describe(&e));
+    let mut info = redis::cmd("INFO");
+    info.arg("server").arg("memory");
+    let Ok(info) = info.query_async::<String>(connection).await else {
+        return (Durability::Unknown, None);
+    };
+    let number = |name: &str| health::field(&info, name).and_then(|v| v.parse().ok());
+    let memory = number("used_memory").zip(number("maxmemory"));
+    (health::judge(settings, &info), memory)
+}
+
+/// Stores a verdict, logging it when it changed: an error when it refuses durable routes, a
+/// warning when the config accepts the risk.
+fn record(health: &Mutex<Health>, durability: Durability, allow_weak: bool) {
+    let mut health = lock(health);
+    if health.logged.as_ref() != Some(&durability) {
+        match &durability {
+            Durability::Weak(why) if allow_weak => tracing::warn!(
+                why = why.as_str(),
+                "queue store (redis) does not make acknowledged deliveries durable; accepting them anyway, as queue.allow_weak_durability says"
+            ),
+            Durability::Weak(why) => tracing::error!(
+                why = why.as_str(),
+                "queue store (redis) does not make acknowledged deliveries durable; durable routes answer 503 queue_unsafe"
+            ),
+            Durability::Durable { waitaof } => tracing::info!(
+                waitaof,
+                "queue store (redis) makes acknowledged deliveries durable"
+            ),
+            Durability::Unknown => {}
+        }
+        if durability != Durability::Unknown {
+            health.logged = Some(durability.clone());
+        }
+    }
+    health.durability = durability;
+}
+
+impl RedisQueue {
+    /// Reads Redis's settings, memory and counts, for readiness and metrics; about once a
+    /// second, from the deliverer.
+    pub async fn check(&self) {
+        let looked = self.look().await;
+        let mut health = lock(&self.health);
+        match looked {
+            Ok((memory, stats, oldest)) => {
+                health.reachable = Ok(());
+                (health.used_memory, health.maxmemory) = memory.unwrap_or((0, 0));
+                let count = |name: &str| stats.get(name).copied().unwrap_or(0).max(0);
+                health.deliveries = count("deliveries").unsigned_abs();
+                health.bytes = count("bytes").unsigned_abs();
+                let mut deliveries: Vec<(String, &'static str, u64)> = stats
+                    .iter()
+                    .filter_map(|(name, n)| {
+                        let (state, route) = name.split_once(':')?;
+                        Some((
+                            route.to_owned(),
+                            rows::state(state)?.label(),
+                            (*n).max(0).unsigned_abs(),
+                        ))
+                    })
+                    .collect();
+                deliveries.sort();
+                health.gauges = QueueGauges {
+                    deliveries,
+                    oldest_age_seconds: oldest,
+                };
+            }
+            Err(e) => health.reachable = Err(e.to_string()),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn look(
+        &self,
+    ) -> Result<(Option<(u64, u64)>, HashMap<String, i64>, Vec<(String, f64)>), LinkError> {
+        self.link.ready().await?;
+        let mut connection = self.link.connection_now().await?;
+        let (durability, memory) = inspect(&mut connection).await;
+        record(
+            &self.health,
+            durability,
+            self.settings.allow_weak_durability,
+        );
+        let mut hgetall = redis::cmd("HGETALL");
+        hgetall.arg(self.key("stats"));
+        let stats: HashMap<String, i64> = self.link.run(&hgetall).await?;
+        let mut smembers = redis::cmd("SMEMBERS");
+        smembers.arg(self.key("routes"));
+        let routes: Vec<String> = self.link.run(&smembers).await?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let mut oldest = Vec::new();
+        for route in routes {
+            let mut first = redis::cmd("ZRANGE");
+            first
+                .arg(self.key(&format!("ids:{route}")))
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES");
+            let head: Vec<(String, f64)> = self.link.run(&first).await?;
+            if let Some((_, received)) = head.first() {
+                #[allow(clippy::cast_precision_loss)]
+                let age = (now_ms as f64 - received) / 1000.0;
+                oldest.push((route, age.max(0.0)));
+            }
+        }
+        Ok((memory, stats, oldest))
+    }
+
+    /// Ready to accept: Redis answered the last look, is durable (or the config accepts
+    /// that it is not), and has room.
+    ///
+    /// # Errors
+    /// Why not, for `/readyz`.
+    pub fn readiness(&self) -> Result<(), String> {
+        let health = lock(&self.health);
+        if let Err(e) = &health.reachable {
+            return Err(format!("queue store (redis) unreachable: {e}"));
+        }
+        match &health.durability {
+            Durability::Weak(why) if !self.settings.allow_weak_durability => {
+                return Err(format!(
+                    "queue store (redis) not durable (queue_unsafe): {why}"
+                ));
+            }
+            Durability::Unknown if !self.settings.allow_weak_durability => {
+                return Err("queue store (redis): its settings could not be read".to_owned());
+            }
+            _ => {}
+        }
+        if health.deliveries >= self.max_deliveries {
+            return Err("queue full: max_deliveries reached".to_owned());
+        }
+        if health.bytes >= self.max_bytes {
+            return Err("queue full: max_bytes reached".to_owned());
+        }
+        if health::near_maxmemory(health.used_memory, health.maxmemory, 0) {
+            return Err("queue full: redis is near its maxmemory".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Appends the queue's series to a scrape.
+    pub fn render_metrics(&self, out: &mut String, _now_ms: i64) {
+        use std::fmt::Write as _;
+        let gauges = lock(&self.health).gauges.clone();
+        self.metrics.render(out, &gauges);
+        let _ = writeln!(
+            out,
+            "# HELP hookgate_queue_weak_durability_writes_total Deliveries accepted while Redis's settings did not make them durable (queue.allow_weak_durability).\n# TYPE hookgate_queue_weak_durability_writes_total counter\nhookgate_queue_weak_durability_writes_total {}",
+            self.weak_writes.load(AtomicOrdering::Relaxed)
+        );
+    }
+}
