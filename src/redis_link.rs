@@ -233,11 +233,8 @@ pub fn describe(e: &redis::RedisError) -> String {
         redis::ErrorKind::AuthenticationFailed => "authentication failed".to_owned(),
         _ if e.is_io_error() => "connection failed".to_owned(),
         _ if e.is_connection_dropped() => "connection dropped".to_owned(),
-        _ => match (e.code(), e.detail()) {
-            (Some(code), Some(detail)) => format!("{code} {detail}"),
-            (Some(code), None) => code.to_owned(),
-            _ => format!("{:?}", e.kind()),
-        },
+        // Redis's own answer (OOM, NOSCRIPT, a script's error): it names no address.
+        _ => e.to_string().chars().take(200).collect(),
     }
 }
 

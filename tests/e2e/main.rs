@@ -3,6 +3,7 @@
 
 mod ops;
 mod redis;
+mod redis_queue;
 mod redis_tls;
 mod support;
 mod tls;

@@ -204,7 +204,7 @@ impl RedisQueue {
         }
         let started = Instant::now();
         let answer: Vec<redis::Value> = self.link.run(&pipe).await.map_err(|e| match e {
-            LinkError::Refused(why) if why.starts_with("OOM") => Refused::Full,
+            LinkError::Refused(why) if why.contains("OOM") => Refused::Full,
             e => {
                 tracing::warn!(error = %e, "queue store (redis) did not take a delivery");
                 Refused::Failed

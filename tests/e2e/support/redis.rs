@@ -5,7 +5,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A `redis-server` child process. Persistence is off: a restart comes back empty.
+/// A `redis-server` child process. Persistence is off unless [`RedisServer::durable`] turned
+/// it on: a restart then comes back from its append-only file.
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
@@ -32,6 +33,32 @@ impl RedisServer {
         };
         server.restart();
         server
+    }
+
+    /// Starts one whose append-only file is in `dir`, fsynced as `appendfsync` says.
+    pub fn durable(dir: &std::path::Path, appendfsync: &str) -> RedisServer {
+        let dir = dir.display().to_string();
+        RedisServer::start_with(
+            &[
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                appendfsync,
+                "--dir",
+                &dir,
+            ],
+            None,
+        )
+    }
+
+    /// Runs one command with `redis-cli` and returns its output, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli (from redis-tools, which redis-server depends on)");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// `redis://127.0.0.1:<port>/0`.
