@@ -46,7 +46,7 @@ struct Health {
 
 /// The Redis store.
 pub struct RedisQueue {
-    link: Link,
+    link: Arc<Link>,
     settings: RedisQueueSettings,
     max_deliveries: u64,
     max_bytes: u64,
@@ -104,7 +104,7 @@ impl RedisQueue {
                 })
             }));
         Ok(RedisQueue {
-            link,
+            link: Arc::new(link),
             settings: settings.clone(),
             max_deliveries: limits.0,
             max_bytes: limits.1,
@@ -310,7 +310,29 @@ impl RedisQueue {
         Some(taken)
     }
 
-    async fn finish(&self, id: Id, route: &str, entry: &str) -> Result<bool, LinkError> {
+    /// Sends an attempt's outcome again until Redis takes it, for half of
+    /// `claim_after_seconds` (after that another replica may have claimed the attempt, and
+    /// delivering it again is what at-least-once allows). Each script is idempotent.
+    fn record_later(&self, id: Id, command: redis::Cmd) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let link = Arc::clone(&self.link);
+        let give_up = Instant::now() + self.settings.claim_after / 2;
+        runtime.spawn(async move {
+            let mut wait = std::time::Duration::from_millis(100);
+            while Instant::now() + wait < give_up {
+                tokio::time::sleep(wait).await;
+                if link.run::<i64>(&command).await.is_ok() {
+                    tracing::info!(delivery_id = %id_text(id), "redis recorded the attempt's outcome");
+                    return;
+                }
+                wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            }
+        });
+    }
+
+    fn finish_command(&self, id: Id, route: &str, entry: &str) -> redis::Cmd {
         let mut finish = redis::cmd("EVAL");
         finish
             .arg(scripts::FINISH)
@@ -322,7 +344,15 @@ impl RedisQueue {
             .arg(entry)
             .arg(id_text(id))
             .arg(route);
-        Ok(self.link.run::<i64>(&finish).await? == 1)
+        finish
+    }
+
+    async fn finish(&self, id: Id, route: &str, entry: &str) -> Result<bool, LinkError> {
+        Ok(self
+            .link
+            .run::<i64>(&self.finish_command(id, route, entry))
+            .await?
+            == 1)
     }
 
     /// A taken delivery reached the app. Should Redis not hear of it, the attempt stays
@@ -331,8 +361,10 @@ impl RedisQueue {
         let Some((route, entry)) = self.untake(id) else {
             return;
         };
-        if let Err(e) = self.finish(id, &route, &entry).await {
-            tracing::warn!(delivery_id = %id_text(id), error = %e, "redis did not record a delivery; it may be delivered again");
+        let finish = self.finish_command(id, &route, &entry);
+        if let Err(e) = self.link.run::<i64>(&finish).await {
+            tracing::warn!(delivery_id = %id_text(id), error = %e, "redis did not record a delivery; retrying in the background");
+            self.record_later(id, finish);
         }
     }
 
@@ -357,7 +389,8 @@ impl RedisQueue {
             .arg(error)
             .arg(redriven);
         if let Err(e) = self.link.run::<i64>(&reschedule).await {
-            tracing::warn!(delivery_id = %id_text(id), error = %e, "redis did not record an attempt's outcome; the attempt is claimed again later");
+            tracing::warn!(delivery_id = %id_text(id), error = %e, "redis did not record an attempt's outcome; retrying in the background");
+            self.record_later(id, reschedule);
         }
     }
 

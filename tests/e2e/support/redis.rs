@@ -14,6 +14,8 @@ pub struct RedisServer {
     args: Vec<String>,
     /// User and password the helpers authenticate as, when the default user is off.
     auth: Option<(String, String)>,
+    /// The server binary, when not `HOOKGATE_TEST_REDIS` or `redis-server`.
+    binary: Option<String>,
 }
 
 impl RedisServer {
@@ -30,6 +32,7 @@ impl RedisServer {
             child: None,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            binary: None,
         };
         server.restart();
         server
@@ -49,6 +52,29 @@ impl RedisServer {
             ],
             None,
         )
+    }
+
+    /// As [`RedisServer::durable`], with Valkey (`valkey-server`, which `.ci/run` installs
+    /// from bookworm-backports): Redis 7.2's commands, WAITAOF among them.
+    pub fn durable_valkey(dir: &std::path::Path, appendfsync: &str) -> RedisServer {
+        let dir = dir.display().to_string();
+        let args = [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            appendfsync,
+            "--dir",
+            &dir,
+        ];
+        let mut server = RedisServer {
+            port: free_port(),
+            child: None,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            auth: None,
+            binary: Some("valkey-server".to_owned()),
+        };
+        server.restart();
+        server
     }
 
     /// Runs one command with `redis-cli` and returns its output, trimmed.
@@ -77,8 +103,9 @@ impl RedisServer {
     /// Starts it again on the same port, empty, and waits until it answers PING.
     pub fn restart(&mut self) {
         self.stop();
-        let binary =
-            std::env::var("HOOKGATE_TEST_REDIS").unwrap_or_else(|_| "redis-server".to_owned());
+        let binary = self.binary.clone().unwrap_or_else(|| {
+            std::env::var("HOOKGATE_TEST_REDIS").unwrap_or_else(|_| "redis-server".to_owned())
+        });
         let child = Command::new(&binary)
             .args([
                 "--port",
@@ -97,9 +124,7 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {binary}: {e}; install redis-server (.ci/run does)")
-            });
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}; install it (.ci/run does)"));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.answers_ping() {
