@@ -478,3 +478,78 @@ fn durable_delivery_is_validated_where_it_is_written() {
     // Sync is today's behaviour and needs no queue.
     assert!(parse(&durable("    delivery: { mode: sync }\n", "")).is_ok());
 }
+
+#[test]
+fn the_redis_queue_is_validated_where_it_is_written() {
+    let config = |queue: &str, delivery: &str| {
+        format!(
+            "listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:3000\ntimeouts: {{ upstream_seconds: 20 }}\nqueue: {{ store: redis{queue} }}\nroutes:\n  - name: orders\n    path: /o\n    provider: flow\n    secrets: [a]\n    delivery: {{ mode: durable{delivery} }}\n"
+        )
+    };
+    let parsed = parse(&config(", redis_url: redis://127.0.0.1:6379/2", "")).unwrap();
+    let queue = parsed.queue.as_ref().unwrap();
+    let crate::queue::StoreSettings::Redis(redis) = &queue.store else {
+        panic!("{queue:?}")
+    };
+    assert_eq!(
+        (
+            redis.key_prefix.as_str(),
+            redis.claim_after.as_secs(),
+            redis.allow_weak_durability,
+            redis.replica_wait
+        ),
+        ("hookgate:queue:", 30, false, None),
+        "claim_after defaults past the upstream timeout"
+    );
+    let tuned = parse(&config(
+        ", redis_url: redis://h/0, claim_after_seconds: 45, allow_weak_durability: true, replica_wait_ms: 50",
+        "",
+    ))
+    .unwrap();
+    let Some(crate::queue::StoreSettings::Redis(redis)) = tuned.queue.map(|q| q.store) else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            redis.claim_after.as_secs(),
+            redis.allow_weak_durability,
+            redis.replica_wait
+        ),
+        (45, true, Some(std::time::Duration::from_millis(50)))
+    );
+
+    let missing = errors(&config("", ""));
+    assert!(
+        missing.contains("gw.yaml:4:") && missing.contains("needs a redis_url"),
+        "{missing}"
+    );
+    let path = errors(&config(", redis_url: redis://h/0, path: q.db", ""));
+    assert!(
+        path.contains("queue.path: applies to `store: embedded` only"),
+        "{path}"
+    );
+    let claim = errors(&config(
+        ", redis_url: redis://h/0, claim_after_seconds: 20",
+        "",
+    ));
+    assert!(
+        claim.contains(
+            "queue.claim_after_seconds: must be longer than timeouts.upstream_seconds (20 s)"
+        ),
+        "{claim}"
+    );
+    let ordered = errors(&config(", redis_url: redis://h/0", ", ordering: route"));
+    assert!(
+        ordered.contains("routes[0].delivery.ordering") && ordered.contains("embedded"),
+        "{ordered}"
+    );
+    let url = errors(&config(", redis_url: \"not a url\"", ""));
+    assert!(url.contains("queue.redis_url: is not a URL"), "{url}");
+    let embedded = errors(
+        "listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:3000\nqueue: { claim_after_seconds: 5 }\nroutes: []\n",
+    );
+    assert!(
+        embedded.contains("queue.claim_after_seconds: applies to `store: redis` only"),
+        "{embedded}"
+    );
+}
