@@ -171,3 +171,21 @@ post_to() {
   mapfile -t args < "$headers"
   curl -s --max-time 20 -o "$out" -w '%{http_code}' "${args[@]}" "$@" --data-binary "$body" "$url"
 }
+
+# durable_smoke BASE ADMIN WORK: a signed delivery to the durable route /webhooks/orders is
+# answered as queued (in Redis, whose settings the gateway checked), then reaches the app.
+durable_smoke() {
+  local base=$1 admin=$2 work=$3 body='{"order":99,"durable":true}' status
+  sign_for "$work" flow "$body" > "$work/orders.h"
+  status=$(post_to "$base" /webhooks/orders "$work/queued" "$work/orders.h" "$body")
+  if [ "$status" != 200 ] || ! grep -q '"status":"queued"' "$work/queued"; then
+    echo "FAIL  the durable route answered $status: $(cat "$work/queued")"
+    return 1
+  fi
+  for _ in $(seq 200); do
+    curl -s "$admin/metrics" | grep -q '^hookgate_delivery_attempts_total{route="orders",result="delivered"} 1$' && return 0
+    sleep 0.05
+  done
+  echo "FAIL  the queued delivery did not reach the app"
+  return 1
+}
