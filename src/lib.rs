@@ -20,7 +20,8 @@
 //! - [`route`] (validated routes, their policies and the path table), [`handshake`]
 //!   (requests a route answers itself).
 //! - [`proxy`]: the upstream client, hop-by-hop and forwarding headers.
-//! - [`queue`]: durable delivery's store (redb) and schedule.
+//! - [`queue`]: durable delivery's stores (embedded redb, or Redis shared by replicas) and
+//!   schedule.
 //! - [`config`]: the YAML file's shape, then a validated [`config::Config`].
 //! - [`gateway`]: the request path: route, limits, body, verify, replay, forward or enqueue.
 //! - [`deliver`]: durable routes' deliveries, from the queue to the app, with retries.
