@@ -177,6 +177,7 @@ def durable_section(lines, path, problems):
             "p99": w["p99_us"],
             "cpu": (r["cpu_ticks"] / r["hz"]) * 1e6 / max(w["requests"], 1),
             "lag": float(r["lag_p99_s"]),
+            "redis_cpu": (r.get("redis_cpu_ticks", 0) / r["hz"]) * 1e6 / max(w["requests"], 1),
         }
     rounds = [m for m in runs.values() if "sync" in m and "durable" in m]
     if not rounds:
@@ -194,6 +195,18 @@ def durable_section(lines, path, problems):
         "|---|---:|---:|---:|---:|",
         f"| sync | {med('sync', 'rps'):,.0f} | {med('sync', 'p99'):.0f} | {med('sync', 'cpu'):.1f} | - |",
         f"| durable | {med('durable', 'rps'):,.0f} | {med('durable', 'p99'):.0f} | {med('durable', 'cpu'):.1f} | {med('durable', 'lag') * 1000:.0f} ms (bucket bound) |",
+    ]
+    redis_rounds = [m for m in rounds if "durable-redis" in m]
+    if redis_rounds:
+        rmed = lambda key: statistics.median(m["durable-redis"][key] for m in redis_rounds)
+        lines += [
+            f"| durable, Redis store | {rmed('rps'):,.0f} | {rmed('p99'):.0f} | {rmed('cpu'):.1f} (+ Redis {rmed('redis_cpu'):.1f}) | {rmed('lag') * 1000:.0f} ms (bucket bound) |",
+            "",
+            "The Redis store's row: a second gateway, same route, its queue in a `redis-server` "
+            "(Debian 7.0, `appendonly yes`, `appendfsync always`) on the load generator's CPU; "
+            "Redis's own CPU per delivered request is shown apart.",
+        ]
+    lines += [
         "", "| target | median ratio | met |", "|---|---:|---|",
         f"| CPU per delivered request <= 1.3x sync | {cpu_ratio:.2f} | {'yes' if cpu_ratio <= 1.3 else '**no**'} |",
         f"| accepted/s >= 0.8x sync requests/s | {rps_ratio:.2f} | {'yes' if rps_ratio >= 0.8 else '**no**'} |",

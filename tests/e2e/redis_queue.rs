@@ -22,6 +22,15 @@ fn flow(body: &[u8]) -> Vec<(String, String)> {
 /// A durable Flow route `orders` at /hook in front of `upstream`, its queue in the Redis at
 /// `env:REDIS_URL`, with `queue` keys added.
 fn config(upstream: &str, queue: &str) -> GatewayConfig {
+    config_with(
+        upstream,
+        queue,
+        "retry: { first_seconds: 1, max_seconds: 1 }",
+    )
+}
+
+/// As [`config`], with these `delivery` keys besides `mode: durable`.
+fn config_with(upstream: &str, queue: &str, delivery: &str) -> GatewayConfig {
     GatewayConfig::to(upstream)
         .admin()
         .top(&format!(
@@ -29,7 +38,7 @@ fn config(upstream: &str, queue: &str) -> GatewayConfig {
         ))
         .top("timeouts: { upstream_seconds: 2, shutdown_grace_seconds: 2 }")
         .flow("orders", "/hook", SECRET)
-        .with("delivery: { mode: durable, retry: { first_seconds: 1, max_seconds: 1 } }")
+        .with(&format!("delivery: {{ mode: durable, {delivery} }}"))
 }
 
 fn start(dir: &Path, name: &str, upstream: &str, queue: &str, redis: &RedisServer) -> Binary {
@@ -506,4 +515,71 @@ async fn where_the_server_has_waitaof_each_accept_waits_for_the_fsync_instead() 
     gw.log_line("appendonly is `no`").await;
     let refused = post(gw.addr, "/hook", &flow(b"late"), b"late").await;
     assert_eq!(refused.body, b"{\"error\":\"queue_unsafe\"}");
+}
+
+#[tokio::test]
+async fn the_queue_cli_lists_redrives_and_purges_deliveries_held_in_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::durable(dir.path(), "always");
+    let app = Upstream::start().await;
+    app.answer(500);
+    let url = redis.url();
+    let file = config_with(
+        &format!("http://{}", app.addr),
+        &format!(", control_socket: {}", dir.path().join("q.sock").display()),
+        "retry: { first_seconds: 1, max_seconds: 1, give_up_after_seconds: 1 }",
+    )
+    .write_as(dir.path(), "a.yaml");
+    let gw = Binary::start(&file, &[("REDIS_URL", url.as_str())]);
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(crate::support::bin())
+            .arg("--config")
+            .arg(&file)
+            .arg("queue")
+            .args(args)
+            .env("REDIS_URL", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let mut ids = Vec::new();
+    for body in [b"{\"a\":1}", b"{\"a\":2}"] {
+        ids.push(queued_id(&post(gw.addr, "/hook", &flow(body), body).await));
+    }
+    wait_until("two dead deliveries", Duration::from_secs(15), async || {
+        cli(&["list", "--state", "dead", "--json"]).len() == 2
+    })
+    .await;
+    let dead = cli(&["list", "--state", "dead", "--json"]);
+    assert!(
+        dead.iter()
+            .all(|row| row["attempts"].as_u64() >= Some(1) && row["last_status"] == 500),
+        "{dead:?}"
+    );
+    app.answer(200);
+    let before = app.count();
+    assert_eq!(cli(&["redrive", &ids[0], "--json"]).len(), 1);
+    wait_until(
+        "the redriven delivery",
+        Duration::from_secs(10),
+        async || app.count() > before,
+    )
+    .await;
+    assert_eq!(cli(&["purge", &ids[1], "--json"]).len(), 1);
+    wait_until("an empty queue", Duration::from_secs(5), async || {
+        cli(&["list", "--json"]).is_empty()
+    })
+    .await;
+    assert_eq!(
+        redis.cli(&["HGET", "hookgate:queue:stats", "deliveries"]),
+        "0"
+    );
 }
