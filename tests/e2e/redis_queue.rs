@@ -70,6 +70,20 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> 
     }
 }
 
+/// Sends deliveries `numbers` (bodies from [`body`]) to `addr`, each acknowledged as queued;
+/// returns them by id.
+async fn send(addr: SocketAddr, numbers: std::ops::Range<u32>) -> HashMap<String, Vec<u8>> {
+    let mut sent = HashMap::new();
+    for n in numbers {
+        let body = body(n);
+        sent.insert(
+            queued_id(&post(addr, "/hook", &flow(&body), &body).await),
+            body,
+        );
+    }
+    sent
+}
+
 fn body(n: u32) -> Vec<u8> {
     // Every byte value, so nothing is re-encoded on the way through Redis.
     (0..(200 + n * 13 % 700))
@@ -113,14 +127,7 @@ async fn what_one_replica_accepted_while_its_app_was_down_the_other_delivers() {
     let app = Upstream::start().await;
     let a = start(dir.path(), "a", &down, "", &redis);
     let b = start(dir.path(), "b", &format!("http://{}", app.addr), "", &redis);
-    let mut sent = HashMap::new();
-    for n in 0..20 {
-        let body = body(n);
-        sent.insert(
-            queued_id(&post(a.addr, "/hook", &flow(&body), &body).await),
-            body,
-        );
-    }
+    let sent = send(a.addr, 0..20).await;
     // A forged delivery is never stored; a replay at the other replica is refused.
     let keys = redis.dbsize();
     assert_eq!(
@@ -192,14 +199,7 @@ async fn attempts_a_killed_replica_left_unfinished_are_claimed_by_another() {
         ", claim_after_seconds: 3",
         &redis,
     );
-    let mut sent = HashMap::new();
-    for n in 0..6 {
-        let body = body(n);
-        sent.insert(
-            queued_id(&post(a.addr, "/hook", &flow(&body), &body).await),
-            body,
-        );
-    }
+    let sent = send(a.addr, 0..6).await;
     // A takes them (its app holds them), then dies mid-attempt.
     wait_until(
         "A's attempts in flight",
@@ -369,14 +369,7 @@ async fn weak_settings_are_refused_until_fixed_or_opted_into() {
         ", allow_weak_durability: true",
         &redis,
     );
-    let mut sent = HashMap::new();
-    for n in 0..30 {
-        let body = body(n);
-        sent.insert(
-            queued_id(&post(weak.addr, "/hook", &flow(&body), &body).await),
-            body,
-        );
-    }
+    let sent = send(weak.addr, 0..30).await;
     weak.log_line("accepting them anyway").await;
     let scrape =
         metrics::parse(&String::from_utf8(get(weak.admin(), "/metrics").await.body).unwrap());
@@ -500,14 +493,7 @@ async fn where_the_server_has_waitaof_each_accept_waits_for_the_fsync_instead() 
         CLAIM_SOON,
         &valkey,
     );
-    let mut sent = HashMap::new();
-    for n in 0..50 {
-        let body = body(n);
-        sent.insert(
-            queued_id(&post(gw.addr, "/hook", &flow(&body), &body).await),
-            body,
-        );
-    }
+    let sent = send(gw.addr, 0..50).await;
     gw.log_line("\"waitaof\":true").await;
     valkey.stop();
     valkey.restart();

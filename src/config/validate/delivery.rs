@@ -59,15 +59,7 @@ impl Validator<'_> {
             StoreKind::Embedded => (&redis_only[..], "redis"),
             StoreKind::Redis => (&embedded_only[..], "embedded"),
         };
-        for (field, location) in foreign {
-            if let Some(location) = location {
-                self.problem(
-                    Some(*location),
-                    format!("queue.{field}"),
-                    format!("applies to `store: {other}` only"),
-                );
-            }
-        }
+        self.foreign_fields("queue", foreign, other);
         let path = raw.path.as_ref().map_or("queue.db", |p| p.value.as_str());
         if path.is_empty()
             && let Some(p) = &raw.path

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use crate::proxy::TrustedProxies;
 use crate::route::Upstream;
@@ -102,15 +102,7 @@ impl Validator<'_> {
             StoreKind::Memory => (&redis_only[..], "redis"),
             StoreKind::Redis => (&memory_only[..], "memory"),
         };
-        for (field, location) in foreign {
-            if let Some(location) = location {
-                self.problem(
-                    Some(*location),
-                    format!("replay.{field}"),
-                    format!("applies to `store: {other}` only"),
-                );
-            }
-        }
+        self.foreign_fields("replay", foreign, other);
         let redis = match (store, &raw.redis_url) {
             (StoreKind::Memory, _) => None,
             (StoreKind::Redis, None) => {
@@ -140,6 +132,25 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
+    /// Flags each of `fields` (name, where it is written) that is set: they belong to
+    /// `store: <other>`, not the store the block names.
+    pub(super) fn foreign_fields(
+        &mut self,
+        block: &str,
+        fields: &[(&str, Option<Location>)],
+        other: &str,
+    ) {
+        for (field, location) in fields {
+            if let Some(location) = location {
+                self.problem(
+                    Some(*location),
+                    format!("{block}.{field}"),
+                    format!("applies to `store: {other}` only"),
+                );
+            }
+        }
+    }
+
     /// `<block>.redis_url` resolved (it may come from env or a file), and the CA certificates
     /// `<block>.redis_ca_file` names.
     pub(super) fn redis_url(
