@@ -241,6 +241,19 @@ async fn attempts_a_killed_replica_left_unfinished_are_claimed_by_another() {
         killed.elapsed() >= Duration::from_millis(2500),
         "claimed only after claim_after_seconds"
     );
+    // The dead replica's consumer, its attempts claimed, leaves the group; B's stays.
+    wait_until(
+        "the dead consumer reaped",
+        Duration::from_secs(10),
+        async || {
+            redis
+                .cli(&["XINFO", "CONSUMERS", "hookgate:queue:s:orders", "hookgate"])
+                .matches("hookgate-")
+                .count()
+                == 1
+        },
+    )
+    .await;
     drop(b);
 }
 

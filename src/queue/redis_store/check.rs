@@ -1,12 +1,13 @@
 //! The once-a-second look at Redis (and the one on each new connection): its durability
-//! settings, memory and counts, for accepting, `/readyz` and metrics.
+//! settings, memory and counts, for accepting, `/readyz` and metrics; and the consumers that
+//! stopped replicas left in each route's group, removed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering as AtomicOrdering;
 
 use super::health::{self, Durability};
-use super::{Health, RedisQueue, lock, rows};
+use super::{Health, RedisQueue, lock, rows, scripts};
 use crate::metrics::QueueGauges;
 use crate::redis_link::LinkError;
 
@@ -115,7 +116,15 @@ impl RedisQueue {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let mut oldest = Vec::new();
+        let idle_ms = u64::try_from(self.settings.claim_after.as_millis()).unwrap_or(u64::MAX);
         for route in routes {
+            let mut reap = redis::cmd("EVAL");
+            reap.arg(scripts::REAP)
+                .arg(1)
+                .arg(self.key(&format!("s:{route}")))
+                .arg(idle_ms)
+                .arg(&self.consumer);
+            let _: i64 = self.link.run(&reap).await?;
             let mut first = redis::cmd("ZRANGE");
             first
                 .arg(self.key(&format!("ids:{route}")))

@@ -135,3 +135,22 @@ else
 end
 return 1
 ";
+
+/// KEYS: stream. ARGV: idle ms, this process's consumer. Deletes consumers of the group that
+/// hold no pending entry and have not read for `idle ms`: replicas that stopped or died (their
+/// attempts already claimed). Deleting one loses nothing, and a live replica reads every
+/// 250 ms (a read recreates it anyway). Returns how many went.
+pub(super) const REAP: &str = r"#!lua flags=allow-oom
+local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], 'hookgate')
+if not ok then return 0 end
+local gone = 0
+for _, c in ipairs(consumers) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and f['idle'] > tonumber(ARGV[1]) and f['name'] ~= ARGV[2] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'hookgate', f['name'])
+    gone = gone + 1
+  end
+end
+return gone
+";
