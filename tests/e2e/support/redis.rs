@@ -40,23 +40,16 @@ impl RedisServer {
 
     /// Starts one whose append-only file is in `dir`, fsynced as `appendfsync` says.
     pub fn durable(dir: &std::path::Path, appendfsync: &str) -> RedisServer {
-        let dir = dir.display().to_string();
-        RedisServer::start_with(
-            &[
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                appendfsync,
-                "--dir",
-                &dir,
-            ],
-            None,
-        )
+        RedisServer::durable_with(None, dir, appendfsync)
     }
 
     /// As [`RedisServer::durable`], with Valkey (`valkey-server`, which `.ci/run` installs
     /// from bookworm-backports): Redis 7.2's commands, WAITAOF among them.
     pub fn durable_valkey(dir: &std::path::Path, appendfsync: &str) -> RedisServer {
+        RedisServer::durable_with(Some("valkey-server"), dir, appendfsync)
+    }
+
+    fn durable_with(binary: Option<&str>, dir: &std::path::Path, appendfsync: &str) -> RedisServer {
         let dir = dir.display().to_string();
         let args = [
             "--appendonly",
@@ -71,7 +64,7 @@ impl RedisServer {
             child: None,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             auth: None,
-            binary: Some("valkey-server".to_owned()),
+            binary: binary.map(str::to_owned),
         };
         server.restart();
         server
