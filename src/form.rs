@@ -52,9 +52,41 @@ pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<Vec<u8>> {
     })
 }
 
+/// The one value of query parameter `name`, percent-decoded: `Ok(None)` when absent, `Err`
+/// when repeated or undecodable, so the answer never depends on which copy a hop keeps.
+pub(crate) fn query_param_once(query: Option<&str>, name: &str) -> Result<Option<Vec<u8>>, ()> {
+    let mut found = None;
+    for pair in query.unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if decode(key.as_bytes()).is_some_and(|k| k == name.as_bytes()) {
+            let value = decode(value.as_bytes()).ok_or(())?;
+            if found.replace(value).is_some() {
+                return Err(());
+            }
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_parameter_counts_once() {
+        let q = Some("a=1&signature=ab%2B&b=2");
+        assert_eq!(query_param_once(q, "signature"), Ok(Some(b"ab+".to_vec())));
+        assert_eq!(query_param_once(q, "nope"), Ok(None));
+        assert_eq!(query_param_once(None, "signature"), Ok(None));
+        assert_eq!(
+            query_param_once(Some("signature=a&signature=a"), "signature"),
+            Err(())
+        );
+        assert_eq!(
+            query_param_once(Some("signature=%zz"), "signature"),
+            Err(())
+        );
+    }
 
     #[test]
     fn decodes_escapes_and_plus() {

@@ -79,6 +79,26 @@ pub(crate) fn handshake_json(value: &serde_json::Value) -> Synthetic {
     sender_value(Bytes::from(value.to_string()), "application/json")
 }
 
+/// A handshake answered with `status` and no body (a probe, Discord's event PING).
+pub(crate) fn handshake_empty(status: StatusCode) -> Synthetic {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+/// A handshake answer that also echoes the sender's value in the header `name`
+/// (RingCentral, Smartsheet, CloudEvents).
+pub(crate) fn with_header(
+    mut answer: Synthetic,
+    name: &'static str,
+    value: HeaderValue,
+) -> Synthetic {
+    answer
+        .headers_mut()
+        .insert(http::HeaderName::from_static(name), value);
+    answer
+}
+
 /// An admin endpoint's plain-text answer.
 pub(crate) fn admin_text(status: StatusCode, body: &str) -> Synthetic {
     let mut response = with_type(

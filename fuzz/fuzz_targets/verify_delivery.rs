@@ -12,10 +12,10 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-const HEADERS: [&str; 12] = [
+const HEADERS: [&str; 14] = [
     "x-flow-signature", "x-hmac-hash", "ms-signature", "x-extend-request-signature",
     "x-extend-request-timestamp", "x-webhook-signature", "x-hub-signature-256",
-    "x-hub-signature", "x-sig", "x-ts", "x-id", "x-other",
+    "x-hub-signature", "x-sig", "x-ts", "x-id", "x-other", "authorization", "x-signature",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -100,6 +100,7 @@ pub(crate) struct RouteFile {
     pub(crate) algorithm: Option<Algorithm>,
     pub(crate) secrets: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) public_key: Option<Spanned<String>>,
+    pub(crate) public_keys: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
     pub(crate) public_url: Option<Spanned<String>>,
     pub(crate) verify_token: Option<Spanned<String>>,
     pub(crate) upstream: Option<Spanned<String>>,

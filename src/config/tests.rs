@@ -66,7 +66,7 @@ fn typo_names_line_column_and_key() {
     assert_eq!(
         errors(&text),
         "gw.yaml:17:5: routes[1].secretz: unknown field `secretz`, expected one of name, path, \
-         path_prefix, provider, scheme, algorithm, secrets, public_key, public_url, \
+         path_prefix, provider, scheme, algorithm, secrets, public_key, public_keys, public_url, \
          verify_token, upstream, tolerance_seconds, replay, \
          replay_window_seconds, duplicates, max_body_bytes, handshake, mode, rate_limit, delivery"
     );
@@ -87,18 +87,17 @@ routes:
     provider: flow
     secrets: [x]
 ";
-    let known: Vec<_> = crate::scheme::preset_names().collect();
+    let all = crate::scheme::preset_names().count();
     assert_eq!(
         errors(text),
         format!(
             "gw.yaml:1:9: listen: `nowhere` is not an address such as 127.0.0.1:8080\n\
-         gw.yaml:5:15: routes[0].provider: unknown provider `flw`; known providers: {}\n\
+         gw.yaml:5:15: routes[0].provider: unknown provider `flw`; did you mean `flow`? (docs/providers.md lists all {all})\n\
          gw.yaml:6:15: routes[0].secrets[0]: environment variable NOPE is not set\n\
          gw.yaml:7:15: routes[0].upstream: `ftp://x`: must be an absolute http:// or https:// URL with a host, such as http://127.0.0.1:3000\n\
          gw.yaml:8:11: routes[1].name: duplicate route name `a` (first defined at line 3)\n\
          gw.yaml:8:11: routes[1].upstream: no upstream: set `upstream` on the route or at the top level\n\
-         gw.yaml:9:11: routes[1]: path /a is already claimed by the route at line 4",
-            known.join(", ")
+         gw.yaml:9:11: routes[1]: path /a is already claimed by the route at line 4"
         )
     );
 }
@@ -321,10 +320,10 @@ routes:
         errors(text),
         "gw.yaml:4:11: routes[0].public_url: this scheme signs the URL the sender posts to; set public_url to its scheme, host and any path prefix, e.g. https://hooks.example.com\n\
          gw.yaml:12:17: routes[1].public_url: has no effect: this scheme does not sign the URL\n\
-         gw.yaml:13:19: routes[1].verify_token: has no effect: only the meta_subscribe handshake uses it\n\
+         gw.yaml:13:19: routes[1].verify_token: has no effect: only the meta_subscribe, strava_subscribe, oura_verification and ebay_challenge handshakes use it\n\
          gw.yaml:17:14: routes[2].secrets: this scheme is verified with `public_key`, not `secrets`\n\
          gw.yaml:21:17: routes[3].public_key: public_key is neither hex, base64 nor PEM\n\
-         gw.yaml:22:11: routes[4].verify_token: the hub.challenge handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)\n\
+         gw.yaml:22:11: routes[4].verify_token: the meta_subscribe handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)\n\
          gw.yaml:29:14: routes[5].secrets: secret 0: is not valid base64 (the scheme's secret_encoding)\n\
          gw.yaml:34:17: routes[6].public_url: `https://x.example/?q=1` is not an absolute http(s) URL without a query"
     );

@@ -1,6 +1,6 @@
 //! The request path, top to bottom, one stage per function:
 //! normalize the path -> route -> rate limit -> unsigned handshake -> method -> bounded body ->
-//! verify -> signed handshake -> replay (and observe mode) -> forward, or on a durable route
+//! unsigned handshake in the body -> verify -> signed handshake -> replay (and observe mode) -> forward, or on a durable route
 //! enqueue (the app gets it from `crate::deliver`).
 //!
 //! Each stage returns `Result<_, Rejection>` and `process` chains them with `?`; what the
@@ -71,6 +71,9 @@ where
     let (parts, body) = request.into_parts();
     // `_charge` holds the body's share of the budget until the request is answered.
     let (body, _charge) = read_body(gateway, generation, routed, &parts, body).await?;
+    if let Some(answer) = body_handshake(routed, &parts, &body, cx) {
+        return answer;
+    }
     let delivery = verify::Delivery {
         method: &parts.method,
         path: parts.uri.path(),
@@ -156,6 +159,23 @@ fn unsigned_handshake<B>(
     let answer = route.handshake.and_then(|h| {
         handshake::before_body(h, request.method(), request.uri(), request.headers(), keys)
     })?;
+    cx.outcome = Some(Outcome::Handshake);
+    Some(admit(&routed.state.handshakes).and(answer))
+}
+
+/// An unsigned handshake whose value travels in the body (rate limited like the others),
+/// answered from the bounded body before verification.
+fn body_handshake(
+    routed: Routed<'_>,
+    parts: &Parts,
+    body: &[u8],
+    cx: &mut Context,
+) -> Option<Result<Answer, Rejection>> {
+    let answer = routed
+        .route
+        .handshake
+        .filter(|h| h.reads_body())
+        .and_then(|h| handshake::with_body(h, &parts.headers, body))?;
     cx.outcome = Some(Outcome::Handshake);
     Some(admit(&routed.state.handshakes).and(answer))
 }

@@ -7,6 +7,8 @@
 //! than a named custom scheme.
 
 mod field;
+mod handshake;
+mod jwt;
 mod presets;
 mod signed;
 mod spec;
@@ -16,7 +18,9 @@ use http::HeaderName;
 use serde::Deserialize;
 
 pub use field::Field;
-pub use presets::{preset, preset_names};
+pub use handshake::Handshake;
+pub use jwt::{JwtRule, JwtSpec, jws_alg};
+pub use presets::{nearest_presets, preset, preset_names};
 pub use spec::{ListSpec, SchemeError, SchemeSpec};
 pub use template::{Piece, Template};
 
@@ -37,15 +41,33 @@ pub enum Algorithm {
     Ripemd128,
     /// HMAC-RIPEMD-160.
     Ripemd160,
+    /// A plain SHA-256 digest of the signed payload, which holds the secret as `{secret}`
+    /// (HubSpot v1/v2, Recharge). Weaker than an HMAC, but what those senders send.
+    #[serde(rename = "sha256_digest")]
+    Sha256Digest,
     /// The header carries a shared secret token itself (GitLab, Okta); compared in constant
     /// time. Nothing binds the body, so only TLS protects it.
     Token,
+    /// HTTP Basic authentication (RFC 7617): `Authorization: Basic base64(user:password)`,
+    /// against secrets written `user:password`; compared in constant time, as tokens are.
+    #[serde(rename = "basic_auth")]
+    BasicAuth,
     /// Ed25519 signature checked with the route's `public_key` (Discord).
     Ed25519,
     /// ECDSA over P-256 with SHA-256, DER-encoded signature, checked with the route's
     /// `public_key` (SendGrid).
     #[serde(rename = "ecdsa_p256_sha256")]
     EcdsaP256Sha256,
+    /// RSASSA-PKCS1-v1_5 with SHA-1 (legacy senders only), checked with the route's RSA
+    /// `public_key` of 2048 to 8192 bits.
+    #[serde(rename = "rsa_pkcs1_sha1")]
+    RsaPkcs1Sha1,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RS256 in a `jwt:` scheme).
+    #[serde(rename = "rsa_pkcs1_sha256")]
+    RsaPkcs1Sha256,
+    /// RSASSA-PKCS1-v1_5 with SHA-512 (RS512 in a `jwt:` scheme).
+    #[serde(rename = "rsa_pkcs1_sha512")]
+    RsaPkcs1Sha512,
 }
 
 /// What kind of key material an [`Algorithm`] needs.
@@ -64,19 +86,23 @@ impl Algorithm {
     pub fn tag_len(self) -> usize {
         match self {
             Algorithm::Sha1 | Algorithm::Ripemd160 => 20,
-            Algorithm::Sha256 => 32,
+            Algorithm::Sha256 | Algorithm::Sha256Digest => 32,
             Algorithm::Sha384 => 48,
             Algorithm::Sha512 => 64,
             Algorithm::Ripemd128 => 16,
-            Algorithm::Token | Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256 => 0,
+            _ => 0,
         }
     }
 
     /// The key material this algorithm takes.
     pub fn key_kind(self) -> KeyKind {
         match self {
-            Algorithm::Token => KeyKind::Token,
-            Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256 => KeyKind::PublicKey,
+            Algorithm::Token | Algorithm::BasicAuth => KeyKind::Token,
+            Algorithm::Ed25519
+            | Algorithm::EcdsaP256Sha256
+            | Algorithm::RsaPkcs1Sha1
+            | Algorithm::RsaPkcs1Sha256
+            | Algorithm::RsaPkcs1Sha512 => KeyKind::PublicKey,
             _ => KeyKind::Hmac,
         }
     }
@@ -90,9 +116,14 @@ impl Algorithm {
             Algorithm::Sha512 => "sha512",
             Algorithm::Ripemd128 => "ripemd128",
             Algorithm::Ripemd160 => "ripemd160",
+            Algorithm::Sha256Digest => "sha256_digest",
             Algorithm::Token => "token",
+            Algorithm::BasicAuth => "basic_auth",
             Algorithm::Ed25519 => "ed25519",
             Algorithm::EcdsaP256Sha256 => "ecdsa_p256_sha256",
+            Algorithm::RsaPkcs1Sha1 => "rsa_pkcs1_sha1",
+            Algorithm::RsaPkcs1Sha256 => "rsa_pkcs1_sha256",
+            Algorithm::RsaPkcs1Sha512 => "rsa_pkcs1_sha512",
         }
     }
 }
@@ -133,87 +164,8 @@ pub enum SecretEncoding {
     Base64,
     /// Hexadecimal.
     Hex,
-}
-
-/// A request the route answers itself instead of forwarding. The first six come unsigned
-/// and are answered before any body is read; the last four are signed deliveries, answered
-/// only after they verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Handshake {
-    /// `GET ?echo=<value>`: 200 with the value (nopCommerce, ASP.NET WebHooks).
-    Echo,
-    /// `GET ?challenge=<value>`: 200 with the value (Dropbox).
-    DropboxChallenge,
-    /// `?validationToken=<value>` on any method: 200 with the value (Microsoft Graph).
-    GraphValidation,
-    /// `GET ?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..`: the challenge, only
-    /// when the token equals the route's `verify_token` (Meta).
-    MetaSubscribe,
-    /// `GET` with `X-Okta-Verification-Challenge`: `{"verification": value}` (Okta).
-    OktaVerification,
-    /// `GET ?crc_token=..`: `{"response_token": "sha256=" + base64 HMAC-SHA256(secret,
-    /// token)}` (Twitter/X).
-    TwitterCrc,
-    /// A verified `{"type":"url_verification","challenge":..}`: the challenge (Slack).
-    SlackUrlVerification,
-    /// A verified `{"event":"endpoint.url_validation","payload":{"plainToken":..}}`: the
-    /// plain token and its hex HMAC-SHA256 under the secret (Zoom).
-    ZoomUrlValidation,
-    /// A verified delivery with `Twitch-Eventsub-Message-Type: webhook_callback_verification`:
-    /// the body's `challenge` (Twitch EventSub).
-    TwitchCallbackVerification,
-    /// A verified `{"type":1}`: `{"type":1}` (Discord interactions).
-    DiscordPing,
-}
-
-impl Handshake {
-    /// Every handshake, in declaration order.
-    pub const ALL: [Handshake; 10] = [
-        Handshake::Echo,
-        Handshake::DropboxChallenge,
-        Handshake::GraphValidation,
-        Handshake::MetaSubscribe,
-        Handshake::OktaVerification,
-        Handshake::TwitterCrc,
-        Handshake::SlackUrlVerification,
-        Handshake::ZoomUrlValidation,
-        Handshake::TwitchCallbackVerification,
-        Handshake::DiscordPing,
-    ];
-
-    /// The config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Handshake::Echo => "echo",
-            Handshake::DropboxChallenge => "dropbox_challenge",
-            Handshake::GraphValidation => "graph_validation",
-            Handshake::MetaSubscribe => "meta_subscribe",
-            Handshake::OktaVerification => "okta_verification",
-            Handshake::TwitterCrc => "twitter_crc",
-            Handshake::SlackUrlVerification => "slack_url_verification",
-            Handshake::ZoomUrlValidation => "zoom_url_validation",
-            Handshake::TwitchCallbackVerification => "twitch_callback_verification",
-            Handshake::DiscordPing => "discord_ping",
-        }
-    }
-
-    /// Whether anyone may obtain a MAC of their own input from it (X's CRC): routes sharing
-    /// its key must refuse challenge-shaped payloads.
-    pub fn answers_unsigned_mac(self) -> bool {
-        matches!(self, Handshake::TwitterCrc)
-    }
-
-    /// Whether the handshake request is signed, so it is answered only after it verifies.
-    pub fn after_verify(self) -> bool {
-        matches!(
-            self,
-            Handshake::SlackUrlVerification
-                | Handshake::ZoomUrlValidation
-                | Handshake::TwitchCallbackVerification
-                | Handshake::DiscordPing
-        )
-    }
+    /// The key is the SHA-1 digest of the secret's bytes (Braintree keys its HMAC so).
+    Sha1,
 }
 
 /// Where the signature is read from.
@@ -224,6 +176,8 @@ pub enum SignatureSource {
     Headers(Box<[HeaderName]>),
     /// A body field (Mailgun).
     Field(Field),
+    /// A query parameter (PandaDoc's `?signature=`), percent-decoded; sent once.
+    Query(Box<str>),
 }
 
 /// Where the signature is found in its header.
@@ -235,7 +189,7 @@ pub enum SignatureFormat {
         /// Stripped when present; written by `sign`.
         prefix: Box<[u8]>,
     },
-    /// A list of `key=value` items, such as `t=1700000000,v1=abc,v1=def`.
+    /// A list of `key=value` items, such as `t=1700000000,v1=abc,v1=def`, or of bare items.
     List(ListFormat),
 }
 
@@ -251,8 +205,11 @@ pub struct ListFormat {
     pub pair_separator: u8,
     /// The key holding the timestamp, if the timestamp travels in this header.
     pub timestamp_key: Option<Box<[u8]>>,
-    /// The key of each signature; several may be present.
+    /// The key of each signature; several may be present. Empty for a positional list, whose
+    /// items are bare signatures (Recurly: `<ts>,<sig>,<sig>`).
     pub signature_key: Box<[u8]>,
+    /// In a positional list, the first item is the timestamp.
+    pub timestamp_first: bool,
 }
 
 /// Where the timestamp comes from.
@@ -297,28 +254,28 @@ pub struct Scheme {
     pub tolerance_seconds: Option<u64>,
     /// A request the route answers itself, if the sender needs one.
     pub handshake: Option<Handshake>,
+    /// The signature header carries a JWT (or detached JWS) checked by this rule, instead
+    /// of a MAC over `signed_payload`.
+    pub jwt: Option<JwtRule>,
+    /// A header naming which of the route's `public_keys` signed (Circle's
+    /// `X-Circle-Key-Id`); a JWT names it in its `kid` instead.
+    pub key_id_header: Option<HeaderName>,
 }
 
 impl Scheme {
+    /// Whether a delivery names the key that signed it (`key_id_header`, or a JWT's `kid`),
+    /// so a route's `public_keys` are picked by id rather than each tried.
+    pub fn names_its_key(&self) -> bool {
+        self.key_id_header.is_some() || self.jwt.is_some()
+    }
+
     /// Whether the signed payload includes the public URL, so routes need `public_url`.
     pub fn needs_public_url(&self) -> bool {
-        self.signed_payload.uses(&Piece::Url)
+        self.jwt.as_ref().is_some_and(JwtRule::needs_public_url)
+            || self.signed_payload.uses(&Piece::Url)
             || self
                 .replay_key
                 .as_ref()
                 .is_some_and(|t| t.uses(&Piece::Url))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn handshake_names_are_their_config_spelling() {
-        for handshake in Handshake::ALL {
-            let parsed: Handshake = serde_saphyr::from_str(handshake.name()).unwrap();
-            assert_eq!(parsed, handshake);
-        }
     }
 }

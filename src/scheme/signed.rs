@@ -43,7 +43,7 @@ impl Scheme {
         }
         let payload = &self.signed_payload;
         match piece {
-            Piece::Literal(_) => true,
+            Piece::Literal(_) | Piece::Secret => true,
             Piece::Field(field) => {
                 payload.uses(&Piece::Body)
                     || payload.uses(piece)
@@ -73,6 +73,7 @@ fn describe(piece: &Piece) -> String {
         Piece::Url => "{url}".into(),
         Piece::Field(field) => format!("{{{field}}}"),
         Piece::FormSorted => "{form_sorted}".into(),
+        Piece::Secret => "{secret}".into(),
     }
 }
 

@@ -33,6 +33,9 @@ pub enum Piece {
     /// Every form field of the body, sorted by name then value, each written as name then
     /// value with nothing between (Twilio's form signature).
     FormSorted,
+    /// The secret itself, for senders that sign a plain digest of it and the payload
+    /// (`algorithm: sha256_digest`). Rendered only into the digest, never shown.
+    Secret,
 }
 
 /// A parsed signed-payload template.
@@ -52,7 +55,7 @@ pub enum TemplateError {
     Unmatched(usize),
     /// A placeholder name that is not known.
     #[error(
-        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{url}}, {{header:NAME}}, {{json:PATH}}, {{form:NAME}}, {{form_sorted}}"
+        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{url}}, {{header:NAME}}, {{json:PATH}}, {{form:NAME}}, {{form_sorted}}, {{secret}}"
     )]
     Unknown(String),
     /// `{header:...}` with an invalid header name.
@@ -72,7 +75,7 @@ impl Template {
     }
 
     /// Parses a template. Placeholders are `{body}`, `{timestamp}`, `{method}`, `{path}`,
-    /// `{url}`, `{header:NAME}`, `{json:PATH}`, `{form:NAME}` and `{form_sorted}`; `{{` and
+    /// `{url}`, `{header:NAME}`, `{json:PATH}`, `{form:NAME}`, `{form_sorted}` and `{secret}`; `{{` and
     /// `}}` stand for literal braces.
     ///
     /// # Errors
@@ -123,6 +126,7 @@ impl Template {
             "path" => Piece::Path,
             "url" => Piece::Url,
             "form_sorted" => Piece::FormSorted,
+            "secret" => Piece::Secret,
             _ if name.starts_with("json:") || name.starts_with("form:") => {
                 Piece::Field(Field::parse(name).map_err(TemplateError::BadField)?)
             }
@@ -169,6 +173,7 @@ impl fmt::Display for Template {
                 Piece::Path => f.write_str("{path}")?,
                 Piece::Url => f.write_str("{url}")?,
                 Piece::FormSorted => f.write_str("{form_sorted}")?,
+                Piece::Secret => f.write_str("{secret}")?,
                 Piece::Field(field) => write!(f, "{{{field}}}")?,
                 Piece::Header(name) => write!(f, "{{header:{name}}}")?,
             }

@@ -42,8 +42,9 @@ pub(crate) fn decode(encoding: Encoding, text: &[u8], len: usize) -> Option<Tag>
     }
 }
 
-/// The longest public-key signature accepted (a DER ECDSA P-256 signature is at most 72).
-pub(crate) const MAX_SIGNATURE_LEN: usize = 128;
+/// The longest public-key signature accepted: an RSA-8192 signature's 1024 bytes (a DER
+/// ECDSA P-256 signature is at most 72).
+pub(crate) const MAX_SIGNATURE_LEN: usize = 1024;
 
 /// Decodes a signature of any length up to [`MAX_SIGNATURE_LEN`] (public-key schemes).
 pub(crate) fn decode_any(encoding: Encoding, text: &[u8]) -> Option<Vec<u8>> {

@@ -88,6 +88,9 @@ fn parse_list<'a>(
     value: &'a [u8],
     parsed: &mut Parsed<'a>,
 ) -> Result<(), Rejection> {
+    if list.signature_key.is_empty() {
+        return parse_positional(list, value, parsed);
+    }
     for item in value.split(|&b| b == list.separator) {
         let item = item.trim_ascii();
         if item.is_empty() {
@@ -97,13 +100,35 @@ fn parse_list<'a>(
             continue; // Not a key/value item; senders may add fields we do not know.
         };
         let (key, val) = (item[..at].trim_ascii(), item[at + 1..].trim_ascii());
-        if key == &*list.signature_key {
+        if list.timestamp_key.as_deref() == Some(key) {
+            if parsed.timestamp.replace(val).is_some() {
+                return Err(Rejection::SignatureMalformed);
+            }
+        } else if key == &*list.signature_key || &*list.signature_key == b"*" {
             parsed.push(val)?;
-        } else if list.timestamp_key.as_deref() == Some(key)
-            && parsed.timestamp.replace(val).is_some()
-        {
+        }
+    }
+    Ok(())
+}
+
+/// A list of bare items: the timestamp first when the scheme says so, then signatures.
+fn parse_positional<'a>(
+    list: &ListFormat,
+    value: &'a [u8],
+    parsed: &mut Parsed<'a>,
+) -> Result<(), Rejection> {
+    let mut items = value
+        .split(|&b| b == list.separator)
+        .map(<[u8]>::trim_ascii)
+        .filter(|item| !item.is_empty());
+    if list.timestamp_first {
+        let stamp = items.next().ok_or(Rejection::SignatureMalformed)?;
+        if parsed.timestamp.replace(stamp).is_some() {
             return Err(Rejection::SignatureMalformed);
         }
+    }
+    for item in items {
+        parsed.push(item)?;
     }
     Ok(())
 }
@@ -119,6 +144,7 @@ mod tests {
             pair_separator: pair,
             timestamp_key: ts.map(|t| t.as_bytes().into()),
             signature_key: sig.as_bytes().into(),
+            timestamp_first: false,
         })
     }
 
@@ -137,6 +163,27 @@ mod tests {
             parse(&f, b"sha-256=").unwrap_err(),
             Rejection::SignatureMalformed
         );
+    }
+
+    #[test]
+    fn a_positional_list_takes_the_timestamp_first_then_bare_signatures() {
+        let SignatureFormat::List(mut format) = list(b',', b'=', None, "") else {
+            unreachable!()
+        };
+        format.timestamp_first = true;
+        let f = SignatureFormat::List(format.clone());
+        let p = parse(&f, b"1659641851000,aa, bb").unwrap();
+        assert_eq!(p.timestamp, Some(&b"1659641851000"[..]));
+        assert_eq!(p.candidates(), &[&b"aa"[..], &b"bb"[..]]);
+        // The timestamp alone offers no signature.
+        assert_eq!(
+            parse(&f, b"1659641851000").unwrap_err(),
+            Rejection::SignatureMalformed
+        );
+        assert_eq!(parse(&f, b"").unwrap_err(), Rejection::SignatureMalformed);
+        format.timestamp_first = false;
+        let bare = parse(&SignatureFormat::List(format), b"aa,bb").unwrap();
+        assert_eq!((bare.timestamp, bare.candidates().len()), (None, 2));
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! sender's public key.
 
 use base64::Engine;
-use ring::signature::{ECDSA_P256_SHA256_ASN1, ED25519, UnparsedPublicKey, VerificationAlgorithm};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::mac::{KeyedMac, Tag};
+pub(crate) use super::public_key::PublicKey;
+use crate::error::Rejection;
 use crate::scheme::{Algorithm, KeyKind, Scheme, SecretEncoding};
 use crate::secret::Secret;
 
@@ -18,26 +19,8 @@ pub(crate) enum Keys {
     /// The SHA-256 of each token: comparing digests takes the same time whatever the length
     /// or content of the offered token.
     Token(Box<[[u8; 32]]>),
-    /// The sender's public key.
-    Public(PublicKey),
-}
-
-/// A parsed public key and its algorithm.
-pub(crate) struct PublicKey {
-    key: UnparsedPublicKey<Vec<u8>>,
-}
-
-impl std::fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PublicKey(..)")
-    }
-}
-
-impl PublicKey {
-    /// Whether `signature` over `message` verifies.
-    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.key.verify(message, signature).is_ok()
-    }
+    /// The sender's public keys, in order (several during a rotation, or picked by key id).
+    Public(Box<[PublicKey]>),
 }
 
 /// Why a secret or key could not be used; names the problem, never the value.
@@ -45,15 +28,8 @@ impl PublicKey {
 #[error("{0}")]
 pub struct KeyError(pub String);
 
-/// The DER header of a SubjectPublicKeyInfo for an Ed25519 key; the 32 key bytes follow.
-const ED25519_SPKI: &[u8] = &[
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-/// The DER header of a SubjectPublicKeyInfo for a P-256 key; the 65-byte point follows.
-const P256_SPKI: &[u8] = &[
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
+/// The longest base64 credentials an `Authorization: Basic` value may carry.
+const MAX_BASIC_BYTES: usize = 4096;
 
 impl Keys {
     /// Prepares `keys` for `scheme`.
@@ -72,15 +48,39 @@ impl Keys {
                 })
                 .collect::<Result<_, _>>()
                 .map(Keys::Mac),
-            KeyKind::Token => Ok(Keys::Token(
+            KeyKind::Token => keys
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    // RFC 7617: the user-id ends at the first colon, so one must be there.
+                    if scheme.algorithm == Algorithm::BasicAuth && !s.expose().contains(&b':') {
+                        return Err(KeyError(format!(
+                            "secret {i}: a basic_auth secret is written user:password"
+                        )));
+                    }
+                    Ok(Sha256::digest(s.expose()).into())
+                })
+                .collect::<Result<_, _>>()
+                .map(Keys::Token),
+            KeyKind::PublicKey => {
+                if keys.is_empty() {
+                    return Err(KeyError("needs a public key".into()));
+                }
+                let jws = scheme.jwt.is_some();
                 keys.iter()
-                    .map(|s| Sha256::digest(s.expose()).into())
-                    .collect(),
-            )),
-            KeyKind::PublicKey => match keys {
-                [one] => public_key(scheme.algorithm, one.expose()).map(Keys::Public),
-                _ => Err(KeyError("takes exactly one public key".into())),
-            },
+                    .enumerate()
+                    .map(|(i, key)| {
+                        super::public_key::parse(scheme.algorithm, key.expose(), jws).map_err(|e| {
+                            if keys.len() == 1 {
+                                e
+                            } else {
+                                KeyError(format!("key {i}: {}", e.0))
+                            }
+                        })
+                    })
+                    .collect::<Result<_, _>>()
+                    .map(Keys::Public)
+            }
         }
     }
 
@@ -97,6 +97,16 @@ impl Keys {
             .collect()
     }
 
+    /// The `user:password` of an `Authorization: Basic` value (scheme name in any case, as
+    /// RFC 7617 allows); `None` for any other value.
+    pub(crate) fn basic_credentials(value: &[u8]) -> Option<Vec<u8>> {
+        let (scheme, rest) = value.split_at_checked(6)?;
+        if !scheme.eq_ignore_ascii_case(b"basic ") || rest.len() > MAX_BASIC_BYTES {
+            return None;
+        }
+        super::encoding::BASE64.decode(rest.trim_ascii()).ok()
+    }
+
     /// Whether an offered token equals one of the tokens; the index of the match.
     pub(crate) fn token_match(digests: &[[u8; 32]], offered: &[u8]) -> Option<usize> {
         let offered: [u8; 32] = Sha256::digest(offered).into();
@@ -108,6 +118,52 @@ impl Keys {
         }
         found
     }
+}
+
+impl super::Verifier {
+    /// Names the route's public keys (`public_keys: {id: key}`), in the order they were given.
+    ///
+    /// # Errors
+    /// When the count differs from the keys', or the scheme takes no public key.
+    pub fn with_public_key_ids(mut self, ids: Vec<Box<str>>) -> Result<Self, KeyError> {
+        match &self.keys {
+            Keys::Public(keys) if keys.len() == ids.len() => {
+                self.public_key_ids = ids.into();
+                Ok(self)
+            }
+            _ => Err(KeyError("one id per public key".into())),
+        }
+    }
+
+    /// Which public key a delivery that names `id` may be checked with: `None` for any of
+    /// them, when the keys have no ids or the scheme reads none. Ids are public, and an
+    /// unknown one is the same mismatch as a wrong signature.
+    pub(super) fn chosen_key(&self, id: Option<&[u8]>) -> Result<Option<usize>, Rejection> {
+        if self.public_key_ids.is_empty() || !self.scheme.names_its_key() {
+            return Ok(None);
+        }
+        let id = id.ok_or(Rejection::SignatureMalformed)?;
+        self.public_key_ids
+            .iter()
+            .position(|known| known.as_bytes() == id)
+            .map(Some)
+            .ok_or(Rejection::SignatureMismatch)
+    }
+}
+
+/// Checks `signature` over `message` with the chosen key, or with each in turn; the index of
+/// the key that verified.
+pub(super) fn verify_public(
+    keys: &[PublicKey],
+    chosen: Option<usize>,
+    message: &[u8],
+    signature: &[u8],
+) -> Option<usize> {
+    keys.iter()
+        .enumerate()
+        .filter(|(i, _)| chosen.is_none_or(|c| c == *i))
+        .find(|(_, key)| key.verify(message, signature))
+        .map(|(i, _)| i)
 }
 
 fn secret_bytes(scheme: &Scheme, secret: &[u8]) -> Result<Vec<u8>, String> {
@@ -122,45 +178,13 @@ fn secret_bytes(scheme: &Scheme, secret: &[u8]) -> Result<Vec<u8>, String> {
             .map_err(|_| "is not valid base64 (the scheme's secret_encoding)".to_owned())?,
         SecretEncoding::Hex => hex::decode(text)
             .map_err(|_| "is not valid hex (the scheme's secret_encoding)".to_owned())?,
+        SecretEncoding::Sha1 if text.is_empty() => Vec::new(),
+        SecretEncoding::Sha1 => <sha1::Sha1 as Digest>::digest(text).to_vec(),
     };
     if bytes.is_empty() {
         return Err("decodes to no bytes".into());
     }
     Ok(bytes)
-}
-
-/// Reads a public key written as PEM, base64 or hex of either the raw key or its
-/// SubjectPublicKeyInfo DER.
-fn public_key(algorithm: Algorithm, text: &[u8]) -> Result<PublicKey, KeyError> {
-    let text = String::from_utf8_lossy(text);
-    let body: String = text
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<String>()
-        .split_whitespace()
-        .collect();
-    let der = hex::decode(&body)
-        .ok()
-        .or_else(|| base64::engine::general_purpose::STANDARD.decode(&body).ok())
-        .ok_or_else(|| KeyError("public_key is neither hex, base64 nor PEM".into()))?;
-    let (spki, raw_len, verifier): (&[u8], usize, &'static dyn VerificationAlgorithm) =
-        match algorithm {
-            Algorithm::Ed25519 => (ED25519_SPKI, 32, &ED25519),
-            _ => (P256_SPKI, 65, &ECDSA_P256_SHA256_ASN1),
-        };
-    let raw = match der.strip_prefix(spki) {
-        Some(raw) => raw.to_vec(),
-        None => der,
-    };
-    if raw.len() != raw_len || (raw_len == 65 && raw[0] != 4) {
-        return Err(KeyError(format!(
-            "public_key is not a {} public key",
-            algorithm.name()
-        )));
-    }
-    Ok(PublicKey {
-        key: UnparsedPublicKey::new(verifier, raw),
-    })
 }
 
 #[cfg(test)]
@@ -196,22 +220,39 @@ mod tests {
     }
 
     #[test]
-    fn public_keys_in_every_spelling() {
-        let raw = [7u8; 32];
-        let spki = [ED25519_SPKI, &raw].concat();
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
-        for text in [
-            hex::encode(raw),
-            hex::encode(&spki),
-            b64.clone(),
-            format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"),
+    fn basic_credentials_take_any_case_of_the_scheme_and_nothing_else() {
+        let encoded = b"Basic dXNlcjpwYXNz";
+        assert_eq!(Keys::basic_credentials(encoded).unwrap(), b"user:pass");
+        assert_eq!(
+            Keys::basic_credentials(b"bAsIc dXNlcjpwYXNz").unwrap(),
+            b"user:pass"
+        );
+        for not in [
+            &b"Bearer dXNlcjpwYXNz"[..],
+            b"Basic",
+            b"Basic !!!",
+            b"dXNlcjpwYXNz",
+            b"",
         ] {
-            assert!(
-                public_key(Algorithm::Ed25519, text.as_bytes()).is_ok(),
-                "{text}"
-            );
+            assert!(Keys::basic_credentials(not).is_none(), "{not:?}");
         }
-        assert!(public_key(Algorithm::Ed25519, b"abcd").is_err());
-        assert!(public_key(Algorithm::EcdsaP256Sha256, hex::encode(raw).as_bytes()).is_err());
+        let long = [b"Basic ".as_slice(), &[b'A'; MAX_BASIC_BYTES + 4]].concat();
+        assert!(Keys::basic_credentials(&long).is_none());
+    }
+
+    #[test]
+    fn basic_auth_secrets_must_name_a_user() {
+        let spec: crate::scheme::SchemeSpec =
+            serde_saphyr::from_str("algorithm: basic_auth\nsignature_header: Authorization\n")
+                .unwrap();
+        let scheme = spec.build().unwrap();
+        let good = [Secret::new(b"user:pass".to_vec())];
+        assert!(Keys::new(&scheme, &good).is_ok());
+        let bad = [good[0].clone(), Secret::new(b"no-colon".to_vec())];
+        let err = Keys::new(&scheme, &bad).unwrap_err();
+        assert_eq!(
+            err.0,
+            "secret 1: a basic_auth secret is written user:password"
+        );
     }
 }

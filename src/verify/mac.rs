@@ -69,6 +69,8 @@ pub enum KeyedMac {
     Ripemd128(Hmac<ripemd::Ripemd128>),
     /// HMAC-RIPEMD-160.
     Ripemd160(Hmac<ripemd::Ripemd160>),
+    /// A plain SHA-256 digest; the secret is fed where the template says `{secret}`.
+    Sha256Digest(Box<[u8]>),
 }
 
 // Keyed state is secret material; never print it.
@@ -106,12 +108,26 @@ impl KeyedMac {
             // this total without a panic path.
             Algorithm::Sha256
             | Algorithm::Token
+            | Algorithm::BasicAuth
             | Algorithm::Ed25519
-            | Algorithm::EcdsaP256Sha256 => KeyedMac::Sha256(keyed(key)),
+            | Algorithm::EcdsaP256Sha256
+            | Algorithm::RsaPkcs1Sha1
+            | Algorithm::RsaPkcs1Sha256
+            | Algorithm::RsaPkcs1Sha512 => KeyedMac::Sha256(keyed(key)),
             Algorithm::Sha384 => KeyedMac::Sha384(keyed(key)),
             Algorithm::Sha512 => KeyedMac::Sha512(keyed(key)),
             Algorithm::Ripemd128 => KeyedMac::Ripemd128(keyed(key)),
             Algorithm::Ripemd160 => KeyedMac::Ripemd160(keyed(key)),
+            Algorithm::Sha256Digest => KeyedMac::Sha256Digest(key.into()),
+        }
+    }
+
+    /// The secret a digest scheme renders into `{secret}`; empty for an HMAC, whose key
+    /// never enters the message.
+    pub(crate) fn digest_secret(&self) -> &[u8] {
+        match self {
+            KeyedMac::Sha256Digest(secret) => secret,
+            _ => &[],
         }
     }
 
@@ -124,6 +140,12 @@ impl KeyedMac {
             KeyedMac::Sha512(m) => finish(m, feed),
             KeyedMac::Ripemd128(m) => finish(m, feed),
             KeyedMac::Ripemd160(m) => finish(m, feed),
+            KeyedMac::Sha256Digest(_) => {
+                use sha2::Digest;
+                let mut hasher = sha2::Sha256::new();
+                feed(&mut |chunk| hasher.update(chunk));
+                Tag::from(<[u8; 32]>::from(hasher.finalize()))
+            }
         }
     }
 

@@ -9,9 +9,12 @@ pub mod challenge;
 mod encoding;
 mod fields;
 mod header;
+mod jwt;
 mod keys;
 mod mac;
 mod multipart;
+mod public_key;
+mod read_headers;
 mod render;
 mod sign;
 mod timestamp;
@@ -23,14 +26,16 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Rejection;
 use crate::form;
-use crate::scheme::{Piece, Scheme, SignatureSource, Template, TimestampSource};
+use crate::scheme::{Algorithm, Piece, Scheme, SignatureSource, TimestampSource};
 use crate::secret::Secret;
 
 use fields::BodyFields;
 use header::{MAX_CANDIDATES, Parsed};
+pub use jwt::CLOCK_SKEW as JWT_CLOCK_SKEW;
 pub use keys::KeyError;
 use keys::Keys;
 pub use mac::{Feed, KeyedMac, Tag};
+use read_headers::{read_headers, single};
 use render::{Context, digest, render, replay_fingerprint, sha256_tag};
 pub use sign::SignError;
 pub use timestamp::{format_rfc3339, parse as parse_timestamp};
@@ -78,6 +83,8 @@ pub struct Verifier {
     guard_challenges: bool,
     tolerance: u64,
     public_url: Box<str>,
+    /// The id of each public key, when the route names them (`public_keys: {id: key}`).
+    public_key_ids: Box<[Box<str>]>,
 }
 
 impl Verifier {
@@ -96,6 +103,7 @@ impl Verifier {
             scheme,
             tolerance,
             public_url: Box::from(""),
+            public_key_ids: Box::new([]),
         })
     }
 
@@ -147,8 +155,12 @@ impl Verifier {
     /// The [`Rejection`] that says why the delivery is not authentic.
     pub fn verify(&self, delivery: &Delivery<'_>, now: i64) -> Result<Verified, Rejection> {
         let scheme = &self.scheme;
+        if let Some(rule) = &scheme.jwt {
+            return self.verify_jwt(rule, delivery, now);
+        }
         let fields = BodyFields::new(delivery.body, content_type(delivery.headers));
         let field_signature: Cow<'_, [u8]>;
+        let query_signature: Vec<u8>;
         let field_stamp: Cow<'_, [u8]>;
         let mut parsed = Parsed::default();
         match &scheme.signature {
@@ -169,6 +181,12 @@ impl Verifier {
             SignatureSource::Field(field) => {
                 field_signature = fields.get(field).ok_or(Rejection::SignatureMissing)?;
                 parsed.add(&scheme.format, &field_signature)?;
+            }
+            SignatureSource::Query(name) => {
+                query_signature = form::query_param_once(delivery.query, name)
+                    .map_err(|()| Rejection::SignatureMalformed)?
+                    .ok_or(Rejection::SignatureMissing)?;
+                parsed.add(&scheme.format, &query_signature)?;
             }
         }
         parsed.finish()?;
@@ -209,6 +227,7 @@ impl Verifier {
             stamp,
             url: &self.public_url,
             fields: &fields,
+            secret: &[],
         };
         let (secret_index, fingerprint) = self.check_keys(&parsed, &cx)?;
         let fingerprint = match &scheme.replay_key {
@@ -220,27 +239,6 @@ impl Verifier {
             timestamp,
             fingerprint,
         })
-    }
-
-    /// Refuses a repeated header the scheme reads (a second `webhook-id` would be verified
-    /// as the first and forwarded beside it), and a `Connection` header naming one (a hop
-    /// strips it after verification, so the app would see less than was verified).
-    fn check_read_headers(&self, headers: &HeaderMap) -> Result<(), Rejection> {
-        for name in self.read_headers.iter() {
-            single(headers, name).map_err(|()| Rejection::SignatureMalformed)?;
-        }
-        for value in headers.get_all(http::header::CONNECTION) {
-            let named = value.as_bytes().split(|&b| b == b',').any(|token| {
-                let token = token.trim_ascii();
-                self.read_headers
-                    .iter()
-                    .any(|name| token.eq_ignore_ascii_case(name.as_str().as_bytes()))
-            });
-            if named {
-                return Err(Rejection::SignatureMalformed);
-            }
-        }
-        Ok(())
     }
 
     /// Checks the offered signatures with the route's keys: which key matched, and the
@@ -256,31 +254,44 @@ impl Verifier {
             Keys::Token(digests) => {
                 let mut found = None;
                 for candidate in parsed.candidates() {
-                    found = found.or(Keys::token_match(digests, candidate));
+                    let matched = if scheme.algorithm == Algorithm::BasicAuth {
+                        let credentials = Keys::basic_credentials(candidate)
+                            .ok_or(Rejection::SignatureMalformed)?;
+                        Keys::token_match(digests, &credentials)
+                    } else {
+                        Keys::token_match(digests, candidate)
+                    };
+                    found = found.or(matched);
                 }
                 let index = found.ok_or(Rejection::SignatureMismatch)?;
                 (index, digest(&scheme.signed_payload, cx))
             }
-            Keys::Public(key) => {
+            Keys::Public(keys) => {
+                let id = match &scheme.key_id_header {
+                    Some(name) => single(cx.delivery.headers, name)
+                        .map_err(|()| Rejection::SignatureMalformed)?,
+                    None => None,
+                };
+                let chosen = self.chosen_key(id)?;
                 let mut message = Vec::with_capacity(cx.delivery.body.len() + 64);
                 render(&scheme.signed_payload, cx, &mut |chunk| {
                     message.extend_from_slice(chunk);
                 });
                 let mut decodable = false;
-                let mut hit = false;
+                let mut hit = None;
                 for candidate in parsed.candidates() {
                     if let Some(signature) = encoding::decode_any(scheme.encoding, candidate) {
                         decodable = true;
-                        hit |= key.verify(&message, &signature);
+                        hit = hit.or(keys::verify_public(keys, chosen, &message, &signature));
                     }
                 }
                 if !decodable {
                     return Err(Rejection::SignatureMalformed);
                 }
-                if !hit {
-                    return Err(Rejection::SignatureMismatch);
-                }
-                (0, sha256_tag(&message))
+                (
+                    hit.ok_or(Rejection::SignatureMismatch)?,
+                    sha256_tag(&message),
+                )
             }
         })
     }
@@ -303,8 +314,12 @@ impl Verifier {
         let mut fingerprint = None;
         let mut shape = challenge::Shape::default();
         for (secret_index, key) in macs.iter().enumerate() {
+            let cx = Context {
+                secret: key.digest_secret(),
+                ..*cx
+            };
             let expected = key.tag(&mut |sink| {
-                render(&scheme.signed_payload, cx, &mut |chunk| {
+                render(&scheme.signed_payload, &cx, &mut |chunk| {
                     shape.feed(chunk);
                     sink(chunk);
                 });
@@ -331,7 +346,10 @@ impl Verifier {
     /// (Zoom, Twitter/X CRC). `None` for token and public-key schemes.
     pub fn mac_of(&self, index: usize, message: &[u8]) -> Option<Tag> {
         match &self.keys {
-            Keys::Mac(macs) => Some(macs.get(index)?.tag_of(message)),
+            // A digest scheme holds no HMAC key to prove.
+            Keys::Mac(macs) if self.scheme.algorithm != Algorithm::Sha256Digest => {
+                Some(macs.get(index)?.tag_of(message))
+            }
             _ => None,
         }
     }
@@ -342,37 +360,6 @@ fn content_type(headers: &HeaderMap) -> &[u8] {
     headers
         .get(http::header::CONTENT_TYPE)
         .map_or(&b""[..], |v| v.as_bytes())
-}
-
-/// The headers `scheme` reads, each once.
-fn read_headers(scheme: &Scheme) -> Vec<HeaderName> {
-    let mut names: Vec<HeaderName> = Vec::new();
-    if let SignatureSource::Headers(list) = &scheme.signature {
-        names.extend(list.iter().cloned());
-    }
-    if let Some(TimestampSource::Header(name)) = &scheme.timestamp {
-        names.push(name.clone());
-    }
-    let templates = std::iter::once(&scheme.signed_payload).chain(scheme.replay_key.as_ref());
-    for piece in templates.flat_map(Template::pieces) {
-        if let Piece::Header(name) = piece {
-            names.push(name.clone());
-        }
-    }
-    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    names.dedup();
-    names
-}
-
-/// The one value of a header: `Ok(None)` when absent, `Err` when repeated. Repeats are refused
-/// whatever their order, so the answer never depends on which copy a hop kept first.
-fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u8]>, ()> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next().map(|v| v.as_bytes());
-    match values.next() {
-        Some(_) => Err(()),
-        None => Ok(first),
-    }
 }
 
 /// Checks the query parameter `param` holds the hex SHA-256 of the body.

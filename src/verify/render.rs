@@ -13,6 +13,8 @@ pub(super) struct Context<'a, 'f> {
     pub(super) stamp: Option<&'a [u8]>,
     pub(super) url: &'a str,
     pub(super) fields: &'a BodyFields<'f>,
+    /// The secret, for `{secret}` in a digest scheme; empty otherwise.
+    pub(super) secret: &'a [u8],
 }
 
 /// The SHA-256 of the rendered replay key; `None` when it renders empty (a sender that left
@@ -64,6 +66,7 @@ pub(super) fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn F
                 }
             }
             Piece::Field(field) => sink(&cx.fields.get(field).unwrap_or_default()),
+            Piece::Secret => sink(cx.secret),
             Piece::FormSorted => {
                 for (name, value) in cx.fields.form_sorted() {
                     sink(name);

@@ -98,7 +98,7 @@ fn check_names_file_line_column_and_key_for_each_broken_config() {
         (
             "    provider: flow\n",
             "    provider: flo\n",
-            ":6:15: routes[0].provider: unknown provider `flo`; known providers: ",
+            ":6:15: routes[0].provider: unknown provider `flo`; did you mean `flow`?",
         ),
         (
             "",

@@ -133,7 +133,7 @@ fn stamp(scheme: &hookgate::scheme::Scheme, now: i64) -> String {
 /// The property behind the guard, over every preset: one config holds an X route and a route
 /// of every HMAC preset (plus a custom scheme that opts into the CRC), all with the same key
 /// bytes, as a careless operator might write it. For each route and each probe body, if the
-/// CRC (or Zoom's validation) would answer a MAC of that delivery's signed payload, the
+/// CRC (or LinkedIn's challenge, or Zoom's validation) would answer a MAC of that delivery's signed payload, the
 /// delivery is refused even with its correct signature. So no handshake answer is ever a
 /// delivery signature, on any route.
 #[test]
@@ -169,15 +169,17 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
                 String::from_utf8_lossy(&scheme.secret_prefix),
                 base64::engine::general_purpose::STANDARD.encode(key)
             ),
+            // A key that is SHA-1 of the secret cannot be written to equal the CRC's key.
+            SecretEncoding::Sha1 => continue,
         };
         yaml = yaml.route(
             name,
             &format!("path: /p/{name}\nprovider: {name}\nsecrets: ['{written}']"),
         );
-        if scheme.handshake == Some(Handshake::MetaSubscribe) {
+        if scheme.handshake.is_some_and(Handshake::needs_verify_token) {
             yaml = yaml.with("verify_token: vt");
         }
-        if scheme.needs_public_url() {
+        if scheme.needs_public_url() || scheme.handshake.is_some_and(Handshake::needs_public_url) {
             yaml = yaml.with("public_url: https://gateway.test/");
         }
     }
@@ -217,11 +219,23 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
             let Ok(signed) = route.verifier.sign(&delivery(&none), &ts) else {
                 continue;
             };
+            // A JWT's MAC covers the token's `header.claims`, not a template.
+            let jws_input = signed.first().and_then(|(_, value)| {
+                let token = value.rsplit(' ').next()?;
+                let (input, _) = token.rsplit_once('.')?;
+                route
+                    .verifier
+                    .scheme()
+                    .jwt
+                    .as_ref()
+                    .map(|_| input.as_bytes().to_vec())
+            });
             let mut headers = HeaderMap::new();
             for (name, value) in signed {
                 headers.append(name, value.parse().unwrap());
             }
-            let payload = route.verifier.signed_payload(&delivery(&none), &ts);
+            let payload =
+                jws_input.unwrap_or_else(|| route.verifier.signed_payload(&delivery(&none), &ts));
             let target = format!(
                 "/x?crc_token={}",
                 query_encode(&String::from_utf8_lossy(&payload))
@@ -231,6 +245,21 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
                     Handshake::TwitterCrc,
                     &Method::GET,
                     &target.parse().unwrap(),
+                    &none,
+                    keys
+                ),
+                Some(Ok(_))
+            );
+            // LinkedIn's challenge MACs anyone's code with the same key.
+            let code = format!(
+                "/x?challengeCode={}",
+                query_encode(&String::from_utf8_lossy(&payload))
+            );
+            let linkedin_answers = matches!(
+                before_body(
+                    Handshake::LinkedinChallenge,
+                    &Method::GET,
+                    &code.parse().unwrap(),
                     &none,
                     keys
                 ),
@@ -254,7 +283,7 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
             .is_some();
             let accepted = route.verifier.verify(&delivery(&headers), now).is_ok();
             assert!(
-                !(accepted && (crc_answers || zoom_answers)),
+                !(accepted && (crc_answers || linkedin_answers || zoom_answers)),
                 "{}, body {body:?}: a handshake answer is this delivery's signature",
                 route.name
             );

@@ -10,6 +10,8 @@ use hookgate::scheme::{
 
 const DOC: &str = include_str!("../../docs/providers.md");
 const PRESETS: &str = include_str!("../../src/scheme/presets.yaml");
+const SDK_VERIFY_PY: &str = include_str!("../vectors/sdk_verify.py");
+const SDK_VERIFY_MJS: &str = include_str!("../vectors/npm/verify.mjs");
 const SEEDS: &[&str] = &[
     "flow",
     "patchworks",
@@ -21,6 +23,13 @@ const SEEDS: &[&str] = &[
 fn signature(s: &Scheme) -> String {
     let value = match &s.format {
         SignatureFormat::Plain { prefix } => format!("{}<sig>", String::from_utf8_lossy(prefix)),
+        SignatureFormat::List(list) if list.signature_key.is_empty() => {
+            let sep = char::from(list.separator);
+            match list.timestamp_first {
+                true => format!("<ts>{sep}<sig>{sep}…"),
+                false => format!("<sig>{sep}…"),
+            }
+        }
         SignatureFormat::List(list) => {
             let pair = char::from(list.pair_separator);
             let sep = char::from(list.separator);
@@ -34,22 +43,38 @@ fn signature(s: &Scheme) -> String {
             }
         }
     };
-    let value = if s.algorithm == Algorithm::Token {
-        value.replace("<sig>", "<token>")
-    } else {
-        value
+    let value = match s.algorithm {
+        _ if s.jwt.as_ref().is_some_and(|j| j.detached) => value.replace("<sig>", "<detached JWS>"),
+        _ if s.jwt.is_some() => value.replace("<sig>", "<JWT>"),
+        Algorithm::Token => value.replace("<sig>", "<token>"),
+        Algorithm::BasicAuth => "Basic <base64 user:password>".into(),
+        _ => value,
     };
-    match &s.signature {
+    let key_id = s
+        .key_id_header
+        .as_ref()
+        .map(|h| format!("; key id `{h}`"))
+        .unwrap_or_default();
+    let source = match &s.signature {
         SignatureSource::Headers(names) => names
             .iter()
             .map(|n| format!("`{n}: {value}`"))
             .collect::<Vec<_>>()
             .join(" or "),
         SignatureSource::Field(field) => format!("body `{field}`"),
-    }
+        SignatureSource::Query(name) => format!("query `?{name}={value}`"),
+    };
+    format!("{source}{key_id}")
 }
 
 fn algorithm(s: &Scheme) -> String {
+    if let Some(jwt) = &s.jwt {
+        let key = match s.algorithm.key_kind() {
+            hookgate::scheme::KeyKind::PublicKey => "public_key",
+            _ => "secret",
+        };
+        return format!("JWS {} ({key}), pinned", jwt.alg);
+    }
     let name = match s.algorithm {
         Algorithm::Sha1 => "HMAC-SHA1",
         Algorithm::Sha256 => "HMAC-SHA256",
@@ -58,8 +83,13 @@ fn algorithm(s: &Scheme) -> String {
         Algorithm::Ripemd128 => "HMAC-RIPEMD-128",
         Algorithm::Ripemd160 => "HMAC-RIPEMD-160",
         Algorithm::Token => return "shared token, constant-time".into(),
+        Algorithm::BasicAuth => return "HTTP Basic (RFC 7617), constant-time".into(),
         Algorithm::Ed25519 => "Ed25519 (public_key)",
         Algorithm::EcdsaP256Sha256 => "ECDSA P-256 SHA-256 (public_key)",
+        Algorithm::RsaPkcs1Sha1 => "RSA PKCS#1 v1.5 SHA-1 (public_key)",
+        Algorithm::RsaPkcs1Sha256 => "RSA PKCS#1 v1.5 SHA-256 (public_key)",
+        Algorithm::RsaPkcs1Sha512 => "RSA PKCS#1 v1.5 SHA-512 (public_key)",
+        Algorithm::Sha256Digest => "plain SHA-256 digest (not an HMAC)",
     };
     let encoding = match s.encoding {
         Encoding::Hex => "hex",
@@ -68,18 +98,38 @@ fn algorithm(s: &Scheme) -> String {
     };
     let secret = match s.secret_encoding {
         SecretEncoding::Raw => String::new(),
+        SecretEncoding::Base64 if s.secret_prefix.is_empty() => "; secret base64".into(),
         SecretEncoding::Base64 => format!(
             "; secret base64 after `{}`",
             String::from_utf8_lossy(&s.secret_prefix)
         ),
         SecretEncoding::Hex => "; secret hex".into(),
+        SecretEncoding::Sha1 => "; key SHA-1(secret)".into(),
     };
     format!("{name}, {encoding}{secret}")
 }
 
 fn signed(s: &Scheme) -> String {
-    if s.algorithm == Algorithm::Token {
-        return "the token itself".into();
+    if let Some(jwt) = &s.jwt {
+        if jwt.detached {
+            return "`{body}` (detached JWS)".into();
+        }
+        let mut bound = Vec::new();
+        if let Some(claim) = &jwt.body_hash_claim {
+            bound.push(format!("claim `{claim}` = SHA-256(body)"));
+        }
+        if let Some(claim) = &jwt.url_hash_claim {
+            bound.push(format!("claim `{claim}` = SHA-256(URL)"));
+        }
+        if bound.is_empty() {
+            return "the JWT's claims; body not bound".into();
+        }
+        return bound.join(", ");
+    }
+    match s.algorithm {
+        Algorithm::Token => return "the token itself".into(),
+        Algorithm::BasicAuth => return "the credentials themselves".into(),
+        _ => {}
     }
     let digest = s
         .body_digest_param
@@ -90,6 +140,13 @@ fn signed(s: &Scheme) -> String {
 }
 
 fn timestamp(s: &Scheme) -> String {
+    if let Some(jwt) = &s.jwt {
+        if jwt.detached {
+            return "none".into();
+        }
+        let skew = hookgate::verify::JWT_CLOCK_SKEW;
+        return format!("JWT `iat`/`nbf` ±300 s, `exp` +{skew} s");
+    }
     let source = match &s.timestamp {
         None => return "none".into(),
         Some(TimestampSource::Header(h)) => format!("`{h}`"),
@@ -108,6 +165,7 @@ fn timestamp(s: &Scheme) -> String {
 fn replay_key(s: &Scheme) -> String {
     match &s.replay_key {
         Some(t) => format!("`{t}`"),
+        None if s.jwt.is_some() => "SHA-256 of the token".into(),
         None if s.algorithm.key_kind() == hookgate::scheme::KeyKind::Hmac => "the MAC".into(),
         None => "SHA-256 of signed content".into(),
     }
@@ -121,15 +179,47 @@ fn handshake(s: &Scheme) -> String {
     }
 }
 
+/// The comment block above the preset's entry (`name:`, `name: &anchor` or `name: *alias`).
+fn comments(name: &str) -> Option<&'static str> {
+    let entry = [format!("\n{name}:\n"), format!("\n{name}: ")]
+        .iter()
+        .find_map(|line| PRESETS.find(line.as_str()))?;
+    PRESETS[..entry].rsplit("\n\n").next()
+}
+
 /// The first https URL in the comment block above the preset's entry.
 fn docs_url(name: &str) -> Option<String> {
-    let entry = PRESETS.find(&format!("\n{name}:\n"))?;
-    let comments = PRESETS[..entry]
-        .rsplit("\n\n")
-        .next()?
+    let url = comments(name)?
         .split_whitespace()
         .find(|w| w.starts_with("https://"))?;
-    Some(comments.to_owned())
+    Some(url.to_owned())
+}
+
+/// Where the preset's format comes from: the sender's own docs or SDK, or only the peers'
+/// records (its comment says "Format: peers' records").
+fn format_from(name: &str) -> &'static str {
+    let text = comments(name).unwrap_or_default().replace("\n# ", " ");
+    if text.contains("Format: peers' records") {
+        "peers' records (secondary)"
+    } else {
+        "sender's docs"
+    }
+}
+
+/// How a preset's vectors prove it: a sender SDK that signs or verifies them, and also
+/// verifies what `hookgate sign` makes (tests/vectors/sdk_verify.py and npm/verify.mjs), is
+/// "SDK both ways"; one of the two, "SDK one way"; else the docs' example or formula.
+fn proof(name: &str, source: &str) -> &'static str {
+    let checks_hookgate = [SDK_VERIFY_PY, SDK_VERIFY_MJS]
+        .iter()
+        .any(|text| text.contains(&format!("\"{name}\"")));
+    let sdk = source.contains("(PyPI)") || source.contains("(npm)");
+    match (sdk, checks_hookgate) {
+        (true, true) => "SDK both ways",
+        (true, false) | (false, true) => "SDK one way",
+        _ if source.contains("docs example") => "docs example",
+        _ => "docs formula only",
+    }
 }
 
 fn vector_sources() -> Vec<(String, String)> {
@@ -169,13 +259,15 @@ fn expected_rows() -> Vec<String> {
             // A `|` inside a cell (Telnyx signs `{timestamp}|{body}`) would end it.
             let cell = |text: String| text.replace('|', "\\|");
             format!(
-                "| `{name}` | {} | {} | {} | {} | {} | {} | {docs} | {source} |",
+                "| `{name}` | {} | {} | {} | {} | {} | {} | {docs} | {} | {} | {source} |",
                 cell(signature(&s)),
                 cell(algorithm(&s)),
                 cell(signed(&s)),
                 cell(timestamp(&s)),
                 cell(replay_key(&s)),
                 cell(handshake(&s)),
+                format_from(name),
+                proof(name, &source),
             )
         })
         .collect()

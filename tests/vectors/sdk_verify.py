@@ -4,13 +4,14 @@ and the same headers on a tampered body must not (so the check can fail).
 
 Covers every sender whose SDK has a verify function and whose scheme hookgate can sign (not
 the public-key senders, whose private key only they hold): PyPI stripe, slack_sdk,
-standardwebhooks, svix, twilio (form and JSON), squareup, paddle-python-sdk, boxsdk, razorpay,
+standardwebhooks, svix (also for the senders that sign as Svix or Standard Webhooks do), twilio (form and JSON), squareup, paddle-python-sdk, boxsdk, razorpay,
 coinbase-commerce, gocardless-pro, workos, elevenlabs, openai, replicate, resend,
-line-bot-sdk; npm @octokit/webhooks-methods, @hubspot/api-client, @linear/sdk,
+line-bot-sdk, vonage-jwt, messagebird; npm @octokit/webhooks-methods, @hubspot/api-client, @linear/sdk,
 @shopify/shopify-api, @zoom/rivet, @mux/mux-node, @sanity/webhook (npm/verify.mjs).
 
 Usage: sdk_verify.py <hookgate binary>
 """
+import base64
 import hashlib
 import json
 import pathlib
@@ -38,6 +39,8 @@ import openai
 from replicate.webhook import Webhooks as ReplicateWebhooks, WebhookSigningSecret as ReplicateSecret
 import resend
 from linebot.v3.webhook import SignatureValidator as LineValidator
+import vonage_jwt
+from messagebird.request_validator import RequestValidator as MessageBirdValidator
 
 HERE = pathlib.Path(__file__).parent
 URL = "https://hooks.example.com"
@@ -67,8 +70,22 @@ SECRETS = {
     "line": "line-channel-secret-check",
     "mux": "mux-signing-secret-check",
     "sanity": "sanity-webhook-secret-check",
+    "hubspot-v1": "hubspot-v1-client-secret-check",
+    "hubspot-v2": "hubspot-v2-client-secret-check",
+    "vonage": "vonage-signature-secret-sdk-side-check",
+    "messagebird": "messagebird-signing-key-sdk-side-check",
 }
-NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot"}
+# Senders that sign as Svix or Standard Webhooks do: their SDKs are those SDKs (Polar's keys
+# standardwebhooks with the base64 of its secret's bytes).
+SAME_AS = {name: "svix" for name in ("clerk", "stytch", "vanta", "beehiiv", "guesty", "pleo")}
+SAME_AS.update({name: "standard-webhooks" for name in ("supabase", "render", "etsy", "lithic", "shipbob",
+                                                       "incident-io", "brex")})
+SAME_AS["polar"] = "polar"
+SAME_AS["bigcommerce"] = "polar"
+SECRETS.update({name: SECRETS[kind] for name, kind in SAME_AS.items() if kind in SECRETS})
+SECRETS["polar"] = "polar_whs_sdk_side_check"
+SECRETS["bigcommerce"] = "bigcommerce-client-secret-check"
+NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot", "hubspot-v2", "messagebird"}
 BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}']
 FORM = {"Body": "caf\u00e9 & more", "From": "+15550001111", "To": "+15550002222"}
 
@@ -92,7 +109,11 @@ def raises(fn):
 def python_checks(name, secret, body, h, target):
     """(accepts the signed body, accepts a tampered body) for one Python SDK."""
     tampered = body + " "
-    if name == "stripe":
+    name = SAME_AS.get(name, name)
+    if name == "polar":
+        key = base64.b64encode(secret.encode()).decode()
+        check = lambda b: not raises(lambda: standardwebhooks.Webhook(key).verify(b, h))
+    elif name == "stripe":
         check = lambda b: not raises(lambda: stripe.WebhookSignature.verify_header(b, h["stripe-signature"], secret, tolerance=300))
     elif name == "slack":
         check = lambda b: SignatureVerifier(secret).is_valid(b, h["x-slack-request-timestamp"], h["x-slack-signature"])
@@ -134,6 +155,15 @@ def python_checks(name, secret, body, h, target):
     elif name == "resend":
         plain = {k.removeprefix("svix-"): v for k, v in h.items()}
         check = lambda b: not raises(lambda: resend.Webhooks.verify({"payload": b, "headers": plain, "webhook_secret": secret}))
+    elif name == "vonage":
+        # vonage-jwt checks the token; Vonage's docs add the payload_hash comparison.
+        token = h["authorization"].removeprefix("Bearer ")
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        check = lambda b: vonage_jwt.verify_signature(token, secret) and \
+            claims["payload_hash"] == hashlib.sha256(b.encode()).hexdigest()
+    elif name == "messagebird":
+        validator = MessageBirdValidator(secret)
+        check = lambda b: not raises(lambda: validator.validate_signature(h["messagebird-signature-jwt"], URL + target, b.encode()))
     else:
         raise AssertionError(name)
     return bool(check(body)), bool(check(tampered))
@@ -168,11 +198,11 @@ def main():
                 extra = []
                 if name == "twilio-json":
                     target += "?bodySHA256=" + hashlib.sha256(body.encode()).hexdigest()
-                if name in ("standard-webhooks", "svix", "openai", "replicate", "resend"):
+                if name in ("standard-webhooks", "svix", "openai", "replicate", "resend", *SAME_AS):
                     extra += ["--id", f"msg_sdk_{i}"]
                 extra += ["--path", target]
                 h = sign(binary, config, name, body_file, *extra)
-                if name in ("github", "hubspot", "linear", "shopify", "zoom", "mux", "sanity"):
+                if name in ("github", "hubspot", "hubspot-v1", "hubspot-v2", "linear", "shopify", "zoom", "mux", "sanity"):
                     # Zoom's SDK checks the re-serialized JSON, so added whitespace is no tamper.
                     tampered = body.replace('"n":', '"m":') if name == "zoom" else body + " "
                     for what, b, expect in (("signed", body, True), ("tampered", tampered, False)):

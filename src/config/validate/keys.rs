@@ -9,6 +9,9 @@ use crate::secret::Secret;
 use super::Validator;
 use crate::config::*;
 
+/// A key's field name for errors, and where its reference is written.
+type KeyRef<'a> = (String, &'a Spanned<String>);
+
 impl Validator<'_> {
     /// Refuses a custom scheme that reads a timestamp or replay key its signature does not
     /// cover: a replayed delivery with a fresh value would pass, forever.
@@ -38,24 +41,31 @@ impl Validator<'_> {
         }
     }
 
-    /// The route's key material: `secrets` for HMAC and token schemes, `public_key` for
-    /// public-key ones; the other key is refused so nothing is silently ignored.
+    /// The route's key material: `secrets` for HMAC and token schemes, `public_key` (or
+    /// `public_keys`, by id) for public-key ones; the other kind is refused so nothing is
+    /// silently ignored. Returns the keys and, for `public_keys`, their ids.
     pub(super) fn keys(
         &mut self,
         route: &file::RouteFile,
         key: &str,
         kind: KeyKind,
-    ) -> Option<Vec<Secret>> {
+    ) -> Option<(Vec<Secret>, Vec<Box<str>>)> {
+        let public_at = route
+            .public_key
+            .as_ref()
+            .map(|k| ("public_key", k.referenced))
+            .or(route
+                .public_keys
+                .as_ref()
+                .map(|k| ("public_keys", k.referenced)));
         let (wanted, unwanted) = match kind {
-            KeyKind::PublicKey => ("public_key", route.secrets.as_ref().map(|s| s.referenced)),
-            _ => ("secrets", route.public_key.as_ref().map(|k| k.referenced)),
+            KeyKind::PublicKey => (
+                "public_key",
+                route.secrets.as_ref().map(|s| ("secrets", s.referenced)),
+            ),
+            _ => ("secrets", public_at),
         };
-        if let Some(at) = unwanted {
-            let other = if wanted == "secrets" {
-                "public_key"
-            } else {
-                "secrets"
-            };
+        if let Some((other, at)) = unwanted {
             self.problem(
                 Some(at),
                 format!("{key}.{other}"),
@@ -63,18 +73,44 @@ impl Validator<'_> {
             );
             return None;
         }
-        let references: Vec<&Spanned<String>> = match (kind, &route.secrets, &route.public_key) {
-            (KeyKind::PublicKey, _, Some(k)) => vec![k],
-            (KeyKind::PublicKey, _, None) => {
+        let (references, ids): (Vec<KeyRef<'_>>, Vec<Box<str>>) = match (
+            kind,
+            &route.secrets,
+            &route.public_key,
+            &route.public_keys,
+        ) {
+            (KeyKind::PublicKey, _, Some(_), Some(both)) => {
                 self.problem(
-                    Some(route.name.referenced),
-                    format!("{key}.public_key"),
-                    "this scheme is verified with the sender's public key; set public_key",
+                    Some(both.referenced),
+                    format!("{key}.public_keys"),
+                    "set public_key or public_keys, not both",
                 );
                 return None;
             }
-            (_, Some(list), _) if !list.value.is_empty() => list.value.iter().collect(),
-            (_, list, _) => {
+            (KeyKind::PublicKey, _, Some(k), None) => (vec![("public_key".into(), k)], vec![]),
+            (KeyKind::PublicKey, _, None, Some(map)) if !map.value.is_empty() => map
+                .value
+                .iter()
+                .map(|(id, k)| ((format!("public_keys.{id}"), k), Box::from(id.as_str())))
+                .unzip(),
+            (KeyKind::PublicKey, _, None, map) => {
+                let at = map.as_ref().map_or(route.name.referenced, |m| m.referenced);
+                self.problem(
+                        Some(at),
+                        format!("{key}.public_key"),
+                        "this scheme is verified with the sender's public key; set public_key (or public_keys: {id: key})",
+                    );
+                return None;
+            }
+            (_, Some(list), _, _) if !list.value.is_empty() => (
+                list.value
+                    .iter()
+                    .enumerate()
+                    .map(|(j, s)| (format!("secrets[{j}]"), s))
+                    .collect(),
+                Vec::new(),
+            ),
+            (_, list, _, _) => {
                 let at = list
                     .as_ref()
                     .map_or(route.name.referenced, |l| l.referenced);
@@ -87,12 +123,7 @@ impl Validator<'_> {
             }
         };
         let mut keys = Vec::new();
-        for (j, reference) in references.iter().enumerate() {
-            let field = if kind == KeyKind::PublicKey {
-                "public_key".to_owned()
-            } else {
-                format!("secrets[{j}]")
-            };
+        for (field, reference) in &references {
             match secrets::resolve(&reference.value, self.env, self.base) {
                 Ok(secret) => keys.push(secret),
                 Err(message) => self.problem(
@@ -102,7 +133,7 @@ impl Validator<'_> {
                 ),
             }
         }
-        (keys.len() == references.len()).then_some(keys)
+        (keys.len() == references.len()).then_some((keys, ids))
     }
 
     /// The URL the sender posts to, required exactly when the scheme signs it.

@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use serde_saphyr::{Location, Spanned};
 
 use crate::route::{PathMatch, RateLimit, ReplayPolicy, Route, Upstream};
-use crate::scheme::{Handshake, KeyKind, SchemeSpec, preset, preset_names};
+use crate::scheme::{Handshake, KeyKind, SchemeSpec, nearest_presets, preset, preset_names};
 use crate::verify::Verifier;
 
 use super::Validator;
@@ -88,15 +88,22 @@ impl Validator<'_> {
             (Some(p), None) => match preset(&p.value) {
                 Some(base) => Some((overrides.or(base), p.value.clone(), p.referenced)),
                 None => {
-                    let known: Vec<_> = preset_names().collect();
+                    let near = nearest_presets(&p.value);
+                    let hint = if near.is_empty() {
+                        let known: Vec<_> = preset_names().collect();
+                        format!("known providers: {}", known.join(", "))
+                    } else {
+                        let near: Vec<_> = near.iter().map(|n| format!("`{n}`")).collect();
+                        format!(
+                            "did you mean {}? (docs/providers.md lists all {})",
+                            near.join(" or "),
+                            preset_names().count()
+                        )
+                    };
                     self.problem(
                         Some(p.referenced),
                         format!("{key}.provider"),
-                        format!(
-                            "unknown provider `{}`; known providers: {}",
-                            p.value,
-                            known.join(", ")
-                        ),
+                        format!("unknown provider `{}`; {hint}", p.value),
                     );
                     None
                 }
@@ -148,9 +155,10 @@ impl Validator<'_> {
                 }
             });
         // Keys are checked even when the scheme is not, so every problem shows at once.
-        let kind = match (&scheme, &route.public_key, &route.secrets) {
+        let public = route.public_key.is_some() || route.public_keys.is_some();
+        let kind = match (&scheme, public, &route.secrets) {
             (Some((scheme, _)), _, _) => scheme.algorithm.key_kind(),
-            (None, Some(_), None) => KeyKind::PublicKey,
+            (None, true, None) => KeyKind::PublicKey,
             (None, _, _) => KeyKind::Hmac,
         };
         let keys = self.keys(route, key, kind);
@@ -232,33 +240,44 @@ impl Validator<'_> {
         } else {
             None
         };
-        match (handshake == Some(Handshake::MetaSubscribe), &route.verify_token) {
+        let wants_token = handshake.is_some_and(Handshake::needs_verify_token);
+        match (wants_token, &route.verify_token) {
             (true, None) => self.problem(
                 Some(route.name.referenced),
                 format!("{key}.verify_token"),
-                "the hub.challenge handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)",
+                format!(
+                    "the {} handshake needs the verify token entered in the sender's dashboard (or set `handshake: false`)",
+                    handshake.map_or("", Handshake::name)
+                ),
             ),
             (false, Some(t)) => self.problem(
                 Some(t.referenced),
                 format!("{key}.verify_token"),
-                "has no effect: only the meta_subscribe handshake uses it",
+                "has no effect: only the meta_subscribe, strava_subscribe, oura_verification and ebay_challenge handshakes use it",
             ),
             _ => {}
         }
-        let public_url = self.public_url(route, key, scheme.needs_public_url());
+        let needs_url =
+            scheme.needs_public_url() || handshake.is_some_and(Handshake::needs_public_url);
+        let public_url = self.public_url(route, key, needs_url);
         let rate_limit = route
             .rate_limit
             .as_ref()
             .and_then(|r| self.rate_limit(r, &format!("{key}.rate_limit")));
-        let keys = keys?;
+        let (keys, key_ids) = keys?;
         let secret_count = keys.len();
-        let verifier = match Verifier::new(scheme, &keys, tolerance) {
+        let verifier = Verifier::new(scheme, &keys, tolerance).and_then(|v| match key_ids {
+            ids if ids.is_empty() => Ok(v),
+            ids => v.with_public_key_ids(ids),
+        });
+        let verifier = match verifier {
             Ok(v) => v.with_public_url(&public_url?),
             Err(e) => {
-                let (at, field) = match (&route.secrets, &route.public_key) {
-                    (Some(s), _) => (s.referenced, "secrets"),
-                    (None, Some(k)) => (k.referenced, "public_key"),
-                    (None, None) => (route.name.referenced, "secrets"),
+                let (at, field) = match (&route.secrets, &route.public_key, &route.public_keys) {
+                    (Some(s), _, _) => (s.referenced, "secrets"),
+                    (None, Some(k), _) => (k.referenced, "public_key"),
+                    (None, None, Some(k)) => (k.referenced, "public_keys"),
+                    (None, None, None) => (route.name.referenced, "secrets"),
                 };
                 self.problem(Some(at), format!("{key}.{field}"), e.to_string());
                 return None;

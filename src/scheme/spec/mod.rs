@@ -1,13 +1,15 @@
 //! The YAML shape of a scheme, shared by `scheme:` blocks in the config and by the preset table.
 
-use http::HeaderName;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::{
-    Algorithm, Encoding, Field, Handshake, KeyKind, ListFormat, Scheme, SecretEncoding,
-    SignatureFormat, SignatureSource, Template, TimestampFormat, TimestampSource,
+    Algorithm, Encoding, Handshake, JwtSpec, KeyKind, ListFormat, Scheme, SecretEncoding,
+    SignatureFormat, Template, TimestampFormat, TimestampSource,
 };
+use parts::{fail, field, header_name, one_byte, query_name, separator, template};
+
+mod parts;
 
 /// A scheme as written in YAML. Every key is optional where a sensible default exists.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -21,6 +23,8 @@ pub struct SchemeSpec {
     pub signature_header: Option<Spanned<OneOrMany>>,
     /// A body field carrying the signature instead: `json:a.b` or `form:name`.
     pub signature_field: Option<Spanned<String>>,
+    /// A query parameter carrying the signature instead (PandaDoc's `?signature=`).
+    pub signature_query: Option<Spanned<String>>,
     /// Optional prefix before the signature, e.g. `sha256=`.
     pub prefix: Option<Spanned<String>>,
     /// The header carrying the timestamp.
@@ -46,6 +50,10 @@ pub struct SchemeSpec {
     pub tolerance_seconds: Option<Spanned<u64>>,
     /// A request the route answers itself.
     pub handshake: Option<Handshake>,
+    /// The signature header carries a JWT or detached JWS, checked by these rules.
+    pub jwt: Option<Spanned<JwtSpec>>,
+    /// A header naming which of the route's `public_keys` signed.
+    pub key_id_header: Option<Spanned<String>>,
 }
 
 /// A header name, or a list of them.
@@ -77,8 +85,11 @@ pub struct ListSpec {
     pub pair_separator: Option<String>,
     /// Key of the timestamp item, if the timestamp travels in this header.
     pub timestamp_key: Option<String>,
-    /// Key of each signature item (required).
-    pub signature_key: String,
+    /// Key of each signature item; without it the list is positional: every item is a
+    /// signature, after the timestamp when `timestamp_first` is set.
+    pub signature_key: Option<String>,
+    /// In a positional list, the first item is the timestamp (Recurly).
+    pub timestamp_first: Option<bool>,
 }
 
 /// A scheme description that does not hold together.
@@ -93,77 +104,6 @@ pub struct SchemeError {
     pub message: String,
 }
 
-fn fail(key: &'static str, at: Option<Location>, message: impl Into<String>) -> SchemeError {
-    SchemeError {
-        key,
-        at,
-        message: message.into(),
-    }
-}
-
-fn header_name(key: &'static str, value: &Spanned<String>) -> Result<HeaderName, SchemeError> {
-    named_header(key, value.referenced, &value.value)
-}
-
-fn named_header(key: &'static str, at: Location, name: &str) -> Result<HeaderName, SchemeError> {
-    HeaderName::try_from(name.trim()).map_err(|_| {
-        fail(
-            key,
-            Some(at),
-            format!("`{name}` is not a valid HTTP header name"),
-        )
-    })
-}
-
-fn field(key: &'static str, value: &Spanned<String>) -> Result<Field, SchemeError> {
-    Field::parse(&value.value).map_err(|e| fail(key, Some(value.referenced), e))
-}
-
-fn template(key: &'static str, value: &Spanned<String>) -> Result<Template, SchemeError> {
-    Template::parse(&value.value).map_err(|e| fail(key, Some(value.referenced), e.to_string()))
-}
-
-/// A list separator: one ASCII character, optionally followed by the spaces the sender
-/// writes after it (`", "`). Returns the character and the number of spaces.
-fn separator(at: Location, value: Option<&str>) -> Result<(u8, u8), SchemeError> {
-    let Some(text) = value else {
-        return Ok((b',', 0));
-    };
-    let spaces = text.len().saturating_sub(1);
-    match text.as_bytes() {
-        [first, rest @ ..]
-            if first.is_ascii()
-                && rest.iter().all(|&b| b == b' ')
-                && (*first != b' ' || rest.is_empty())
-                && spaces <= 8 =>
-        {
-            Ok((*first, u8::try_from(spaces).unwrap_or(0)))
-        }
-        _ => Err(fail(
-            "signature_list.separator",
-            Some(at),
-            format!("must be one ASCII character, optionally followed by spaces, got `{text}`"),
-        )),
-    }
-}
-
-fn one_byte(
-    key: &'static str,
-    at: Location,
-    value: Option<&str>,
-    default: u8,
-) -> Result<u8, SchemeError> {
-    match value {
-        None => Ok(default),
-        Some(s) if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
-        Some(s) => Err(fail(
-            key,
-            Some(at),
-            format!("must be one ASCII character, got `{s}`"),
-        )),
-    }
-}
-
 impl SchemeSpec {
     /// Fills every key this spec leaves unset from `base` (a preset under route overrides).
     pub fn or(self, base: &SchemeSpec) -> SchemeSpec {
@@ -176,6 +116,9 @@ impl SchemeSpec {
             signature_field: self
                 .signature_field
                 .or_else(|| base.signature_field.clone()),
+            signature_query: self
+                .signature_query
+                .or_else(|| base.signature_query.clone()),
             timestamp_field: self
                 .timestamp_field
                 .or_else(|| base.timestamp_field.clone()),
@@ -194,6 +137,8 @@ impl SchemeSpec {
             signed_payload: self.signed_payload.or_else(|| base.signed_payload.clone()),
             signature_list: self.signature_list.or_else(|| base.signature_list.clone()),
             handshake: self.handshake.or(base.handshake),
+            jwt: self.jwt.or_else(|| base.jwt.clone()),
+            key_id_header: self.key_id_header.or_else(|| base.key_id_header.clone()),
         }
     }
 
@@ -202,39 +147,7 @@ impl SchemeSpec {
     /// # Errors
     /// The first inconsistency, with the key and its location.
     pub fn build(&self) -> Result<Scheme, SchemeError> {
-        let signature = match (&self.signature_header, &self.signature_field) {
-            (Some(h), None) => {
-                let names = h.value.items();
-                if names.is_empty() {
-                    return Err(fail(
-                        "signature_header",
-                        Some(h.referenced),
-                        "lists no header",
-                    ));
-                }
-                SignatureSource::Headers(
-                    names
-                        .iter()
-                        .map(|n| named_header("signature_header", h.referenced, n))
-                        .collect::<Result<_, _>>()?,
-                )
-            }
-            (None, Some(f)) => SignatureSource::Field(field("signature_field", f)?),
-            (Some(_), Some(f)) => {
-                return Err(fail(
-                    "signature_field",
-                    Some(f.referenced),
-                    "set signature_header or signature_field, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(fail(
-                    "signature_header",
-                    None,
-                    "is required (or signature_field, for a signature in the body)",
-                ));
-            }
-        };
+        let signature = self.signature_source()?;
         let format = match (&self.signature_list, &self.prefix) {
             (Some(_), Some(prefix)) => {
                 return Err(fail(
@@ -246,11 +159,26 @@ impl SchemeSpec {
             (Some(list), None) => {
                 let at = list.referenced;
                 let spec = &list.value;
-                if spec.signature_key.is_empty() {
+                let positional = spec.signature_key.is_none();
+                if spec.signature_key.as_deref() == Some("") {
                     return Err(fail(
                         "signature_list.signature_key",
                         Some(at),
-                        "must not be empty",
+                        "must not be empty (leave it out for a positional list)",
+                    ));
+                }
+                if positional && (spec.timestamp_key.is_some() || spec.pair_separator.is_some()) {
+                    return Err(fail(
+                        "signature_list.signature_key",
+                        Some(at),
+                        "is needed with timestamp_key or pair_separator: a list without it has bare items (use timestamp_first)",
+                    ));
+                }
+                if !positional && spec.timestamp_first.is_some() {
+                    return Err(fail(
+                        "signature_list.timestamp_first",
+                        Some(at),
+                        "is for positional lists; a keyed list names its timestamp with timestamp_key",
                     ));
                 }
                 let (separator, spaces_after_separator) = separator(at, spec.separator.as_deref())?;
@@ -264,7 +192,13 @@ impl SchemeSpec {
                         b'=',
                     )?,
                     timestamp_key: spec.timestamp_key.as_ref().map(|k| k.as_bytes().into()),
-                    signature_key: spec.signature_key.as_bytes().into(),
+                    signature_key: spec
+                        .signature_key
+                        .as_deref()
+                        .unwrap_or("")
+                        .as_bytes()
+                        .into(),
+                    timestamp_first: spec.timestamp_first.unwrap_or(false),
                 })
             }
             (None, prefix) => SignatureFormat::Plain {
@@ -274,8 +208,7 @@ impl SchemeSpec {
                     .unwrap_or_default(),
             },
         };
-        let list_has_timestamp =
-            matches!(&format, SignatureFormat::List(l) if l.timestamp_key.is_some());
+        let list_has_timestamp = matches!(&format, SignatureFormat::List(l) if l.timestamp_key.is_some() || l.timestamp_first);
         let timestamp = match (
             &self.timestamp_header,
             &self.timestamp_field,
@@ -305,14 +238,8 @@ impl SchemeSpec {
             .as_ref()
             .map(|t| template("replay_key", t))
             .transpose()?;
-        if let Some(p) = &self.body_digest_param
-            && (p.value.is_empty() || p.value.contains(['&', '=', '#', '?']))
-        {
-            return Err(fail(
-                "body_digest_param",
-                Some(p.referenced),
-                "must be a plain query parameter name",
-            ));
+        if let Some(p) = &self.body_digest_param {
+            query_name("body_digest_param", p)?;
         }
         if let Some(t) = &self.tolerance_seconds {
             if t.value == 0 {
@@ -341,6 +268,36 @@ impl SchemeSpec {
                 "a token scheme carries the token itself, not a list",
             ));
         }
+        let secret_at = self.signed_payload.as_ref().map(|t| t.referenced);
+        match (
+            algorithm == Algorithm::Sha256Digest,
+            signed_payload.uses(&super::Piece::Secret),
+        ) {
+            (true, false) => {
+                return Err(fail(
+                    "signed_payload",
+                    secret_at,
+                    "a sha256_digest scheme hashes the secret with the payload: put {secret} where the sender does",
+                ));
+            }
+            (false, true) => {
+                return Err(fail(
+                    "signed_payload",
+                    secret_at,
+                    "{secret} belongs only in a sha256_digest scheme (an HMAC is keyed with the secret already)",
+                ));
+            }
+            _ => {}
+        }
+        if let (Some(key), Some(t)) = (&replay_key, &self.replay_key)
+            && key.uses(&super::Piece::Secret)
+        {
+            return Err(fail(
+                "replay_key",
+                Some(t.referenced),
+                "must not contain {secret}",
+            ));
+        }
         if timestamp.is_none() && signed_payload.uses(&super::Piece::Timestamp) {
             let at = self.signed_payload.as_ref().map(|t| t.referenced);
             return Err(fail(
@@ -349,7 +306,31 @@ impl SchemeSpec {
                 "uses {timestamp} but the scheme has no timestamp_header or signature_list.timestamp_key",
             ));
         }
+        let jwt = match &self.jwt {
+            Some(spec) => Some(self.jwt_rule(spec, algorithm, &format)?),
+            None => None,
+        };
+        let key_id_header = match &self.key_id_header {
+            Some(h) if algorithm.key_kind() != KeyKind::PublicKey => {
+                return Err(fail(
+                    "key_id_header",
+                    Some(h.referenced),
+                    "names one of the route's public_keys; this scheme's algorithm uses secrets",
+                ));
+            }
+            Some(h) if self.jwt.is_some() => {
+                return Err(fail(
+                    "key_id_header",
+                    Some(h.referenced),
+                    "has no effect in a jwt scheme: the token names its key in `kid`",
+                ));
+            }
+            Some(h) => Some(header_name("key_id_header", h)?),
+            None => None,
+        };
         Ok(Scheme {
+            jwt,
+            key_id_header,
             algorithm,
             encoding: self.encoding.unwrap_or(Encoding::Hex),
             signature,

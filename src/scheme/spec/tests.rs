@@ -106,6 +106,55 @@ fn inconsistent_descriptions_name_the_key() {
             "signature_list",
         ),
         ("signature_header: []\n", "signature_header"),
+        // A digest must hash the secret, and only a digest may name it.
+        (
+            "signature_header: X\nalgorithm: sha256_digest\n",
+            "signed_payload",
+        ),
+        (
+            "signature_header: X\nsigned_payload: '{secret}{body}'\n",
+            "signed_payload",
+        ),
+        (
+            "signature_header: X\nalgorithm: sha256_digest\nsigned_payload: '{secret}{body}'\nreplay_key: '{secret}'\n",
+            "replay_key",
+        ),
+        // A JWT scheme takes none of the keys its token carries.
+        (
+            "signature_header: X\nsigned_payload: '{body}'\njwt: {}\n",
+            "signed_payload",
+        ),
+        (
+            "signature_header: X\nencoding: base64\njwt: {}\n",
+            "encoding",
+        ),
+        (
+            "signature_header: X\nalgorithm: ripemd160\njwt: {}\n",
+            "jwt",
+        ),
+        (
+            "signature_header: X\nalgorithm: ed25519\nkey_id_header: K\njwt: {}\n",
+            "key_id_header",
+        ),
+        ("signature_header: X\nkey_id_header: K\n", "key_id_header"),
+        (
+            "signature_header: X\nsignature_query: signature\n",
+            "signature_query",
+        ),
+        ("signature_query: 'a=b'\n", "signature_query"),
+        // A positional list has bare items; a keyed one names its timestamp.
+        (
+            "signature_header: X\nsignature_list: { timestamp_key: t }\n",
+            "signature_list.signature_key",
+        ),
+        (
+            "signature_header: X\nsignature_list: { signature_key: v1, timestamp_first: true }\n",
+            "signature_list.timestamp_first",
+        ),
+        (
+            "signature_header: X\nsignature_list: { signature_key: '' }\n",
+            "signature_list.signature_key",
+        ),
     ];
     for (yaml, key) in cases {
         let err = spec(yaml).build().unwrap_err();

@@ -40,6 +40,29 @@ async function github() {
   return vectors;
 }
 
+// HubSpot's v1 and v2 signatures: plain SHA-256 digests, made by the SDK's getSignature.
+function hubspotDigestVectors(version) {
+  const secret = `hubspot-${version}-client-secret-0000`;
+  const publicUrl = 'https://hooks.example.com';
+  const target = '/hook?portal=42';
+  return BODIES.map((body) => {
+    const options = { clientSecret: secret, requestBody: body, url: publicUrl + target };
+    const signature = hubspot.Signature.getSignature('POST', version, options);
+    if (!hubspot.Signature.isValid({ ...options, signature, signatureVersion: version })) {
+      throw new Error(`hubspot refused its own ${version} signature`);
+    }
+    return {
+      target,
+      // v1 signs no URL, so its route takes no public_url.
+      ...(version === 'v2' ? { public_url: publicUrl } : {}),
+      headers: { 'X-HubSpot-Signature': signature, 'X-HubSpot-Signature-Version': version },
+      body,
+      timestamp: TIMESTAMPS[0],
+      secret,
+    };
+  });
+}
+
 function hubspotVectors() {
   const secret = 'hubspot-client-secret-0000';
   const publicUrl = 'https://hooks.example.com';
@@ -211,6 +234,8 @@ async function sanity() {
 const out = [
   { provider: 'github', source: `@octokit/webhooks-methods (npm) ${version('@octokit/webhooks-methods')}: sign`, vectors: await github() },
   { provider: 'hubspot', source: `@hubspot/api-client (npm) ${version('@hubspot/api-client')}: Signature.getSignature v3, checked by Signature.isValid`, vectors: hubspotVectors() },
+  { provider: 'hubspot-v1', source: `@hubspot/api-client (npm) ${version('@hubspot/api-client')}: Signature.getSignature v1, checked by Signature.isValid`, vectors: hubspotDigestVectors('v1') },
+  { provider: 'hubspot-v2', source: `@hubspot/api-client (npm) ${version('@hubspot/api-client')}: Signature.getSignature v2, checked by Signature.isValid`, vectors: hubspotDigestVectors('v2') },
   { provider: 'linear', source: `formula (Node crypto), accepted by @linear/sdk (npm) ${version('@linear/sdk')}: LinearWebhookClient.verify`, vectors: linear() },
   { provider: 'shopify', source: `docs formula (Node crypto), accepted by @shopify/shopify-api (npm) ${version('@shopify/shopify-api')}: webhooks.validate`, vectors: await shopify() },
   { provider: 'zoom', source: `docs formula (Node crypto), accepted by @zoom/rivet (npm) ${version('@zoom/rivet')}: AwsLambdaReceiver, whose url_validation answer is the handshake vector's`, vectors: await zoom() },

@@ -27,6 +27,15 @@ for (const c of cases) {
         signature: h['x-hubspot-signature-v3'],
         timestamp: Number(h['x-hubspot-request-timestamp']),
       });
+    } else if (c.provider === 'hubspot-v1' || c.provider === 'hubspot-v2') {
+      ok = hubspot.Signature.isValid({
+        signatureVersion: c.provider.slice(-2),
+        clientSecret: c.secret,
+        requestBody: c.body,
+        url: c.url,
+        method: 'POST',
+        signature: h['x-hubspot-signature'],
+      });
     } else if (c.provider === 'shopify') {
       const api = shopifyApi({
         apiKey: 'check',

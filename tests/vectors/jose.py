@@ -1,0 +1,158 @@
+"""Vectors for the JWT, RSA and Braintree presets: tokens minted with PyJWT (the JOSE library the Vonage
+and MessageBird SDKs verify with) and RSA PKCS#1 v1.5 signatures made with Python
+cryptography under a fixed test key. Where a sender's SDK verifies, it checks every vector
+at the vector's own time, or generation fails."""
+import base64
+import contextlib
+import datetime
+import hashlib
+import json
+from importlib.metadata import version
+from unittest import mock
+
+import jwt
+import vonage_jwt
+from messagebird.request_validator import RequestValidator as MessageBirdValidator
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from common import BODIES, TIMESTAMPS, PUBLIC_URL, vector, each, json_bodies
+
+# A 2048-bit RSA key made for these vectors (PKCS#1 v1.5 signatures are deterministic).
+RSA_TEST_KEY = """-----BEGIN PRIVATE KEY-----
+MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCh+1iVo7lxUaQL
+bTVRoRCg0SIK8gegeZ2BtYG+9thIwHkzfr/sa7zqgDPGjTknUoccjVpAif6nzQPp
+1CT2AvJpAs9BhEvvWQE8pIkz3S1tN+OLs49BhS1sm5FvrauNh6Ryr4UhBw39Y8R2
+cIL4fCqjm8jjxEa1asw13QTNyygajbHLWGavMv4jm38ucaa0Jy15Zsm6Evghc4Ae
++4GSQHldSLKL//weiBuPeH5bLJzukPgGjRrunqy7vK11OK+wiCbTqYbz/MkKa7Lz
+EphPN9lFXEDATMECJV2YzMIQkV0Wf5Q3Zk6bfWWSpwhvgTK1a5RA84F6frE4M/rx
+YVBt92DLAgMBAAECggEAObMf5gXxO9V6Gvvm31IBa1ezybRXVSmdGqQ+OHkTqC6v
+vdErqpriK6JJTzPlJQW3zUro2E6PoNRdzYBdPijkktWGYG8w4WySDTkLCqeB1ALx
+kkT/Bbbb7HEqCF8T2hF0Wcn+ITqzGAze4dXIQZ1xTuBiWggDrAIEBjfZyzjP60z2
+rLoIFGNuH6T3DFPzXeRShxqWMbwaoAuOnJuDNE0ZUZWA7S6NlL6RhLXZKVjBBBbs
+HwGCEQpaVLk/Y2h48UHyL9rUtaJ8I8IhHpnNtpXNh9xeSZTyg1+lOuYRs8V5f5bI
+Bw7GkZ85kizxrTOfJEsT0tZ35BgakNDI+Z/wWXhSOQKBgQDYb6jtieLmX30qUzXY
+ApMGlkfPsMngve6Booj0KgoMI3nKFtEKDqS+lLeIjHA08RHzu5gze3bI4lDKcR1j
+YjadeMSUvZIK8tc2RGiECWQJskXfEEndb/mVOGnUiIhEJoNHAS/uNEYfkBc4+6M9
+MGpPLsi9BFovHaqgR9cUKPz2xQKBgQC/l3EthR3il2X8gCO387e+JZLI58JkiFSH
+Qzb/ligWXjeVVt5FjbLkDhJcn0PrXSy521PQRdQ3PpY/O4IT+hGAYxi+OpfFbPgJ
+iCce1CYTerjiYmnm6X25gC80s75tZX5Z2KcyxP+6lac/B42Yyt3ZOMkyBu0RcL84
+npYAji3yTwKBgA6Vd4yJ/gAH7ycq9DXZ9o47Ehusje3W3ntduFy7eHHY8hvr7an/
+0poE61kIHYdztwH1YgwWBasDlO4PMSvBMmzp9lUPcQfL1TSS53f+Kf99Q7gEIPYK
+1YZ4hqkLiiMNdUsTiWdDnnYB/46XZih5WrB7NouF/42tMhIaxSNWn7UBAoGAdrs9
+Uj5ahN/aPh6TBB6vUdErJAIsP+0UpTaMUNwXP7VnsM7CtEvZ/uaRjoDMsIFvhEZd
+rIZ5uzq4FbulIwgn7G59GPZqs9iR5iZQSBSk/BFjnjfq9UThuyGrH3f8nQL2yGsx
+Qo8/A7xWhwMBRx0BWuqMFMqiA9rhRg9RWkrCQpUCgYAqxRxi06NO9j9wHt2iCUWD
+1kLE7LXc7Ibzoi5XbhD4EpA0wJTHc3cEjKEvj32eiBPd4u6BZwazR4ZHO8FvDoey
+rRIdes510aU2rcox1v+BkvkZlvHqF47pWTcODZvxch5lNiMoFHVtI0/oOLpq5lY7
+YJPu/hqL8ekAd2K7vAcz1w==
+-----END PRIVATE KEY-----
+"""
+SECONDARY = "peers' formula (PyJWT), no SDK signs or verifies"
+
+
+@contextlib.contextmanager
+def clock(ts):
+    """Pins the clock PyJWT reads (datetime.now), so tokens are judged at their own time."""
+    class Frozen(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime.fromtimestamp(ts, tz)
+    with mock.patch("jwt.api_jwt.datetime", Frozen):
+        yield
+
+
+def sha256_hex(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def vonage():
+    secret = "vonage-signature-secret-0000-00000"
+    for i, (body, ts) in enumerate(each(json_bodies())):
+        claims = {"iat": ts, "jti": f"7f4a-{i}", "iss": "Vonage", "payload_hash": sha256_hex(body),
+                  "api_key": "abcd1234", "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"}
+        token = jwt.encode(claims, secret, algorithm="HS256")
+        with clock(ts):
+            assert vonage_jwt.verify_signature(token, secret)
+        yield vector({"Authorization": f"Bearer {token}"}, body, ts, secret)
+
+
+def messagebird():
+    secret = "messagebird-signing-key-0000-00000"
+    target = "/hook?via=bird"
+    for i, (body, ts) in enumerate(each()):
+        claims = {"iss": "MessageBird", "nbf": ts, "exp": ts + 60, "jti": f"jti-{i}",
+                  "url_hash": sha256_hex(PUBLIC_URL + target)}
+        if body:
+            claims["payload_hash"] = sha256_hex(body)
+        token = jwt.encode(claims, secret, algorithm="HS256")
+        with clock(ts):
+            MessageBirdValidator(secret).validate_signature(token, PUBLIC_URL + target, body.encode())
+        yield vector({"MessageBird-Signature-JWT": token}, body, ts, secret, target=target, public_url=PUBLIC_URL)
+
+
+def claims_token(header, secret, claims, prefix=""):
+    def make():
+        for i, (body, ts) in enumerate(each()):
+            token = jwt.encode(claims(body, ts, i), secret, algorithm="HS256")
+            yield vector({header: prefix + token}, body, ts, secret)
+    return make
+
+
+def rsa_body(header, digest):
+    key = serialization.load_pem_private_key(RSA_TEST_KEY.encode(), password=None)
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_key = base64.b64encode(der).decode()
+    def make():
+        for body in BODIES:
+            signature = key.sign(body.encode(), padding.PKCS1v15(), digest())
+            yield vector({header: base64.b64encode(signature).decode()}, body, TIMESTAMPS[0], public_key=public_key)
+    return make
+
+
+def providers():
+    jwt_version = version("PyJWT")
+    b64_sha256 = lambda body: base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    return [
+        ("vonage", f"docs formula (PyJWT {jwt_version}), accepted by vonage-jwt (PyPI) {version('vonage-jwt')}: verify_signature", vonage),
+        ("messagebird", f"docs formula (PyJWT {jwt_version}), accepted by messagebird (PyPI) {version('messagebird')}: RequestValidator.validate_signature", messagebird),
+        ("netlify", f"docs formula (PyJWT {jwt_version}), no SDK signs or verifies", claims_token(
+            "X-Webhook-Signature", "netlify-jws-secret-0000-0000000000",
+            lambda body, ts, i: {"iss": "netlify", "sha256": sha256_hex(body), "iat": ts})),
+        ("fusionauth", SECONDARY, claims_token(
+            "X-FusionAuth-Signature-JWT", "fusionauth-hmac-key-0000-000000000",
+            lambda body, ts, i: {"request_body_sha256": b64_sha256(body), "iat": ts, "exp": ts + 60})),
+        ("monday", SECONDARY, claims_token(
+            "Authorization", "monday-signing-secret-0000-0000000",
+            lambda body, ts, i: {"accountId": 1000 + i, "userId": 7, "aud": "https://hooks.example.com/hook",
+                                 "exp": ts + 60, "shortLivedToken": f"t{i}", "iat": ts})),
+        ("wise", "peers' formula (RSA PKCS#1 v1.5 SHA-256, Python cryptography), no SDK signs or verifies", rsa_body("X-Signature-SHA256", hashes.SHA256)),
+        ("braintree", f"braintree (PyPI) {version('braintree')}: webhook_testing.sample_notification, checked by webhook_notification.parse", braintree_vectors),
+        ("fireblocks", "docs formula (RSA PKCS#1 v1.5 SHA-512, Python cryptography), no SDK signs or verifies", rsa_body("Fireblocks-Signature", hashes.SHA512)),
+    ]
+
+
+def braintree_vectors():
+    """Made by Braintree's own SDK (webhook_testing.sample_notification) with its clock pinned,
+    and parsed back by its verifier (webhook_notification.parse)."""
+    import urllib.parse
+    import braintree
+    import braintree.webhook_testing_gateway as testing
+    gateway = braintree.BraintreeGateway(braintree.Configuration(
+        braintree.Environment.Sandbox, merchant_id="hookgate_merchant",
+        public_key="hookgate_public_key", private_key="braintree-private-key-0000"))
+    kinds = [braintree.WebhookNotification.Kind.SubscriptionWentPastDue,
+             braintree.WebhookNotification.Kind.Check]
+    for i, ts in enumerate(TIMESTAMPS):
+        class Frozen(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).replace(tzinfo=None)
+        with mock.patch.object(testing, "datetime", Frozen):
+            sample = gateway.webhook_testing.sample_notification(kinds[i], f"sub_{i}")
+        payload = sample["bt_payload"]
+        payload = payload.decode() if isinstance(payload, bytes) else payload
+        gateway.webhook_notification.parse(sample["bt_signature"], payload)
+        body = urllib.parse.urlencode({"bt_signature": sample["bt_signature"], "bt_payload": payload})
+        yield vector({"Content-Type": "application/x-www-form-urlencoded"}, body, ts,
+                     "braintree-private-key-0000")
