@@ -1,4 +1,5 @@
-//! Forwarding to the upstream: pooled keep-alive connections ([`pool`]), hop-by-hop header
+//! Forwarding to the upstream: pooled keep-alive connections driven by the request's own task
+//! ([`pool`]), hop-by-hop header
 //! stripping (RFC 9110 section 7.6.1) and `X-Forwarded-*`.
 //!
 //! The request goes out with the exact body bytes received and every end-to-end header,
@@ -15,7 +16,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 
 use crate::error::Rejection;
 use crate::route::Upstream;
@@ -25,7 +26,7 @@ mod pool;
 
 pub use forwarded::TrustedProxies;
 
-use pool::Pool;
+use pool::{Failure, Pool};
 
 /// The largest upstream response hookgate relays. Webhook answers are tiny; anything bigger
 /// is treated as a broken upstream (502) rather than buffered without bound.
@@ -169,38 +170,30 @@ impl Proxy {
         request: Request<Full<Bytes>>,
     ) -> Result<Answer, String> {
         let (scheme, authority) = (&upstream.scheme, &upstream.authority);
-        let pooled = match self.pool.checkout(scheme, authority) {
-            Some(mut sender) => sender.ready().await.ok().map(|()| sender),
-            None => None,
-        };
-        let reused = pooled.is_some();
-        let mut sender = match pooled {
-            Some(sender) => sender,
-            None => self.pool.connect(scheme, authority).await?,
-        };
-        let response = match sender.try_send_request(request).await {
-            Ok(response) => response,
-            Err(mut e) => match e.take_message() {
-                Some(request) if reused => {
-                    tracing::debug!(upstream = %upstream, "pooled connection was closed; sending on a new one");
-                    sender = self.pool.connect(scheme, authority).await?;
-                    sender
-                        .send_request(request)
-                        .await
-                        .map_err(|e| error_chain(&e))?
+        let mut request = request;
+        if let Some(mut conn) = self.pool.checkout(scheme, authority) {
+            match conn.round_trip(request).await {
+                Ok(response) => return Ok(self.relay(upstream, conn, response)),
+                Err(Failure::Unsent(unsent, why)) => {
+                    tracing::debug!(upstream = %upstream, reason = %why, "pooled connection was closed; sending on a new one");
+                    request = unsent;
                 }
-                _ => return Err(error_chain(&e.into_error())),
-            },
-        };
-        let (mut head, body) = response.into_parts();
-        let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("response body: {e}"))?
-            .to_bytes();
-        self.pool.put(scheme, authority, sender);
+                Err(Failure::Failed(why)) => return Err(why),
+            }
+        }
+        let mut conn = self.pool.connect(scheme, authority).await?;
+        match conn.round_trip(request).await {
+            Ok(response) => Ok(self.relay(upstream, conn, response)),
+            Err(Failure::Unsent(_, why) | Failure::Failed(why)) => Err(why),
+        }
+    }
+
+    /// Gives the connection back and makes the upstream's response hookgate's answer.
+    fn relay(&self, upstream: &Upstream, conn: pool::Conn, response: Response<Bytes>) -> Answer {
+        self.pool.put(&upstream.scheme, &upstream.authority, conn);
+        let (mut head, bytes) = response.into_parts();
         strip_hop_by_hop(&mut head.headers);
-        Ok(Response::from_parts(head, Full::new(bytes)))
+        Response::from_parts(head, Full::new(bytes))
     }
 }
 

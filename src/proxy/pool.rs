@@ -1,34 +1,166 @@
 //! Upstream connections: made on demand, kept alive, reused most-recent first.
 //!
-//! Each connection is a hyper HTTP/1.1 client connection (plain or TLS) whose I/O runs in its
-//! own task; the pool keeps the request handles. A handle whose connection closed, or that
-//! sat idle for a minute, is dropped at checkout, which closes the connection.
+//! Each connection is a hyper HTTP/1.1 client connection (plain or TLS). Its I/O is driven
+//! by the task that uses it, inside [`Conn::round_trip`], instead of by a task of its own:
+//! a request then costs no hand-off to another task and back, only the polls of the task
+//! that already runs it. An idle connection in the pool is polled by no one; one the
+//! upstream closed meanwhile is found closed at its next use, before the request is sent,
+//! and the request goes out on a new connection. One idle for a minute is dropped at
+//! checkout, which closes it.
 
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
-use http_body_util::Full;
-use hyper::client::conn::http1::{self, SendRequest};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::MAX_RESPONSE_BYTES;
 
 /// Idle connections kept, over all upstreams; more are closed once their request is done.
 const MAX_IDLE: usize = 1024;
 /// Idle connections older than this are not reused (upstreams often close at 60-75 s).
 const IDLE_FOR: Duration = Duration::from_secs(55);
 
-/// A request handle on an upstream connection.
-pub(crate) type Sender = SendRequest<Full<Bytes>>;
+type Body = Full<Bytes>;
 
-#[derive(Debug)]
+/// The I/O half of a connection: hyper's connection state machine over TCP or TLS.
+enum Driver {
+    Plain(Connection<TokioIo<TcpStream>, Body>),
+    Tls(Connection<TokioIo<TlsStream<TcpStream>>, Body>),
+}
+
+impl Driver {
+    /// Moves the connection's I/O along; `Ready` once the connection has ended.
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<hyper::Result<()>> {
+        match self {
+            Driver::Plain(c) => c.poll_without_shutdown(cx),
+            Driver::Tls(c) => c.poll_without_shutdown(cx),
+        }
+    }
+}
+
+/// Why a round trip failed, and whether the request is still unsent.
+pub(crate) enum Failure {
+    /// The connection was closed before the request went out: it may be sent elsewhere.
+    Unsent(Request<Body>, String),
+    /// Anything else; the request may have reached the upstream.
+    Failed(String),
+}
+
+/// One upstream connection: its request handle and its I/O, driven by whoever holds it.
+pub(crate) struct Conn {
+    sender: SendRequest<Body>,
+    driver: Driver,
+    ended: bool,
+}
+
+impl Conn {
+    /// Sends `request` and reads the whole response (at most [`MAX_RESPONSE_BYTES`]),
+    /// driving the connection's I/O meanwhile in this task.
+    pub(crate) async fn round_trip(
+        &mut self,
+        request: Request<Body>,
+    ) -> Result<Response<Bytes>, Failure> {
+        if !self.ready().await {
+            return Err(Failure::Unsent(request, "connection closed".into()));
+        }
+        let Conn {
+            sender,
+            driver,
+            ended,
+        } = self;
+        let exchange = async move {
+            let response = sender.try_send_request(request).await.map_err(|mut e| {
+                let text = super::error_chain(e.error());
+                match e.take_message() {
+                    Some(request) => Failure::Unsent(request, text),
+                    None => Failure::Failed(text),
+                }
+            })?;
+            let (head, body) = response.into_parts();
+            let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| Failure::Failed(format!("response body: {e}")))?
+                .to_bytes();
+            Ok(Response::from_parts(head, bytes))
+        };
+        let mut exchange = pin!(exchange);
+        poll_fn(|cx| {
+            if let Poll::Ready(done) = exchange.as_mut().poll(cx) {
+                return Poll::Ready(done);
+            }
+            // The exchange waits on the connection: move its I/O along, then look again,
+            // so what the connection just read is taken in this same poll.
+            if !*ended {
+                if let Poll::Ready(result) = driver.poll(cx) {
+                    *ended = true;
+                    log_end(result);
+                }
+            }
+            match exchange.as_mut().poll(cx) {
+                // The connection has handed over everything it will: nothing else can
+                // wake this exchange.
+                Poll::Pending if *ended => Poll::Ready(Err(Failure::Failed(
+                    "connection closed before the response was complete".into(),
+                ))),
+                other => other,
+            }
+        })
+        .await
+    }
+
+    /// Waits until the connection takes a request; false if it closed first (an idle
+    /// connection the upstream closed meanwhile).
+    async fn ready(&mut self) -> bool {
+        poll_fn(|cx| {
+            loop {
+                match self.sender.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => return Poll::Ready(true),
+                    Poll::Ready(Err(_)) => return Poll::Ready(false),
+                    Poll::Pending if self.ended => return Poll::Ready(false),
+                    Poll::Pending => {}
+                }
+                match self.driver.poll(cx) {
+                    Poll::Ready(result) => {
+                        self.ended = true;
+                        log_end(result);
+                    }
+                    // The connection may have just become ready for a request.
+                    Poll::Pending => return self.sender.poll_ready(cx).map(|r| r.is_ok()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Whether the connection may carry another request.
+    fn reusable(&self) -> bool {
+        !self.ended && !self.sender.is_closed()
+    }
+}
+
+fn log_end(result: hyper::Result<()>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "upstream connection ended with an error");
+    }
+}
+
 struct Idle {
     https: bool,
     authority: Authority,
-    sender: Sender,
+    conn: Conn,
     since: Instant,
 }
 
@@ -56,21 +188,21 @@ impl Pool {
         }
     }
 
-    /// The most recently used live connection to `scheme://authority`, if any.
-    pub(crate) fn checkout(&self, scheme: &Scheme, authority: &Authority) -> Option<Sender> {
+    /// The most recently used connection to `scheme://authority`, if any.
+    pub(crate) fn checkout(&self, scheme: &Scheme, authority: &Authority) -> Option<Conn> {
         let https = *scheme == Scheme::HTTPS;
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        idle.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < IDLE_FOR);
+        idle.retain(|c| now.duration_since(c.since) < IDLE_FOR);
         let at = idle
             .iter()
             .rposition(|c| c.https == https && c.authority == *authority)?;
-        Some(idle.swap_remove(at).sender)
+        Some(idle.swap_remove(at).conn)
     }
 
     /// Returns a connection whose exchange completed.
-    pub(crate) fn put(&self, scheme: &Scheme, authority: &Authority, sender: Sender) {
-        if sender.is_closed() {
+    pub(crate) fn put(&self, scheme: &Scheme, authority: &Authority, conn: Conn) {
+        if !conn.reusable() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -78,7 +210,7 @@ impl Pool {
             idle.push(Idle {
                 https: *scheme == Scheme::HTTPS,
                 authority: authority.clone(),
-                sender,
+                conn,
                 since: Instant::now(),
             });
         }
@@ -89,7 +221,7 @@ impl Pool {
         &self,
         scheme: &Scheme,
         authority: &Authority,
-    ) -> Result<Sender, String> {
+    ) -> Result<Conn, String> {
         let https = *scheme == Scheme::HTTPS;
         let host = authority.host();
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
@@ -99,7 +231,7 @@ impl Pool {
             .await
             .map_err(|e| format!("connect: {e}"))?;
         let _ = stream.set_nodelay(true);
-        if https {
+        let (sender, driver) = if https {
             let name = ServerName::try_from(bare.to_owned())
                 .map_err(|e| format!("invalid server name {bare}: {e}"))?;
             let stream = self
@@ -107,25 +239,28 @@ impl Pool {
                 .connect(name, stream)
                 .await
                 .map_err(|e| format!("TLS: {e}"))?;
-            handshake(TokioIo::new(stream)).await
+            let (sender, connection) = handshake(TokioIo::new(stream)).await?;
+            (sender, Driver::Tls(connection))
         } else {
-            handshake(TokioIo::new(stream)).await
-        }
+            let (sender, connection) = handshake(TokioIo::new(stream)).await?;
+            (sender, Driver::Plain(connection))
+        };
+        Ok(Conn {
+            sender,
+            driver,
+            ended: false,
+        })
     }
 }
 
-async fn handshake<T>(io: TokioIo<T>) -> Result<Sender, String>
+async fn handshake<T>(
+    io: TokioIo<T>,
+) -> Result<(SendRequest<Body>, Connection<TokioIo<T>, Body>), String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) = http1::Builder::new()
+    http1::Builder::new()
         .handshake(io)
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "upstream connection ended with an error");
-        }
-    });
-    Ok(sender)
+        .map_err(|e| format!("HTTP handshake: {e}"))
 }
