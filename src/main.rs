@@ -73,10 +73,7 @@ fn serve(cli: &Cli) -> ExitCode {
         }
     };
     let access_style = init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the runtime");
@@ -113,6 +110,23 @@ fn serve(cli: &Cli) -> ExitCode {
             }
         }
     })
+}
+
+/// The scheduler for the worker count (`TOKIO_WORKER_THREADS`, else the CPUs this process may
+/// use): with one worker, a current-thread runtime, which runs every task on the thread that
+/// accepts and spends nothing on handing tasks between threads.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1);
+    if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
 }
 
 /// Reloads the config on every SIGHUP. A config that fails to load is logged and refused;

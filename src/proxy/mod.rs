@@ -22,6 +22,7 @@ use crate::error::Rejection;
 use crate::route::Upstream;
 
 mod forwarded;
+mod local_wake;
 mod pool;
 
 pub use forwarded::TrustedProxies;
@@ -176,7 +177,7 @@ impl Proxy {
                 Ok(response) => return Ok(self.relay(upstream, conn, response)),
                 Err(Failure::Unsent(unsent, why)) => {
                     tracing::debug!(upstream = %upstream, reason = %why, "pooled connection was closed; sending on a new one");
-                    request = unsent;
+                    request = *unsent;
                 }
                 Err(Failure::Failed(why)) => return Err(why),
             }

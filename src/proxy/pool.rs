@@ -26,6 +26,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::MAX_RESPONSE_BYTES;
+use super::local_wake::Local;
 
 /// Idle connections kept, over all upstreams; more are closed once their request is done.
 const MAX_IDLE: usize = 1024;
@@ -35,6 +36,8 @@ const IDLE_FOR: Duration = Duration::from_secs(55);
 type Body = Full<Bytes>;
 
 /// The I/O half of a connection: hyper's connection state machine over TCP or TLS.
+// Its variants differ in size, but it lives boxed, in [`Conn`], whatever the variant.
+#[allow(clippy::large_enum_variant)]
 enum Driver {
     Plain(Connection<TokioIo<TcpStream>, Body>),
     Tls(Connection<TokioIo<TlsStream<TcpStream>>, Body>),
@@ -53,16 +56,20 @@ impl Driver {
 /// Why a round trip failed, and whether the request is still unsent.
 pub(crate) enum Failure {
     /// The connection was closed before the request went out: it may be sent elsewhere.
-    Unsent(Request<Body>, String),
+    Unsent(Box<Request<Body>>, String),
     /// Anything else; the request may have reached the upstream.
     Failed(String),
 }
 
 /// One upstream connection: its request handle and its I/O, driven by whoever holds it.
-pub(crate) struct Conn {
+/// Boxed, so that checking it out and in moves a pointer rather than hyper's whole state.
+pub(crate) struct Conn(Box<Parts>);
+
+struct Parts {
     sender: SendRequest<Body>,
     driver: Driver,
     ended: bool,
+    local: Local,
 }
 
 impl Conn {
@@ -73,18 +80,22 @@ impl Conn {
         request: Request<Body>,
     ) -> Result<Response<Bytes>, Failure> {
         if !self.ready().await {
-            return Err(Failure::Unsent(request, "connection closed".into()));
+            return Err(Failure::Unsent(
+                Box::new(request),
+                "connection closed".into(),
+            ));
         }
-        let Conn {
+        let Parts {
             sender,
             driver,
             ended,
-        } = self;
+            local,
+        } = &mut *self.0;
         let exchange = async move {
             let response = sender.try_send_request(request).await.map_err(|mut e| {
                 let text = super::error_chain(e.error());
                 match e.take_message() {
-                    Some(request) => Failure::Unsent(request, text),
+                    Some(request) => Failure::Unsent(Box::new(request), text),
                     None => Failure::Failed(text),
                 }
             })?;
@@ -98,25 +109,25 @@ impl Conn {
         };
         let mut exchange = pin!(exchange);
         poll_fn(|cx| {
-            if let Poll::Ready(done) = exchange.as_mut().poll(cx) {
-                return Poll::Ready(done);
-            }
-            // The exchange waits on the connection: move its I/O along, then look again,
-            // so what the connection just read is taken in this same poll.
-            if !*ended {
-                if let Poll::Ready(result) = driver.poll(cx) {
+            local.poll(cx, |cx| {
+                if let Poll::Ready(done) = exchange.as_mut().poll(cx) {
+                    return Poll::Ready(done);
+                }
+                // The exchange waits on the connection: move its I/O along, then look again,
+                // so what the connection just read is taken in this same poll.
+                if !*ended && let Poll::Ready(result) = driver.poll(cx) {
                     *ended = true;
                     log_end(result);
                 }
-            }
-            match exchange.as_mut().poll(cx) {
-                // The connection has handed over everything it will: nothing else can
-                // wake this exchange.
-                Poll::Pending if *ended => Poll::Ready(Err(Failure::Failed(
-                    "connection closed before the response was complete".into(),
-                ))),
-                other => other,
-            }
+                match exchange.as_mut().poll(cx) {
+                    // The connection has handed over everything it will: nothing else can
+                    // wake this exchange.
+                    Poll::Pending if *ended => Poll::Ready(Err(Failure::Failed(
+                        "connection closed before the response was complete".into(),
+                    ))),
+                    other => other,
+                }
+            })
         })
         .await
     }
@@ -124,30 +135,38 @@ impl Conn {
     /// Waits until the connection takes a request; false if it closed first (an idle
     /// connection the upstream closed meanwhile).
     async fn ready(&mut self) -> bool {
+        let Parts {
+            sender,
+            driver,
+            ended,
+            local,
+        } = &mut *self.0;
         poll_fn(|cx| {
-            loop {
-                match self.sender.poll_ready(cx) {
-                    Poll::Ready(Ok(())) => return Poll::Ready(true),
-                    Poll::Ready(Err(_)) => return Poll::Ready(false),
-                    Poll::Pending if self.ended => return Poll::Ready(false),
-                    Poll::Pending => {}
-                }
-                match self.driver.poll(cx) {
-                    Poll::Ready(result) => {
-                        self.ended = true;
-                        log_end(result);
+            local.poll(cx, |cx| {
+                loop {
+                    match sender.poll_ready(cx) {
+                        Poll::Ready(Ok(())) => return Poll::Ready(true),
+                        Poll::Ready(Err(_)) => return Poll::Ready(false),
+                        Poll::Pending if *ended => return Poll::Ready(false),
+                        Poll::Pending => {}
                     }
-                    // The connection may have just become ready for a request.
-                    Poll::Pending => return self.sender.poll_ready(cx).map(|r| r.is_ok()),
+                    match driver.poll(cx) {
+                        Poll::Ready(result) => {
+                            *ended = true;
+                            log_end(result);
+                        }
+                        // The connection may have just become ready for a request.
+                        Poll::Pending => return sender.poll_ready(cx).map(|r| r.is_ok()),
+                    }
                 }
-            }
+            })
         })
         .await
     }
 
     /// Whether the connection may carry another request.
     fn reusable(&self) -> bool {
-        !self.ended && !self.sender.is_closed()
+        !self.0.ended && !self.0.sender.is_closed()
     }
 }
 
@@ -245,11 +264,12 @@ impl Pool {
             let (sender, connection) = handshake(TokioIo::new(stream)).await?;
             (sender, Driver::Plain(connection))
         };
-        Ok(Conn {
+        Ok(Conn(Box::new(Parts {
             sender,
             driver,
             ended: false,
-        })
+            local: Local::default(),
+        })))
     }
 }
 

@@ -358,10 +358,20 @@ async fn an_upstream_reset_mid_response_is_a_502_and_the_retry_passes() {
 
 #[tokio::test]
 async fn sigterm_under_load_answers_every_request_and_delivers_none_twice() {
+    sigterm_under_load(&[]).await;
+}
+
+/// One worker runs every task on the current-thread scheduler instead: the same promises.
+#[tokio::test]
+async fn sigterm_under_load_on_one_worker_answers_every_request_and_delivers_none_twice() {
+    sigterm_under_load(&[("TOKIO_WORKER_THREADS", "1")]).await;
+}
+
+async fn sigterm_under_load(env: &[(&str, &str)]) {
     let upstream = Upstream::start().await;
     upstream.delay_ms.store(20, Ordering::SeqCst);
     let (_dir, mut gateway) =
-        flow_config(&upstream, "timeouts: { shutdown_grace_seconds: 10 }\n").binary(&[]);
+        flow_config(&upstream, "timeouts: { shutdown_grace_seconds: 10 }\n").binary(env);
     let addr = gateway.addr;
     let load = tokio::spawn(async move {
         let mut outcomes = Vec::new();

@@ -214,6 +214,36 @@ async fn an_upstream_closing_idle_connections_loses_and_duplicates_nothing() {
     assert_eq!(upstream.count(), 50, "each delivery reached the app once");
 }
 
+#[tokio::test]
+async fn sequential_deliveries_share_one_upstream_connection() {
+    let upstream = Upstream::start().await;
+    let gateway = GatewayConfig::to(&format!("http://{}", upstream.addr))
+        .flow("r", "/hook", "s")
+        .with("replay: false")
+        .in_process()
+        .await;
+    for i in 0..20 {
+        let body = format!("{{\"i\":{i}}}").into_bytes();
+        let reply = post(
+            gateway.addr,
+            "/hook",
+            &sign("flow", &["s"], &body, 0),
+            &body,
+        )
+        .await;
+        assert_eq!((i, reply.status), (i, 200), "{reply:?}");
+        assert_eq!(reply.body, b"upstream says hi");
+    }
+    assert_eq!(upstream.count(), 20);
+    assert_eq!(
+        upstream
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the pooled connection was reused"
+    );
+}
+
 /// Work before verification stays proportional to what a sender could mean: a body in
 /// thousands of 1-byte chunks is refused once its frames are too many and too small (the
 /// whole megabyte used to be read, ~0.7 s of CPU), and a form of more fields than any sender

@@ -206,10 +206,27 @@ async fn no_log_line_at_any_level_holds_a_secret_or_an_expected_signature() {
 
 #[tokio::test]
 async fn sighup_swaps_the_config_and_refuses_a_broken_one() {
+    sighup_reloads("2").await;
+}
+
+/// One worker runs every task on the current-thread scheduler: signals still arrive.
+#[tokio::test]
+async fn sighup_on_one_worker_swaps_the_config_and_refuses_a_broken_one() {
+    sighup_reloads("1").await;
+}
+
+async fn sighup_reloads(workers: &str) {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = ops_config(&upstream, "[env:OLD]").write(dir.path());
-    let gateway = Binary::start(&config, &[("OLD", OLD), ("NEW", NEW)]);
+    let gateway = Binary::start(
+        &config,
+        &[
+            ("OLD", OLD),
+            ("NEW", NEW),
+            ("TOKIO_WORKER_THREADS", workers),
+        ],
+    );
     let body = |n: u32| format!("{{\"n\":{n}}}").into_bytes();
     assert_eq!(
         post(gateway.addr, "/hook", &flow(NEW, &body(1)), &body(1))

@@ -32,6 +32,8 @@ pub struct Upstream {
     pub received: Arc<Mutex<Vec<Recorded>>>,
     pub status: Arc<AtomicU16>,
     pub delay_ms: Arc<AtomicU64>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicU64>,
 }
 
 impl Upstream {
@@ -59,6 +61,7 @@ impl Upstream {
             received: Arc::default(),
             status: Arc::new(AtomicU16::new(200)),
             delay_ms: Arc::default(),
+            connections: Arc::default(),
         };
         let state = upstream.clone();
         tokio::spawn(async move {
@@ -66,6 +69,7 @@ impl Upstream {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                state.connections.fetch_add(1, Ordering::SeqCst);
                 let state = state.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
