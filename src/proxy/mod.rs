@@ -33,8 +33,7 @@ use pool::{Failure, Pool};
 /// is treated as a broken upstream (502) rather than buffered without bound.
 pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
-/// Headers that describe one connection, not the message (RFC 9110 7.6.1), plus `Expect`,
-/// which hookgate already answered by reading the body.
+/// Headers that describe one connection, not the message (RFC 9110 7.6.1).
 const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
@@ -47,15 +46,17 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
-/// Headers some frameworks and proxies read as the real path or method (IIS, Symfony,
-/// Laravel, Rails' `Rack::MethodOverride`, Express' `method-override`). The route was chosen
-/// and verified for the request line, so the app must not be told another one.
-const PATH_OVERRIDES: [HeaderName; 5] = [
+/// Headers the app never gets: those some frameworks and proxies read as the real path or
+/// method (IIS, Symfony, Laravel, Rails' `Rack::MethodOverride`, Express' `method-override`),
+/// since the route was chosen and verified for the request line, and `Expect`, which
+/// hookgate already answered by reading the body.
+const NOT_FORWARDED: [HeaderName; 6] = [
     HeaderName::from_static("x-original-url"),
     HeaderName::from_static("x-rewrite-url"),
     HeaderName::from_static("x-http-method-override"),
     HeaderName::from_static("x-http-method"),
     HeaderName::from_static("x-method-override"),
+    header::EXPECT,
 ];
 
 /// A finished upstream response.
@@ -119,11 +120,7 @@ impl Proxy {
         body_len: usize,
         peer: SocketAddr,
     ) -> HeaderMap {
-        strip_hop_by_hop(&mut headers);
-        for name in &PATH_OVERRIDES {
-            headers.remove(name);
-        }
-        headers.remove(header::EXPECT);
+        strip(&mut headers, &NOT_FORWARDED);
         // The framing the app sees is always the exact length of the bytes sent.
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
         forwarded::set(&mut headers, peer, &self.forwarded_proto, &self.trusted);
@@ -212,7 +209,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names, comparing against the fixed list and the `Connection` tokens;
+    strip(headers, &[]);
+}
+
+/// Removes hop-by-hop headers and `also`.
+fn strip(headers: &mut HeaderMap, also: &[HeaderName]) {
+    // One pass over the names, comparing against the fixed lists and the `Connection` tokens;
     // only names actually present are removed, so a message with none costs no hashing.
     let tokens: Vec<&str> = headers
         .get_all(header::CONNECTION)
@@ -225,6 +227,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .keys()
         .filter(|name| {
             HOP_BY_HOP.contains(name)
+                || also.contains(name)
                 || tokens.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()))
         })
         .cloned()
@@ -255,5 +258,26 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-flow-signature"));
+    }
+
+    #[test]
+    fn requests_lose_expect_and_path_overrides_responses_keep_them() {
+        let headers = || {
+            let mut h = HeaderMap::new();
+            h.insert(header::EXPECT, HeaderValue::from_static("100-continue"));
+            h.insert("x-original-url", HeaderValue::from_static("/admin"));
+            h.insert("X-HTTP-Method-Override", HeaderValue::from_static("DELETE"));
+            h.insert("x-hub-signature-256", HeaderValue::from_static("sha256=ab"));
+            h
+        };
+        let mut request = headers();
+        strip(&mut request, &NOT_FORWARDED);
+        assert_eq!(
+            request.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
+            ["x-hub-signature-256"]
+        );
+        let mut response = headers();
+        strip_hop_by_hop(&mut response);
+        assert_eq!(response.len(), 4);
     }
 }
