@@ -1,6 +1,5 @@
 //! Forwarding to the upstream: pooled keep-alive connections driven by the request's own task
-//! ([`pool`]), hop-by-hop header
-//! stripping (RFC 9110 section 7.6.1) and `X-Forwarded-*`.
+//! ([`pool`]), hop-by-hop header stripping (RFC 9110 section 7.6.1) and `X-Forwarded-*`.
 //!
 //! The request goes out with the exact body bytes received and every end-to-end header,
 //! signature headers included, so an app that verifies too still works. The upstream's

@@ -4,8 +4,8 @@
 //! by the task that uses it, inside [`Conn::round_trip`], instead of by a task of its own:
 //! a request then costs no hand-off to another task and back, only the polls of the task
 //! that already runs it. An idle connection in the pool is polled by no one; one the
-//! upstream closed meanwhile is found closed at its next use, before the request is sent,
-//! and the request goes out on a new connection. One idle for a minute is dropped at
+//! upstream closed meanwhile is found closed when it is next polled, before the request is
+//! sent, and the request goes out on a new connection. One idle for a minute is dropped at
 //! checkout, which closes it.
 
 use std::future::{Future, poll_fn};
@@ -132,8 +132,9 @@ impl Conn {
         .await
     }
 
-    /// Waits until the connection takes a request; false if it closed first (an idle
-    /// connection the upstream closed meanwhile).
+    /// Waits until the connection takes a request; false if it closed first. The
+    /// connection is polled before it is asked: one that sat idle in the pool has read
+    /// nothing since, and only reading finds that the upstream closed it meanwhile.
     async fn ready(&mut self) -> bool {
         let Parts {
             sender,
@@ -143,21 +144,16 @@ impl Conn {
         } = &mut *self.0;
         poll_fn(|cx| {
             local.poll(cx, |cx| {
-                loop {
-                    match sender.poll_ready(cx) {
-                        Poll::Ready(Ok(())) => return Poll::Ready(true),
-                        Poll::Ready(Err(_)) => return Poll::Ready(false),
-                        Poll::Pending if *ended => return Poll::Ready(false),
-                        Poll::Pending => {}
-                    }
-                    match driver.poll(cx) {
-                        Poll::Ready(result) => {
-                            *ended = true;
-                            log_end(result);
-                        }
-                        // The connection may have just become ready for a request.
-                        Poll::Pending => return sender.poll_ready(cx).map(|r| r.is_ok()),
-                    }
+                if !*ended && let Poll::Ready(result) = driver.poll(cx) {
+                    *ended = true;
+                    log_end(result);
+                }
+                match sender.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => Poll::Ready(!*ended),
+                    Poll::Ready(Err(_)) => Poll::Ready(false),
+                    Poll::Pending if *ended => Poll::Ready(false),
+                    // A wake from the connection (ready for a request) runs this pass again.
+                    Poll::Pending => Poll::Pending,
                 }
             })
         })

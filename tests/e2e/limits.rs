@@ -214,6 +214,34 @@ async fn an_upstream_closing_idle_connections_loses_and_duplicates_nothing() {
     assert_eq!(upstream.count(), 50, "each delivery reached the app once");
 }
 
+/// The upstream closes each kept-alive connection a while after answering, while it sits in
+/// the pool. The next delivery must find it closed before sending, and go out on a new one.
+#[tokio::test]
+async fn an_upstream_closing_pooled_connections_while_idle_costs_no_502() {
+    let upstream = RawUpstream::start(|_| {
+        Act::CloseIdle(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 50)
+    })
+    .await;
+    let gateway = GatewayConfig::to(&format!("http://{}", upstream.addr))
+        .flow("r", "/hook", "s")
+        .with("replay: false")
+        .in_process()
+        .await;
+    for i in 0..5 {
+        let body = format!("{{\"i\":{i}}}").into_bytes();
+        let reply = post(
+            gateway.addr,
+            "/hook",
+            &sign("flow", &["s"], &body, 0),
+            &body,
+        )
+        .await;
+        assert_eq!((i, reply.status), (i, 200), "{reply:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(upstream.count(), 5, "each delivery reached the app once");
+}
+
 #[tokio::test]
 async fn sequential_deliveries_share_one_upstream_connection() {
     let upstream = Upstream::start().await;

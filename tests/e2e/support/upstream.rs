@@ -155,6 +155,9 @@ pub enum Act {
     Close(&'static [u8]),
     /// Writes these bytes and resets the connection (RST), as a crashed app does.
     Reset(&'static [u8]),
+    /// Writes these bytes, then closes the idle connection this many milliseconds later
+    /// without saying so, as a short keep-alive timeout does.
+    CloseIdle(&'static [u8], u64),
 }
 
 /// An upstream that reads one request per connection and plays `script` for it.
@@ -198,6 +201,11 @@ impl RawUpstream {
                         Act::Reset(bytes) => {
                             let _ = stream.write_all(bytes).await;
                             let _ = stream.set_zero_linger();
+                        }
+                        Act::CloseIdle(bytes, ms) => {
+                            let _ = stream.write_all(bytes).await;
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            let _ = stream.shutdown().await;
                         }
                     }
                 });
