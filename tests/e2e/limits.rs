@@ -1,5 +1,6 @@
 //! Statuses other than verify: limits, routing and upstream failures.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -193,23 +194,39 @@ async fn a_route_upstream_with_a_base_path_prefixes_the_forwarded_path() {
     assert_eq!(upstream.received()[0].uri, "/base/in/orders?x=1");
 }
 
+/// A gateway with one flow route (secret `s`, no replay protection) in front of `upstream`.
+async fn pooled_gateway(upstream: SocketAddr, top: &str) -> InProcess {
+    GatewayConfig::to(&format!("http://{upstream}"))
+        .top(top)
+        .flow("r", "/hook", "s")
+        .with("replay: false")
+        .in_process()
+        .await
+}
+
+/// Delivery `i` of a sequence, signed for [`pooled_gateway`]; it must be answered 200.
+async fn deliver_ok(gateway: &InProcess, i: u32) -> crate::support::Reply {
+    let body = format!("{{\"i\":{i}}}").into_bytes();
+    let reply = post(
+        gateway.addr,
+        "/hook",
+        &sign("flow", &["s"], &body, 0),
+        &body,
+    )
+    .await;
+    assert_eq!((i, reply.status), (i, 200), "{reply:?}");
+    reply
+}
+
 #[tokio::test]
 async fn an_upstream_closing_idle_connections_loses_and_duplicates_nothing() {
     // Each answer is followed by a close the upstream did not announce (no
     // `Connection: close`), as a keep-alive timeout does.
     let upstream =
         RawUpstream::start(|_| Act::Close(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")).await;
-    let gateway = GatewayConfig::to(&format!("http://{}", upstream.addr))
-        .top("timeouts: { upstream_seconds: 2 }")
-        .flow("r", "/hook", "s")
-        .with("replay: false")
-        .in_process()
-        .await;
+    let gateway = pooled_gateway(upstream.addr, "timeouts: { upstream_seconds: 2 }").await;
     for i in 0..50 {
-        let body = format!("{{\"i\":{i}}}").into_bytes();
-        let headers = sign("flow", &["s"], &body, 0);
-        let reply = post(gateway.addr, "/hook", &headers, &body).await;
-        assert_eq!((i, reply.status), (i, 200), "{reply:?}");
+        deliver_ok(&gateway, i).await;
     }
     assert_eq!(upstream.count(), 50, "each delivery reached the app once");
 }
@@ -222,21 +239,9 @@ async fn an_upstream_closing_pooled_connections_while_idle_costs_no_502() {
         Act::CloseIdle(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 50)
     })
     .await;
-    let gateway = GatewayConfig::to(&format!("http://{}", upstream.addr))
-        .flow("r", "/hook", "s")
-        .with("replay: false")
-        .in_process()
-        .await;
+    let gateway = pooled_gateway(upstream.addr, "").await;
     for i in 0..5 {
-        let body = format!("{{\"i\":{i}}}").into_bytes();
-        let reply = post(
-            gateway.addr,
-            "/hook",
-            &sign("flow", &["s"], &body, 0),
-            &body,
-        )
-        .await;
-        assert_eq!((i, reply.status), (i, 200), "{reply:?}");
+        deliver_ok(&gateway, i).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(upstream.count(), 5, "each delivery reached the app once");
@@ -245,22 +250,9 @@ async fn an_upstream_closing_pooled_connections_while_idle_costs_no_502() {
 #[tokio::test]
 async fn sequential_deliveries_share_one_upstream_connection() {
     let upstream = Upstream::start().await;
-    let gateway = GatewayConfig::to(&format!("http://{}", upstream.addr))
-        .flow("r", "/hook", "s")
-        .with("replay: false")
-        .in_process()
-        .await;
+    let gateway = pooled_gateway(upstream.addr, "").await;
     for i in 0..20 {
-        let body = format!("{{\"i\":{i}}}").into_bytes();
-        let reply = post(
-            gateway.addr,
-            "/hook",
-            &sign("flow", &["s"], &body, 0),
-            &body,
-        )
-        .await;
-        assert_eq!((i, reply.status), (i, 200), "{reply:?}");
-        assert_eq!(reply.body, b"upstream says hi");
+        assert_eq!(deliver_ok(&gateway, i).await.body, b"upstream says hi");
     }
     assert_eq!(upstream.count(), 20);
     assert_eq!(
