@@ -76,7 +76,9 @@ fuzz_target!(|data: &[u8]| {
     });
 });
 
-/// Form decoding: `+` is a space, `%XX` a byte; `None` for a malformed escape.
+/// Form decoding: `+` is a space, `%XX` a byte; `None` for a malformed escape. The target's
+/// own copy, not hookgate's: the oracle that reads the token back must not share the code
+/// whose answer it checks.
 fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
