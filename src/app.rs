@@ -12,6 +12,7 @@ use crate::access_log::AccessLog;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::gateway::Gateway;
+use crate::keyfetch::KeyFetcher;
 use crate::queue::{Queue, StoreFailed};
 use crate::replay::StoreError;
 
@@ -54,6 +55,9 @@ pub enum StartError {
     /// The durable queue could not be opened or recovered.
     #[error("cannot open the queue: {0}")]
     Queue(#[source] StoreFailed),
+    /// The key fetcher's TLS roots or test override could not be set up.
+    #[error("cannot set up key fetching: {0}")]
+    KeyFetch(String),
 }
 
 /// A gateway with its listeners bound, ready to serve.
@@ -107,9 +111,11 @@ impl App {
             }
             None => None,
         };
+        let keys = KeyFetcher::from_env().map_err(StartError::KeyFetch)?;
         let gateway = Gateway::new(config, clock)
             .map_err(StartError::Store)?
-            .with_queue(queue);
+            .with_queue(queue)
+            .with_key_fetcher(Arc::new(keys));
         Ok(App {
             gateway: Arc::new(gateway.with_access_log(access_log)),
             listener,

@@ -80,6 +80,14 @@ pub enum Rejection {
     /// did not accept that; the sender should retry once an operator fixed it.
     #[error("queue unsafe")]
     QueueUnsafe,
+    /// The key the delivery names (a signing certificate fetched at run time) could not be
+    /// had just now; the sender should retry.
+    #[error("signing key unavailable")]
+    KeyUnavailable,
+    /// A verified subscription confirmation whose confirming visit failed; the sender should
+    /// retry.
+    #[error("subscription not confirmed")]
+    SubscriptionUnconfirmed,
     /// The route's rate limit is exhausted; the sender may retry after the given seconds.
     #[error("rate limited")]
     RateLimited {
@@ -202,6 +210,20 @@ impl Rejection {
                 false,
                 RetryAfter,
             ),
+            Rejection::KeyUnavailable => (
+                24,
+                S::SERVICE_UNAVAILABLE,
+                "key_unavailable",
+                false,
+                RetryAfter,
+            ),
+            Rejection::SubscriptionUnconfirmed => (
+                25,
+                S::BAD_GATEWAY,
+                "subscription_unconfirmed",
+                false,
+                RetryAfter,
+            ),
         };
         Row {
             index,
@@ -243,7 +265,7 @@ impl Rejection {
     }
 
     /// Every kind of rejection once, in [`Rejection::index`] order: the metric label set.
-    pub const ALL: [Rejection; 24] = [
+    pub const ALL: [Rejection; 26] = [
         Rejection::NoRoute,
         Rejection::MethodNotAllowed,
         Rejection::SignatureMissing,
@@ -270,6 +292,8 @@ impl Rejection {
         Rejection::QueueFull,
         Rejection::QueueUnavailable,
         Rejection::QueueUnsafe,
+        Rejection::KeyUnavailable,
+        Rejection::SubscriptionUnconfirmed,
     ];
 
     /// The JSON body sent to the client.
@@ -291,6 +315,8 @@ mod tests {
             (Rejection::QueueFull, 503),
             (Rejection::QueueUnavailable, 503),
             (Rejection::QueueUnsafe, 503),
+            (Rejection::KeyUnavailable, 503),
+            (Rejection::SubscriptionUnconfirmed, 502),
             (Rejection::MethodNotAllowed, 405),
             (Rejection::SignatureMissing, 401),
             (Rejection::SignatureMalformed, 401),

@@ -19,7 +19,8 @@
 //!   their settings).
 //! - [`route`] (validated routes, their policies and the path table), [`handshake`]
 //!   (requests a route answers itself).
-//! - [`proxy`]: the upstream client, hop-by-hop and forwarding headers.
+//! - [`proxy`]: the upstream client, hop-by-hop and forwarding headers; [`keyfetch`]:
+//!   signing keys fetched at run time, behind the SSRF guard.
 //! - [`queue`]: durable delivery's stores (embedded redb, or Redis shared by replicas) and
 //!   schedule.
 //! - [`config`]: the YAML file's shape, then a validated [`config::Config`].
@@ -57,6 +58,7 @@ pub mod verify;
 pub mod handshake;
 pub mod route;
 
+pub mod keyfetch;
 pub mod proxy;
 
 pub mod queue;

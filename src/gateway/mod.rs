@@ -18,11 +18,13 @@ use crate::access_log::{AccessLog, Entry};
 use crate::budget::{self, BodyBudget};
 use crate::clock::Clock;
 use crate::config::{Config, ReplaySettings};
+use crate::keyfetch::KeyFetcher;
 use crate::metrics::{Metrics, Outcome};
 use crate::queue::Queue;
 use crate::replay::StoreError;
 use crate::response::{self, Synthetic};
 
+mod fetched;
 mod generation;
 mod pipeline;
 mod replay_step;
@@ -45,6 +47,8 @@ pub struct Gateway {
     draining: AtomicBool,
     /// The durable queue, when the config has one (opened once; restart-only).
     queue: Option<Arc<Queue>>,
+    /// Fetches the signing keys deliveries name (SNS); its cache outlives reloads.
+    keys: Option<Arc<KeyFetcher>>,
 }
 
 /// Decrements the in-flight gauge however the request ends, cancellation included.
@@ -77,6 +81,7 @@ impl Gateway {
             listening: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             queue: None,
+            keys: None,
         })
     }
 
@@ -89,6 +94,13 @@ impl Gateway {
     /// Stores durable routes' deliveries in `queue`.
     pub fn with_queue(mut self, queue: Option<Arc<Queue>>) -> Gateway {
         self.queue = queue;
+        self
+    }
+
+    /// Fetches the signing keys deliveries name with `keys`; without one, such deliveries
+    /// are answered `key_unavailable`.
+    pub fn with_key_fetcher(mut self, keys: Arc<KeyFetcher>) -> Gateway {
+        self.keys = Some(keys);
         self
     }
 

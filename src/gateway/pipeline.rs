@@ -17,6 +17,7 @@ use http::{Method, Request};
 use hyper::body::Body;
 
 use super::Gateway;
+use super::fetched;
 use super::generation::{Generation, Routed, admit};
 use super::replay_step::{self, Judgement, Taken};
 use crate::body;
@@ -30,6 +31,7 @@ use crate::queue::{Accepted, Refused};
 use crate::replay::Key;
 use crate::response;
 use crate::route::{Delivery, Duplicates, Durable};
+use crate::scheme::Handshake;
 use crate::verify::{self, Verified};
 
 /// What the stages learned about one request, for its log line and metrics.
@@ -83,14 +85,15 @@ where
     };
     let now = gateway.clock.now();
     let mut replay_key = None;
-    let verdict = match verify(routed, &delivery, now, cx) {
-        Ok(verified) => {
+    let verdict = match verify(gateway, routed, &delivery, now, cx).await {
+        Ok((verified, subscribe)) => {
             // Computed once: the replay store and, on a durable route, the queue keep it.
             replay_key = replay_step::key_until(routed.route, &verified, now);
             let taken = reserve(gateway, generation, routed, replay_key, now).await;
-            match signed_handshake(gateway, routed, &delivery, &verified, taken, cx).await? {
-                Signed::Answered(answer) => return Ok(answer),
-                Signed::Delivery(taken) => taken,
+            let signed = Signed::of(&delivery, &verified, subscribe.as_deref());
+            match signed_handshake(gateway, routed, signed, taken, cx).await? {
+                Handled::Answered(answer) => return Ok(answer),
+                Handled::Delivery(taken) => taken,
             }
         }
         Err(rejection) => Err(rejection),
@@ -210,16 +213,25 @@ where
     Ok(read)
 }
 
-fn verify(
+/// Verifies the delivery; an SNS message also yields the `SubscribeURL` of a subscription
+/// confirmation.
+async fn verify(
+    gateway: &Gateway,
     routed: Routed<'_>,
     delivery: &verify::Delivery<'_>,
     now: i64,
     cx: &mut Context,
-) -> Result<Verified, Rejection> {
-    let verified = routed.route.verifier.verify(delivery, now)?;
+) -> Result<(Verified, Option<String>), Rejection> {
+    let verifier = &routed.route.verifier;
+    let (verified, subscribe) = if verifier.scheme().sns.is_some() {
+        let sns = fetched::verify_sns(gateway, verifier, delivery, now).await?;
+        (sns.verified, sns.subscribe_url)
+    } else {
+        (verifier.verify(delivery, now)?, None)
+    };
     cx.secret_index = Some(verified.secret_index);
     routed.state.metrics.secret_match(verified.secret_index);
-    Ok(verified)
+    Ok((verified, subscribe))
 }
 
 async fn reserve(
@@ -232,8 +244,30 @@ async fn reserve(
     replay_step::reserve(&generation.store, &gateway.metrics, routed.route, key, now).await
 }
 
+/// A verified request, as a signed handshake sees it.
+struct Signed<'a, 'd> {
+    delivery: &'a verify::Delivery<'d>,
+    verified: &'a Verified,
+    /// An SNS subscription confirmation's `SubscribeURL`.
+    subscribe: Option<&'a str>,
+}
+
+impl<'a, 'd> Signed<'a, 'd> {
+    fn of(
+        delivery: &'a verify::Delivery<'d>,
+        verified: &'a Verified,
+        subscribe: Option<&'a str>,
+    ) -> Signed<'a, 'd> {
+        Signed {
+            delivery,
+            verified,
+            subscribe,
+        }
+    }
+}
+
 /// Whether a verified request was a signed handshake (answered) or a delivery.
-enum Signed {
+enum Handled {
     Answered(Answer),
     Delivery(Result<Taken, Rejection>),
 }
@@ -241,32 +275,44 @@ enum Signed {
 /// A signed handshake is answered here, verified and never forwarded. Its key was reserved
 /// like a delivery's, so a captured copy re-labelled as a delivery (the message type is not
 /// signed) is a replay; a repeat of the handshake itself is answered again, which is
-/// idempotent.
+/// idempotent. A subscription visit that fails releases the key, so SNS's retry is served.
 async fn signed_handshake(
     gateway: &Gateway,
     routed: Routed<'_>,
-    delivery: &verify::Delivery<'_>,
-    verified: &Verified,
+    signed: Signed<'_, '_>,
     taken: Result<Taken, Rejection>,
     cx: &mut Context,
-) -> Result<Signed, Rejection> {
+) -> Result<Handled, Rejection> {
     let route = routed.route;
-    let Some(answer) = route
-        .handshake
-        .filter(|h| h.after_verify())
-        .and_then(|h| handshake::after_verify(h, delivery, &route.verifier, verified.secret_index))
-    else {
-        return Ok(Signed::Delivery(taken));
+    let answer = match route.handshake.filter(|h| h.after_verify()) {
+        None => None,
+        Some(Handshake::SnsSubscription) => match signed.subscribe {
+            Some(url) if !matches!(taken, Err(Rejection::ReplayStoreUnavailable)) => {
+                Some(fetched::confirm_subscription(gateway, url).await)
+            }
+            _ => None,
+        },
+        Some(h) => handshake::after_verify(
+            h,
+            signed.delivery,
+            &route.verifier,
+            signed.verified.secret_index,
+        )
+        .map(Ok),
+    };
+    let Some(answer) = answer else {
+        return Ok(Handled::Delivery(taken));
     };
     match taken {
         Err(Rejection::ReplayStoreUnavailable) => return Err(Rejection::ReplayStoreUnavailable),
         Ok(Taken::Forward(reservation)) => {
-            replay_step::settle(&gateway.metrics, route, reservation, true).await;
+            let done = answer.is_ok();
+            replay_step::settle(&gateway.metrics, route, reservation, done).await;
         }
         _ => {}
     }
     cx.outcome = Some(Outcome::Handshake);
-    Ok(Signed::Answered(answer))
+    Ok(Handled::Answered(answer?))
 }
 
 async fn forward(

@@ -73,11 +73,15 @@ pub enum Handshake {
     /// A verified `{"eventType":"VERIFY","data":{"challenge":..}}`: `{"challenge": hex
     /// HMAC-SHA256(secret, challenge)}` (Smartcar).
     SmartcarVerify,
+    /// A verified Amazon SNS `SubscriptionConfirmation`: hookgate visits its `SubscribeURL`
+    /// (only on SNS's pinned hosts) and answers 200 once SNS confirmed; without it the
+    /// confirmation is forwarded to the app like any message.
+    SnsSubscription,
 }
 
 impl Handshake {
     /// Every handshake, in declaration order.
-    pub const ALL: [Handshake; 26] = [
+    pub const ALL: [Handshake; 27] = [
         Handshake::Echo,
         Handshake::DropboxChallenge,
         Handshake::GraphValidation,
@@ -104,6 +108,7 @@ impl Handshake {
         Handshake::DiscordPing,
         Handshake::DiscordEventPing,
         Handshake::SmartcarVerify,
+        Handshake::SnsSubscription,
     ];
 
     /// The config name.
@@ -135,6 +140,7 @@ impl Handshake {
             Handshake::DiscordPing => "discord_ping",
             Handshake::DiscordEventPing => "discord_event_ping",
             Handshake::SmartcarVerify => "smartcar_verify",
+            Handshake::SnsSubscription => "sns_subscription",
         }
     }
 
@@ -163,6 +169,7 @@ impl Handshake {
                 | Handshake::DiscordPing
                 | Handshake::DiscordEventPing
                 | Handshake::SmartcarVerify
+                | Handshake::SnsSubscription
         )
     }
 

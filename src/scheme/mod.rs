@@ -11,6 +11,7 @@ mod handshake;
 mod jwt;
 mod presets;
 mod signed;
+mod sns;
 mod spec;
 pub mod template;
 
@@ -21,6 +22,7 @@ pub use field::Field;
 pub use handshake::Handshake;
 pub use jwt::{JwtRule, JwtSpec, jws_alg};
 pub use presets::{nearest_presets, preset, preset_names};
+pub use sns::{SNS_HOSTS, SnsRule, SnsSpec};
 pub use spec::{ListSpec, SchemeError, SchemeSpec};
 pub use template::{Piece, Template};
 
@@ -260,6 +262,9 @@ pub struct Scheme {
     /// A header naming which of the route's `public_keys` signed (Circle's
     /// `X-Circle-Key-Id`); a JWT names it in its `kid` instead.
     pub key_id_header: Option<HeaderName>,
+    /// The body is an Amazon SNS message checked by this rule, under the certificate it
+    /// names (fetched at run time), instead of a signature over `signed_payload`.
+    pub sns: Option<SnsRule>,
 }
 
 impl Scheme {

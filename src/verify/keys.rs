@@ -37,6 +37,10 @@ impl Keys {
     /// # Errors
     /// A [`KeyError`] for the first key that cannot be used, with its position.
     pub(crate) fn new(scheme: &Scheme, keys: &[Secret]) -> Result<Keys, KeyError> {
+        if scheme.sns.is_some() {
+            // The key is the certificate each message names, fetched at run time.
+            return Ok(Keys::Public(Box::new([])));
+        }
         match scheme.algorithm.key_kind() {
             KeyKind::Hmac => keys
                 .iter()

@@ -17,6 +17,7 @@ mod public_key;
 mod read_headers;
 mod render;
 mod sign;
+pub mod sns;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -85,6 +86,8 @@ pub struct Verifier {
     public_url: Box<str>,
     /// The id of each public key, when the route names them (`public_keys: {id: key}`).
     public_key_ids: Box<[Box<str>]>,
+    /// The SNS topics an `sns` route takes (`topic_arns`).
+    topics: Box<[Box<str>]>,
 }
 
 impl Verifier {
@@ -104,7 +107,41 @@ impl Verifier {
             tolerance,
             public_url: Box::from(""),
             public_key_ids: Box::new([]),
+            topics: Box::new([]),
         })
+    }
+
+    /// Sets the SNS topics an `sns` scheme's route takes.
+    pub fn with_topics(mut self, topics: Vec<Box<str>>) -> Verifier {
+        self.topics = topics.into();
+        self
+    }
+
+    /// Reads an SNS delivery and checks all that needs no certificate (see [`sns`]); the
+    /// caller fetches the certificate the message names and calls [`sns::check`].
+    ///
+    /// # Errors
+    /// Why the delivery is not authentic; [`Rejection::SignatureMalformed`] when the
+    /// scheme is not an SNS scheme.
+    pub fn sns_message<'a>(
+        &self,
+        delivery: &Delivery<'a>,
+        now: i64,
+    ) -> Result<sns::Message<'a>, Rejection> {
+        let rule = self
+            .scheme
+            .sns
+            .as_ref()
+            .ok_or(Rejection::SignatureMalformed)?;
+        self.check_read_headers(delivery.headers)?;
+        sns::message(
+            rule,
+            &self.topics,
+            delivery.headers,
+            delivery.body,
+            now,
+            self.tolerance,
+        )
     }
 
     /// Sets the URL the sender posts to (scheme, host and any path prefix before the request
@@ -157,6 +194,10 @@ impl Verifier {
         let scheme = &self.scheme;
         if let Some(rule) = &scheme.jwt {
             return self.verify_jwt(rule, delivery, now);
+        }
+        if scheme.sns.is_some() {
+            // Its key is fetched at run time: see `sns_message`.
+            return Err(Rejection::KeyUnavailable);
         }
         let fields = BodyFields::new(delivery.body, content_type(delivery.headers));
         let field_signature: Cow<'_, [u8]>;

@@ -40,6 +40,9 @@ pub(super) fn read_headers(scheme: &Scheme) -> Vec<HeaderName> {
         names.push(name.clone());
     }
     names.extend(scheme.key_id_header.iter().cloned());
+    if scheme.sns.is_some() {
+        names.extend(super::sns::HEADERS);
+    }
     let templates = std::iter::once(&scheme.signed_payload).chain(scheme.replay_key.as_ref());
     for piece in templates.flat_map(Template::pieces) {
         if let Piece::Header(name) = piece {

@@ -26,8 +26,8 @@ const LAYERS: &[&[&str]] = &[
     &["verify", "replay"],
     // Routes, and the handshakes a route answers.
     &["route", "handshake"],
-    // The upstream client.
-    &["proxy"],
+    // The upstream client, and the client that fetches signing keys.
+    &["proxy", "keyfetch"],
     // Durable delivery's store and schedule.
     &["queue"],
     // The file's shape, validated into everything above.

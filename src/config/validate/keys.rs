@@ -136,6 +136,82 @@ impl Validator<'_> {
         (keys.len() == references.len()).then_some((keys, ids))
     }
 
+    /// An SNS route's key material: none configured (each message names the certificate
+    /// that signed it), and `topic_arns`, the topics it takes, required. On any other route
+    /// `topic_arns` is refused.
+    pub(super) fn topics(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+        sns: bool,
+    ) -> Option<Vec<Box<str>>> {
+        let configured = [
+            route.secrets.as_ref().map(|s| ("secrets", s.referenced)),
+            route
+                .public_key
+                .as_ref()
+                .map(|k| ("public_key", k.referenced)),
+            route
+                .public_keys
+                .as_ref()
+                .map(|k| ("public_keys", k.referenced)),
+        ];
+        match (sns, &route.topic_arns) {
+            (false, None) => Some(Vec::new()),
+            (false, Some(t)) => {
+                self.problem(
+                    Some(t.referenced),
+                    format!("{key}.topic_arns"),
+                    "has no effect: only an sns scheme (provider: amazon-sns) takes topics",
+                );
+                None
+            }
+            (true, topics) => {
+                if let Some((field, at)) = configured.into_iter().flatten().next() {
+                    self.problem(
+                        Some(at),
+                        format!("{key}.{field}"),
+                        "has no effect: an SNS message is verified with the certificate it names, fetched from Amazon; set topic_arns",
+                    );
+                    return None;
+                }
+                let Some(list) = topics.as_ref().filter(|t| !t.value.is_empty()) else {
+                    let at = topics
+                        .as_ref()
+                        .map_or(route.name.referenced, |t| t.referenced);
+                    self.problem(
+                        Some(at),
+                        format!("{key}.topic_arns"),
+                        "an SNS route names the topics it takes (any AWS account can have SNS sign a message), e.g. [arn:aws:sns:us-east-1:123456789012:orders]",
+                    );
+                    return None;
+                };
+                let mut out = Vec::new();
+                for (i, arn) in list.value.iter().enumerate() {
+                    let parts: Vec<&str> = arn.value.split(':').collect();
+                    let ok = parts.len() == 6
+                        && parts[0] == "arn"
+                        && parts[1].starts_with("aws")
+                        && parts[2] == "sns"
+                        && parts.iter().all(|p| !p.is_empty());
+                    if ok {
+                        out.push(Box::from(arn.value.as_str()));
+                    } else {
+                        self.problem(
+                            Some(arn.referenced),
+                            format!("{key}.topic_arns[{i}]"),
+                            format!(
+                                "`{}` is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+                                arn.value
+                            ),
+                        );
+                    }
+                }
+                (out.len() == list.value.len()).then_some(out)
+            }
+        }
+    }
+
     /// The URL the sender posts to, required exactly when the scheme signs it.
     pub(super) fn public_url(
         &mut self,

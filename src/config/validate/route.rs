@@ -136,8 +136,10 @@ impl Validator<'_> {
         default_upstream: Option<&Upstream>,
         default_max_body: u64,
     ) -> Option<Route> {
-        let scheme = self
-            .scheme_spec(route, key)
+        let spec = self.scheme_spec(route, key);
+        // Whether the key is fetched at run time, known even when the scheme has a problem.
+        let sns = spec.as_ref().is_some_and(|(spec, _, _)| spec.sns.is_some());
+        let scheme = spec
             .and_then(|(spec, provider, at)| match spec.build() {
                 Ok(scheme) => Some((scheme, provider)),
                 Err(e) => {
@@ -161,7 +163,12 @@ impl Validator<'_> {
             (None, true, None) => KeyKind::PublicKey,
             (None, _, _) => KeyKind::Hmac,
         };
-        let keys = self.keys(route, key, kind);
+        let keys = if sns {
+            Some((Vec::new(), Vec::new()))
+        } else {
+            self.keys(route, key, kind)
+        };
+        let topics = self.topics(route, key, sns);
         let verify_token = route.verify_token.as_ref().and_then(|t| {
             secrets::resolve(&t.value, self.env, self.base)
                 .map_err(|e| self.problem(Some(t.referenced), format!("{key}.verify_token"), e))
@@ -271,7 +278,7 @@ impl Validator<'_> {
             ids => v.with_public_key_ids(ids),
         });
         let verifier = match verifier {
-            Ok(v) => v.with_public_url(&public_url?),
+            Ok(v) => v.with_public_url(&public_url?).with_topics(topics?),
             Err(e) => {
                 let (at, field) = match (&route.secrets, &route.public_key, &route.public_keys) {
                     (Some(s), _, _) => (s.referenced, "secrets"),

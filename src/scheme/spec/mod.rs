@@ -5,7 +5,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::{
     Algorithm, Encoding, Handshake, JwtSpec, KeyKind, ListFormat, Scheme, SecretEncoding,
-    SignatureFormat, Template, TimestampFormat, TimestampSource,
+    SignatureFormat, SnsSpec, Template, TimestampFormat, TimestampSource,
 };
 use parts::{fail, field, header_name, one_byte, query_name, separator, template};
 
@@ -54,6 +54,8 @@ pub struct SchemeSpec {
     pub jwt: Option<Spanned<JwtSpec>>,
     /// A header naming which of the route's `public_keys` signed.
     pub key_id_header: Option<Spanned<String>>,
+    /// The body is an Amazon SNS message, signed under the certificate it names.
+    pub sns: Option<Spanned<SnsSpec>>,
 }
 
 /// A header name, or a list of them.
@@ -139,6 +141,7 @@ impl SchemeSpec {
             handshake: self.handshake.or(base.handshake),
             jwt: self.jwt.or_else(|| base.jwt.clone()),
             key_id_header: self.key_id_header.or_else(|| base.key_id_header.clone()),
+            sns: self.sns.or_else(|| base.sns.clone()),
         }
     }
 
@@ -147,6 +150,16 @@ impl SchemeSpec {
     /// # Errors
     /// The first inconsistency, with the key and its location.
     pub fn build(&self) -> Result<Scheme, SchemeError> {
+        if let Some(sns) = &self.sns {
+            return self.sns_scheme(sns);
+        }
+        if self.handshake == Some(Handshake::SnsSubscription) {
+            return Err(fail(
+                "handshake",
+                None,
+                "sns_subscription answers Amazon SNS messages; it needs an sns scheme",
+            ));
+        }
         let signature = self.signature_source()?;
         let format = match (&self.signature_list, &self.prefix) {
             (Some(_), Some(prefix)) => {
@@ -330,6 +343,7 @@ impl SchemeSpec {
         };
         Ok(Scheme {
             jwt,
+            sns: None,
             key_id_header,
             algorithm,
             encoding: self.encoding.unwrap_or(Encoding::Hex),

@@ -1,11 +1,12 @@
 //! Reading single keys of a scheme (header names, body fields, templates, separators) and
-//! the `jwt:` block, each refusal naming its key and location.
+//! the `jwt:` and `sns:` blocks, each refusal naming its key and location.
 
 use http::HeaderName;
 use serde_saphyr::{Location, Spanned};
 
 use super::super::{
-    Algorithm, Field, JwtRule, JwtSpec, SignatureFormat, SignatureSource, Template,
+    Algorithm, Encoding, Field, Handshake, JwtRule, JwtSpec, Scheme, SecretEncoding,
+    SignatureFormat, SignatureSource, SnsSpec, Template, TimestampFormat, TimestampSource,
 };
 use super::{SchemeError, SchemeSpec};
 
@@ -196,4 +197,82 @@ pub(super) fn query_name<'a>(
         ));
     }
     Ok(&value.value)
+}
+
+impl SchemeSpec {
+    /// Builds an SNS scheme: the message carries its signature, timestamp, signed fields and
+    /// the URL of its key, so every key that would say otherwise is refused.
+    pub(super) fn sns_scheme(&self, spec: &Spanned<SnsSpec>) -> Result<Scheme, SchemeError> {
+        let at = Some(spec.referenced);
+        let stray = [
+            ("algorithm", self.algorithm.is_some()),
+            ("encoding", self.encoding.is_some()),
+            ("signature_header", self.signature_header.is_some()),
+            ("signature_field", self.signature_field.is_some()),
+            ("signature_query", self.signature_query.is_some()),
+            ("signature_list", self.signature_list.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("timestamp_header", self.timestamp_header.is_some()),
+            ("timestamp_field", self.timestamp_field.is_some()),
+            ("timestamp_format", self.timestamp_format.is_some()),
+            ("signed_payload", self.signed_payload.is_some()),
+            ("replay_key", self.replay_key.is_some()),
+            ("secret_encoding", self.secret_encoding.is_some()),
+            ("secret_prefix", self.secret_prefix.is_some()),
+            ("body_digest_param", self.body_digest_param.is_some()),
+            ("jwt", self.jwt.is_some()),
+            ("key_id_header", self.key_id_header.is_some()),
+        ];
+        if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+            return Err(fail(
+                key,
+                at,
+                "has no effect in an sns scheme: the SNS message carries it",
+            ));
+        }
+        if let Some(t) = &self.tolerance_seconds
+            && t.value == 0
+        {
+            return Err(fail(
+                "tolerance_seconds",
+                Some(t.referenced),
+                "must be at least 1",
+            ));
+        }
+        if self
+            .handshake
+            .is_some_and(|h| h != Handshake::SnsSubscription)
+        {
+            return Err(fail(
+                "handshake",
+                at,
+                "an sns scheme answers only the sns_subscription handshake",
+            ));
+        }
+        let rule = spec.value.build().map_err(|e| fail("sns", at, e))?;
+        let json =
+            |name: &str| Field::parse(&format!("json:{name}")).map_err(|e| fail("sns", at, e));
+        Ok(Scheme {
+            // The signature's hash follows the message's SignatureVersion; these describe
+            // where the pieces are, for the docs and the replay policy.
+            algorithm: Algorithm::RsaPkcs1Sha1,
+            encoding: Encoding::Base64,
+            signature: SignatureSource::Field(json("Signature")?),
+            format: SignatureFormat::Plain {
+                prefix: Box::default(),
+            },
+            timestamp: Some(TimestampSource::Field(json("Timestamp")?)),
+            timestamp_format: TimestampFormat::Rfc3339,
+            signed_payload: Template::body_only(),
+            replay_key: None,
+            secret_encoding: SecretEncoding::Raw,
+            secret_prefix: Box::default(),
+            body_digest_param: None,
+            tolerance_seconds: self.tolerance_seconds.as_ref().map(|t| t.value),
+            handshake: self.handshake,
+            jwt: None,
+            key_id_header: None,
+            sns: Some(rule),
+        })
+    }
 }

@@ -1,0 +1,90 @@
+//! The verify stage for deliveries whose key is fetched at run time (Amazon SNS), and the
+//! subscription visit: read and pre-check the message, fetch the certificate it names
+//! through the SSRF guard, check the signature; visit `SubscribeURL` for a confirmation.
+
+use http::StatusCode;
+
+use super::Gateway;
+use crate::error::Rejection;
+use crate::keyfetch::{FetchError, guard};
+use crate::proxy::Answer;
+use crate::response;
+use crate::scheme::SNS_HOSTS;
+use crate::verify::{self, Verified, Verifier, sns};
+
+/// A verified SNS message: what verification established, and the `SubscribeURL` of a
+/// subscription confirmation.
+pub(super) struct SnsVerified {
+    pub(super) verified: Verified,
+    pub(super) subscribe_url: Option<String>,
+}
+
+/// Verifies an SNS delivery (see `verify::sns`).
+pub(super) async fn verify_sns(
+    gateway: &Gateway,
+    verifier: &Verifier,
+    delivery: &verify::Delivery<'_>,
+    now: i64,
+) -> Result<SnsVerified, Rejection> {
+    let message = verifier.sns_message(delivery, now)?;
+    let keys = gateway.keys.as_ref().ok_or(Rejection::KeyUnavailable)?;
+    let der = keys
+        .certificate(message.signing_cert_url(), SNS_HOSTS)
+        .await
+        .map_err(|e| match e {
+            FetchError::Refused(why) => {
+                tracing::info!(reason = %why, "SNS SigningCertURL refused");
+                Rejection::SignatureMismatch
+            }
+            FetchError::Unavailable => Rejection::KeyUnavailable,
+        })?;
+    let verified = sns::check(&message, &der)?;
+    let subscribe_url = (message.kind == sns::Kind::SubscriptionConfirmation)
+        .then(|| message.subscribe_url().map(str::to_owned))
+        .flatten();
+    Ok(SnsVerified {
+        verified,
+        subscribe_url,
+    })
+}
+
+/// Confirms a verified subscription by visiting its `SubscribeURL`, which must name SNS's
+/// own `ConfirmSubscription` action on a pinned host; 200 once SNS answered 200.
+pub(super) async fn confirm_subscription(
+    gateway: &Gateway,
+    url: &str,
+) -> Result<Answer, Rejection> {
+    let target = guard::check(url, SNS_HOSTS).map_err(|why| {
+        tracing::warn!(reason = %why, "SNS SubscribeURL refused");
+        Rejection::SubscriptionUnconfirmed
+    })?;
+    let action = crate::form::query_param(
+        target.path_and_query.split_once('?').map(|(_, q)| q),
+        "Action",
+    );
+    if target.path() != "/" || action.as_deref() != Some(&b"ConfirmSubscription"[..]) {
+        tracing::warn!(
+            path = target.path(),
+            "SNS SubscribeURL is not a ConfirmSubscription call"
+        );
+        return Err(Rejection::SubscriptionUnconfirmed);
+    }
+    let keys = gateway
+        .keys
+        .as_ref()
+        .ok_or(Rejection::SubscriptionUnconfirmed)?;
+    match keys.visit(&target).await {
+        Ok(StatusCode::OK) => {
+            tracing::info!(host = %target.host, "SNS subscription confirmed");
+            Ok(response::handshake_empty(StatusCode::OK))
+        }
+        Ok(status) => {
+            tracing::warn!(host = %target.host, %status, "SNS did not confirm the subscription");
+            Err(Rejection::SubscriptionUnconfirmed)
+        }
+        Err(e) => {
+            tracing::warn!(host = %target.host, error = %e, "SNS subscription visit failed");
+            Err(Rejection::SubscriptionUnconfirmed)
+        }
+    }
+}

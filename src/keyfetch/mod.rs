@@ -1,0 +1,258 @@
+//! Keys fetched at run time: a sender's signing certificate, downloaded from a URL the
+//! delivery names (Amazon SNS's `SigningCertURL`), and the subscription visit SNS asks for.
+//!
+//! Every URL passes the SSRF guard (`guard`) first: https only, from hosts the preset pins,
+//! never one the request chooses. Certificates are cached (bounded, by URL) so a sender's
+//! deliveries cost one fetch per certificate; failures are cached briefly, so a burst of
+//! deliveries naming an unreachable URL makes one attempt, not one each. At most
+//! [`MAX_FETCHES`] fetches run at once, each bounded in time and size.
+//!
+//! For tests only, `HOOKGATE_UNSAFE_KEY_FETCH_OVERRIDE=<ip:port>,<ca.pem>` sends every
+//! connection to `<ip:port>` and trusts only `<ca.pem>`. The guard, the host name sent and the
+//! certificate name checked stay exactly as in production. It is an environment variable,
+//! not a config key, so no config file can set it; the gateway logs a warning when it is set.
+
+mod client;
+pub mod guard;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio::sync::Semaphore;
+
+use client::Client;
+pub use guard::{Refused, Target};
+
+/// The environment variable that redirects fetches to a test server (see the module doc).
+pub const OVERRIDE_ENV: &str = "HOOKGATE_UNSAFE_KEY_FETCH_OVERRIDE";
+/// Fetches in flight at once, over all routes.
+pub const MAX_FETCHES: usize = 4;
+/// Certificates (and recent failures) remembered.
+const CACHE_ENTRIES: usize = 64;
+/// How long a fetched certificate is used before it is fetched again.
+const CACHE_FOR: Duration = Duration::from_secs(24 * 3600);
+/// How long a failed fetch is remembered before the URL is tried again.
+const FAILURE_FOR: Duration = Duration::from_secs(10);
+/// The largest certificate file read; SNS's is about 2 KiB.
+const MAX_CERTIFICATE_FILE: usize = 64 << 10;
+/// Time allowed for connect, TLS, request and answer together.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why no key came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL is not one the preset allows: the delivery is not authentic.
+    #[error("URL refused: {0}")]
+    Refused(Refused),
+    /// The URL is allowed but the key could not be had (network, status, not a
+    /// certificate): the sender should retry.
+    #[error("key unavailable")]
+    Unavailable,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The certificate's DER, or `None` for a recent failure.
+    der: Option<Arc<[u8]>>,
+    at: Instant,
+}
+
+/// Fetches and caches keys; one per process, shared by every route and config generation.
+#[derive(Debug)]
+pub struct KeyFetcher {
+    client: Client,
+    cache: Mutex<HashMap<String, Entry>>,
+    permits: Semaphore,
+}
+
+impl KeyFetcher {
+    /// A fetcher trusting the system's roots, or, when [`OVERRIDE_ENV`] is set, the test
+    /// redirect it names.
+    ///
+    /// # Errors
+    /// The override is malformed or its CA file unreadable.
+    pub fn from_env() -> Result<KeyFetcher, String> {
+        match std::env::var(OVERRIDE_ENV) {
+            Ok(spec) => {
+                let (addr, ca) = spec
+                    .split_once(',')
+                    .ok_or_else(|| format!("{OVERRIDE_ENV} is `<ip:port>,<ca.pem>`"))?;
+                let addr: SocketAddr = addr
+                    .parse()
+                    .map_err(|e| format!("{OVERRIDE_ENV}: {addr}: {e}"))?;
+                tracing::warn!(
+                    %addr,
+                    "{OVERRIDE_ENV} is set: key fetches go to a test server, not to the senders"
+                );
+                let tls = crate::tls::client_config(Some(Path::new(ca)), false)?;
+                Ok(KeyFetcher::with(Client::new(tls, Some(addr), TIMEOUT)))
+            }
+            Err(_) => {
+                let tls = crate::tls::client_config(None, true)?;
+                Ok(KeyFetcher::with(Client::new(tls, None, TIMEOUT)))
+            }
+        }
+    }
+
+    fn with(client: Client) -> KeyFetcher {
+        KeyFetcher {
+            client,
+            cache: Mutex::new(HashMap::new()),
+            permits: Semaphore::new(MAX_FETCHES),
+        }
+    }
+
+    /// The DER of the certificate at `url`, which must pass the guard for `pins` and name a
+    /// `.pem` file; from the cache when fetched before.
+    ///
+    /// # Errors
+    /// [`FetchError::Refused`] before anything is fetched; [`FetchError::Unavailable`] when
+    /// the fetch failed now or within the last few seconds.
+    pub async fn certificate(&self, url: &str, pins: &[&str]) -> Result<Arc<[u8]>, FetchError> {
+        let target = guard::check(url, pins).map_err(FetchError::Refused)?;
+        if !target.path().ends_with(".pem") || target.path_and_query.contains('?') {
+            return Err(FetchError::Refused(Refused::Path));
+        }
+        if let Some(cached) = self.cached(url) {
+            return cached;
+        }
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Err(FetchError::Unavailable);
+        };
+        // Another delivery may have fetched it while this one waited.
+        if let Some(cached) = self.cached(url) {
+            return cached;
+        }
+        let started = Instant::now();
+        let der = match self.client.get(&target, MAX_CERTIFICATE_FILE).await {
+            Ok((StatusCode::OK, body)) => first_certificate(&body),
+            Ok((status, _)) => Err(format!("answered {status}")),
+            Err(e) => Err(e),
+        };
+        let elapsed_ms = started.elapsed().as_millis();
+        match &der {
+            Ok(_) => {
+                tracing::info!(host = %target.host, path = target.path(), elapsed_ms, "signing certificate fetched")
+            }
+            Err(e) => {
+                tracing::warn!(host = %target.host, path = target.path(), elapsed_ms, error = %e, "signing certificate fetch failed")
+            }
+        }
+        let der = der.ok().map(Arc::from);
+        self.remember(url, der.clone());
+        der.ok_or(FetchError::Unavailable)
+    }
+
+    /// GETs a guarded URL and returns the status (a subscription visit).
+    ///
+    /// # Errors
+    /// A message for the log when no answer came.
+    pub async fn visit(&self, target: &Target) -> Result<StatusCode, String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| "closed".to_owned())?;
+        self.client.get(target, 16 << 10).await.map(|(s, _)| s)
+    }
+
+    fn cached(&self, url: &str) -> Option<Result<Arc<[u8]>, FetchError>> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = cache.get(url)?;
+        let ttl = if entry.der.is_some() {
+            CACHE_FOR
+        } else {
+            FAILURE_FOR
+        };
+        if entry.at.elapsed() > ttl {
+            return None;
+        }
+        Some(entry.der.clone().ok_or(FetchError::Unavailable))
+    }
+
+    fn remember(&self, url: &str, der: Option<Arc<[u8]>>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_ENTRIES && !cache.contains_key(url) {
+            // Failures go first, then the oldest certificate.
+            let victim = cache
+                .iter()
+                .min_by_key(|(_, e)| (e.der.is_some(), e.at))
+                .map(|(k, _)| k.clone());
+            if let Some(victim) = victim {
+                cache.remove(&victim);
+            }
+        }
+        cache.insert(
+            url.to_owned(),
+            Entry {
+                der,
+                at: Instant::now(),
+            },
+        );
+    }
+}
+
+/// The first certificate of a PEM file, checked to parse as X.509.
+fn first_certificate(pem: &[u8]) -> Result<Vec<u8>, String> {
+    let der = CertificateDer::pem_slice_iter(pem)
+        .next()
+        .ok_or("no PEM certificate in the answer")?
+        .map_err(|e| format!("PEM: {e}"))?;
+    webpki::EndEntityCert::try_from(&der).map_err(|e| format!("certificate: {e}"))?;
+    Ok(der.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetcher() -> KeyFetcher {
+        let tls = crate::tls::client_config(None, false).unwrap();
+        // Nothing listens on port 9 of the loopback: every fetch fails fast.
+        let to = "127.0.0.1:9".parse().ok();
+        KeyFetcher::with(Client::new(tls, to, Duration::from_millis(500)))
+    }
+
+    const PINS: &[&str] = &["sns.*.amazonaws.com"];
+
+    #[tokio::test]
+    async fn a_refused_url_is_never_fetched_and_a_failure_is_remembered() {
+        let f = fetcher();
+        let refused = f.certificate("https://evil.example/a.pem", PINS).await;
+        assert_eq!(refused, Err(FetchError::Refused(Refused::Host)));
+        let not_pem = f
+            .certificate("https://sns.us-east-1.amazonaws.com/a.txt", PINS)
+            .await;
+        assert_eq!(not_pem, Err(FetchError::Refused(Refused::Path)));
+        assert!(f.cache.lock().unwrap().is_empty(), "refusals cache nothing");
+        let url = "https://sns.us-east-1.amazonaws.com/a.pem";
+        assert_eq!(f.certificate(url, PINS).await, Err(FetchError::Unavailable));
+        assert!(f.cached(url).is_some(), "the failure is remembered");
+    }
+
+    #[test]
+    fn the_cache_stays_bounded_and_drops_failures_first() {
+        let f = fetcher();
+        let der: Arc<[u8]> = Arc::from(&b"der"[..]);
+        f.remember("fail", None);
+        for i in 0..CACHE_ENTRIES + 10 {
+            f.remember(&format!("u{i}"), Some(der.clone()));
+        }
+        let cache = f.cache.lock().unwrap();
+        assert_eq!(cache.len(), CACHE_ENTRIES);
+        assert!(!cache.contains_key("fail"));
+    }
+
+    #[test]
+    fn only_a_pem_certificate_is_taken() {
+        assert!(first_certificate(b"<html>not found</html>").is_err());
+        let junk = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(first_certificate(junk).is_err());
+    }
+}
