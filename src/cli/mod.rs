@@ -189,9 +189,19 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             .handshake
             .map(|h| format!(", handshake {}", h.name()))
             .unwrap_or_default();
-        let keys = match route.verifier.scheme().algorithm.key_kind() {
+        let scheme = route.verifier.scheme();
+        let keys = match scheme.algorithm.key_kind() {
+            _ if scheme.sns.is_some() => format!(
+                "certificate fetched from SNS, {} topic(s)",
+                route.verifier.topics().len()
+            ),
             KeyKind::PublicKey => "public key".to_owned(),
             _ => format!("{} secret(s)", route.secret_count),
+        };
+        let algorithm = if scheme.sns.is_some() {
+            "sns"
+        } else {
+            scheme.algorithm.name()
         };
         let url = route
             .verifier
@@ -225,7 +235,7 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
             route.name,
             route.upstream,
             route.provider,
-            route.verifier.scheme().algorithm.name(),
+            algorithm,
             route.max_body_bytes,
         ));
     }

@@ -72,10 +72,12 @@ pub fn check(url: &str, pins: &[&str]) -> Result<Target, Refused> {
     if authority.as_str().contains('@') {
         return Err(Refused::UserInfo);
     }
-    if authority.as_str().contains(':') && authority.port_u16() != Some(443) {
+    let host = authority.host();
+    // What follows the host: nothing, or the default port written out.
+    let port = authority.as_str().strip_prefix(host).unwrap_or(":");
+    if !port.is_empty() && port != ":443" {
         return Err(Refused::Port);
     }
-    let host = authority.host();
     if !pins.iter().any(|pin| matches_pin(host, pin)) {
         return Err(Refused::Host);
     }
@@ -177,7 +179,10 @@ mod tests {
                 "https://sns.us-east-1.amazonaws.com\\@evil.example/a.pem",
                 Refused::Unparsable,
             ),
-            ("https://sns.us%2Deast-1.amazonaws.com/a.pem", Refused::Host),
+            (
+                "https://sns.us%2Deast-1.amazonaws.com/a.pem",
+                Refused::Unparsable,
+            ),
         ];
         for (url, want) in cases {
             assert_eq!(check(url, SNS), Err(want), "{url}");

@@ -131,7 +131,7 @@ impl KeyFetcher {
         }
         let started = Instant::now();
         let der = match self.client.get(&target, MAX_CERTIFICATE_FILE).await {
-            Ok((StatusCode::OK, body)) => first_certificate(&body),
+            Ok((StatusCode::OK, body)) => certificate_from_pem(&body),
             Ok((status, _)) => Err(format!("answered {status}")),
             Err(e) => Err(e),
         };
@@ -198,8 +198,12 @@ impl KeyFetcher {
     }
 }
 
-/// The first certificate of a PEM file, checked to parse as X.509.
-fn first_certificate(pem: &[u8]) -> Result<Vec<u8>, String> {
+/// The DER of the first certificate in a PEM file, checked to parse as X.509: what a fetch
+/// keeps of the answer.
+///
+/// # Errors
+/// A message for the log: no PEM certificate, or one that does not parse.
+pub fn certificate_from_pem(pem: &[u8]) -> Result<Vec<u8>, String> {
     let der = CertificateDer::pem_slice_iter(pem)
         .next()
         .ok_or("no PEM certificate in the answer")?
@@ -251,8 +255,8 @@ mod tests {
 
     #[test]
     fn only_a_pem_certificate_is_taken() {
-        assert!(first_certificate(b"<html>not found</html>").is_err());
+        assert!(certificate_from_pem(b"<html>not found</html>").is_err());
         let junk = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(first_certificate(junk).is_err());
+        assert!(certificate_from_pem(junk).is_err());
     }
 }

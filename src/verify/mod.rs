@@ -111,6 +111,11 @@ impl Verifier {
         })
     }
 
+    /// The SNS topics the route takes (empty unless the scheme is an SNS scheme).
+    pub fn topics(&self) -> &[Box<str>] {
+        &self.topics
+    }
+
     /// Sets the SNS topics an `sns` scheme's route takes.
     pub fn with_topics(mut self, topics: Vec<Box<str>>) -> Verifier {
         self.topics = topics.into();

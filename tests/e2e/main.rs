@@ -30,3 +30,4 @@ mod queue_cli;
 mod reload;
 mod seed_senders;
 mod slots;
+mod sns;

@@ -68,6 +68,9 @@ fn signature(s: &Scheme) -> String {
 }
 
 fn algorithm(s: &Scheme) -> String {
+    if s.sns.is_some() {
+        return "RSA PKCS#1 v1.5 SHA-1 or SHA-256 (`SignatureVersion` 1 or 2), base64; certificate fetched from `SigningCertURL` on `sns.<region>.amazonaws.com`".into();
+    }
     if let Some(jwt) = &s.jwt {
         let key = match s.algorithm.key_kind() {
             hookgate::scheme::KeyKind::PublicKey => "public_key",
@@ -110,6 +113,9 @@ fn algorithm(s: &Scheme) -> String {
 }
 
 fn signed(s: &Scheme) -> String {
+    if s.sns.is_some() {
+        return "the SNS canonical string of the message's fields".into();
+    }
     if let Some(jwt) = &s.jwt {
         if jwt.detached {
             return "`{body}` (detached JWS)".into();
@@ -165,6 +171,7 @@ fn timestamp(s: &Scheme) -> String {
 fn replay_key(s: &Scheme) -> String {
     match &s.replay_key {
         Some(t) => format!("`{t}`"),
+        None if s.sns.is_some() => "`TopicArn` and `MessageId`".into(),
         None if s.jwt.is_some() => "SHA-256 of the token".into(),
         None if s.algorithm.key_kind() == hookgate::scheme::KeyKind::Hmac => "the MAC".into(),
         None => "SHA-256 of signed content".into(),

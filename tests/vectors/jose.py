@@ -1,4 +1,4 @@
-"""Vectors for the JWT, RSA and Braintree presets: tokens minted with PyJWT (the JOSE library the Vonage
+"""Vectors for the JWT, RSA, Amazon SNS and Braintree presets: tokens minted with PyJWT (the JOSE library the Vonage
 and MessageBird SDKs verify with) and RSA PKCS#1 v1.5 signatures made with Python
 cryptography under a fixed test key. Where a sender's SDK verifies, it checks every vector
 at the vector's own time, or generation fails."""
@@ -129,7 +129,67 @@ def providers():
         ("wise", "peers' formula (RSA PKCS#1 v1.5 SHA-256, Python cryptography), no SDK signs or verifies", rsa_body("X-Signature-SHA256", hashes.SHA256)),
         ("braintree", f"braintree (PyPI) {version('braintree')}: webhook_testing.sample_notification, checked by webhook_notification.parse", braintree_vectors),
         ("fireblocks", "docs formula (RSA PKCS#1 v1.5 SHA-512, Python cryptography), no SDK signs or verifies", rsa_body("Fireblocks-Signature", hashes.SHA512)),
+        ("amazon-sns", "docs formula (SNS canonical string, RSA PKCS#1 v1.5 SHA-1 and SHA-256, Python cryptography), no SDK signs or verifies", amazon_sns),
     ]
+
+
+SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:hookgate-vectors"
+SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-hookgate-vectors.pem"
+
+
+def sns_certificate(key):
+    """A certificate for the test key, standing in for SNS's signing certificate; fixed
+    serial and dates, so the PEM is the same every run."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(datetime.datetime(2023, 1, 1, tzinfo=datetime.timezone.utc))
+            .not_valid_after(datetime.datetime(2033, 1, 1, tzinfo=datetime.timezone.utc))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def amazon_sns():
+    """SNS messages as AWS documents them: the canonical string is `Name\nvalue\n` for each
+    signed field in order (Subject only when present; SubscribeURL and Token for the
+    confirmations), signed with SHA-1 (SignatureVersion 1) or SHA-256 (2)."""
+    key = serialization.load_pem_private_key(RSA_TEST_KEY.encode(), password=None)
+    cert = sns_certificate(key)
+    confirm = f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={SNS_TOPIC}&Token=2336412f37"
+    messages = [
+        ("Notification", {"Message": BODIES[0], "MessageId": "5b4f0c8e-0001"}),
+        ("Notification", {"Message": BODIES[1], "MessageId": "5b4f0c8e-0002", "Subject": "Orders"}),
+        ("Notification", {"Message": "", "MessageId": "5b4f0c8e-0003"}),
+        ("SubscriptionConfirmation", {"Message": "You have chosen to subscribe to the topic.",
+                                      "MessageId": "5b4f0c8e-0004", "SubscribeURL": confirm, "Token": "2336412f37"}),
+        ("UnsubscribeConfirmation", {"Message": "You have chosen to deactivate subscription.",
+                                     "MessageId": "5b4f0c8e-0005", "SubscribeURL": confirm, "Token": "2336412f38"}),
+    ]
+    order = {"Notification": ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]}
+    order["SubscriptionConfirmation"] = order["UnsubscribeConfirmation"] = [
+        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+    for i, (kind, fields) in enumerate(messages):
+        for version, digest in (("1", hashes.SHA1), ("2", hashes.SHA256)):
+            ts = TIMESTAMPS[i % 2]
+            stamp = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.123Z")
+            message = dict(fields, Type=kind, TopicArn=SNS_TOPIC, Timestamp=stamp)
+            # Each version signs its own delivery: a fresh id, so the two are not replays.
+            message["MessageId"] += f"-v{version}"
+            canonical = "".join(f"{k}\n{message[k]}\n" for k in order[kind] if k in message)
+            signature = key.sign(canonical.encode(), padding.PKCS1v15(), digest())
+            body = {"Type": kind, "MessageId": message["MessageId"], "TopicArn": SNS_TOPIC}
+            body.update({k: v for k, v in message.items() if k not in body})
+            body.update({"SignatureVersion": version, "Signature": base64.b64encode(signature).decode(),
+                         "SigningCertURL": SNS_CERT_URL,
+                         "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=x"})
+            headers = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": kind,
+                       "x-amz-sns-message-id": message["MessageId"], "x-amz-sns-topic-arn": SNS_TOPIC}
+            extra = {"signing_cert": cert, "signing_cert_url": SNS_CERT_URL, "topic_arn": SNS_TOPIC}
+            if kind == "SubscriptionConfirmation":
+                extra["handshake"] = ""
+            yield vector(headers, json.dumps(body, indent=2), ts, **extra)
 
 
 def braintree_vectors():

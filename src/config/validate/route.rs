@@ -139,23 +139,22 @@ impl Validator<'_> {
         let spec = self.scheme_spec(route, key);
         // Whether the key is fetched at run time, known even when the scheme has a problem.
         let sns = spec.as_ref().is_some_and(|(spec, _, _)| spec.sns.is_some());
-        let scheme = spec
-            .and_then(|(spec, provider, at)| match spec.build() {
-                Ok(scheme) => Some((scheme, provider)),
-                Err(e) => {
-                    let field = if route.scheme.is_some() {
-                        "scheme."
-                    } else {
-                        ""
-                    };
-                    self.problem(
-                        e.at.or(Some(at)),
-                        format!("{key}.{field}{}", e.key),
-                        e.message,
-                    );
-                    None
-                }
-            });
+        let scheme = spec.and_then(|(spec, provider, at)| match spec.build() {
+            Ok(scheme) => Some((scheme, provider)),
+            Err(e) => {
+                let field = if route.scheme.is_some() {
+                    "scheme."
+                } else {
+                    ""
+                };
+                self.problem(
+                    e.at.or(Some(at)),
+                    format!("{key}.{field}{}", e.key),
+                    e.message,
+                );
+                None
+            }
+        });
         // Keys are checked even when the scheme is not, so every problem shows at once.
         let public = route.public_key.is_some() || route.public_keys.is_some();
         let kind = match (&scheme, public, &route.secrets) {

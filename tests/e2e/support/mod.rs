@@ -7,6 +7,7 @@
 pub mod client;
 pub mod config;
 pub mod gateway;
+pub mod keyserver;
 pub mod metrics;
 pub mod redis;
 pub mod sign;

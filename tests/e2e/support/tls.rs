@@ -24,6 +24,11 @@ impl Pki {
     /// A fresh CA named `name` and a leaf for 127.0.0.1 and localhost, written into `dir`
     /// as `<name>-ca.pem`, `<name>-cert.pem`, `<name>-key.pem`.
     pub fn new(dir: &Path, name: &str) -> Pki {
+        Pki::for_names(dir, name, &["localhost", "127.0.0.1"])
+    }
+
+    /// A fresh CA and a leaf for `names` (a server standing in for a sender's host).
+    pub fn for_names(dir: &Path, name: &str, names: &[&str]) -> Pki {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params
@@ -33,7 +38,8 @@ impl Pki {
         let ca = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
         let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let leaf = CertificateParams::new(names)
             .unwrap()
             .signed_by(&leaf_key, &issuer)
             .unwrap();
