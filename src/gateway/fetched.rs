@@ -1,15 +1,16 @@
-//! The verify stage for deliveries whose key is fetched at run time (Amazon SNS), and the
-//! subscription visit: read and pre-check the message, fetch the certificate it names
-//! through the SSRF guard, check the signature; visit `SubscribeURL` for a confirmation.
+//! The verify stage for deliveries whose key is fetched at run time (Amazon SNS, PayPal), and
+//! the SNS subscription visit: check all that needs no key, fetch the certificate the
+//! delivery names through the SSRF guard, check the signature; visit `SubscribeURL` for a
+//! confirmation.
 
 use http::StatusCode;
 
 use super::Gateway;
 use crate::error::Rejection;
-use crate::keyfetch::{FetchError, guard};
+use crate::keyfetch::{FetchError, PathRule, guard};
 use crate::proxy::Answer;
 use crate::response;
-use crate::scheme::SNS_HOSTS;
+use crate::scheme::{CertRule, SNS_HOSTS};
 use crate::verify::{self, Verified, Verifier, sns};
 
 /// A verified SNS message: what verification established, and the `SubscribeURL` of a
@@ -29,15 +30,9 @@ pub(super) async fn verify_sns(
     let message = verifier.sns_message(delivery, now)?;
     let keys = gateway.keys.as_ref().ok_or(Rejection::KeyUnavailable)?;
     let der = keys
-        .certificate(message.signing_cert_url(), SNS_HOSTS)
+        .certificate(message.signing_cert_url(), SNS_HOSTS, PathRule::PemFile)
         .await
-        .map_err(|e| match e {
-            FetchError::Refused(why) => {
-                tracing::info!(reason = %why, "SNS SigningCertURL refused");
-                Rejection::SignatureMismatch
-            }
-            FetchError::Unavailable => Rejection::KeyUnavailable,
-        })?;
+        .map_err(refused)?;
     let verified = sns::check(&message, &der)?;
     let subscribe_url = (message.kind == sns::Kind::SubscriptionConfirmation)
         .then(|| message.subscribe_url().map(str::to_owned))
@@ -46,6 +41,44 @@ pub(super) async fn verify_sns(
         verified,
         subscribe_url,
     })
+}
+
+/// Verifies a delivery of a `signing_cert` scheme (PayPal): every check that needs no key
+/// first, then the certificate its header names, fetched through the SSRF guard.
+pub(super) async fn verify_by_certificate(
+    gateway: &Gateway,
+    verifier: &Verifier,
+    rule: &CertRule,
+    delivery: &verify::Delivery<'_>,
+    now: i64,
+) -> Result<Verified, Rejection> {
+    match verifier.verify(delivery, now) {
+        Err(Rejection::KeyUnavailable) => {}
+        other => return other,
+    }
+    let mut urls = delivery.headers.get_all(&rule.url_header).iter();
+    let (Some(url), None) = (urls.next(), urls.next()) else {
+        return Err(Rejection::SignatureMalformed);
+    };
+    let url = url.to_str().map_err(|_| Rejection::SignatureMalformed)?;
+    let keys = gateway.keys.as_ref().ok_or(Rejection::KeyUnavailable)?;
+    let path = PathRule::Prefix(&rule.path_prefix);
+    let der = keys
+        .certificate(url, &rule.pins(), path)
+        .await
+        .map_err(refused)?;
+    verifier.verify_with_certificate(delivery, now, &der)
+}
+
+/// A refused URL is a forgery like any other; an unavailable key is worth a retry.
+fn refused(e: FetchError) -> Rejection {
+    match e {
+        FetchError::Refused(why) => {
+            tracing::info!(reason = %why, "signing certificate URL refused");
+            Rejection::SignatureMismatch
+        }
+        FetchError::Unavailable => Rejection::KeyUnavailable,
+    }
 }
 
 /// Confirms a verified subscription by visiting its `SubscribeURL`, which must name SNS's

@@ -44,6 +44,26 @@ const MAX_CERTIFICATE_FILE: usize = 64 << 10;
 /// Time allowed for connect, TLS, request and answer together.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the path of a certificate URL must look like, besides carrying no query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRule<'a> {
+    /// A `.pem` file (SNS).
+    PemFile,
+    /// Under this prefix (PayPal's `/v1/notifications/certs/`).
+    Prefix(&'a str),
+}
+
+impl PathRule<'_> {
+    fn allows(self, target: &Target) -> bool {
+        let path = target.path();
+        !target.path_and_query.contains('?')
+            && match self {
+                PathRule::PemFile => path.ends_with(".pem"),
+                PathRule::Prefix(prefix) => path.starts_with(prefix) && path.len() > prefix.len(),
+            }
+    }
+}
+
 /// Why no key came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
@@ -108,15 +128,20 @@ impl KeyFetcher {
         }
     }
 
-    /// The DER of the certificate at `url`, which must pass the guard for `pins` and name a
-    /// `.pem` file; from the cache when fetched before.
+    /// The DER of the certificate at `url`, which must pass the guard for `pins` and have a
+    /// path `path` allows; from the cache when fetched before.
     ///
     /// # Errors
     /// [`FetchError::Refused`] before anything is fetched; [`FetchError::Unavailable`] when
     /// the fetch failed now or within the last few seconds.
-    pub async fn certificate(&self, url: &str, pins: &[&str]) -> Result<Arc<[u8]>, FetchError> {
+    pub async fn certificate(
+        &self,
+        url: &str,
+        pins: &[&str],
+        path: PathRule<'_>,
+    ) -> Result<Arc<[u8]>, FetchError> {
         let target = guard::check(url, pins).map_err(FetchError::Refused)?;
-        if !target.path().ends_with(".pem") || target.path_and_query.contains('?') {
+        if !path.allows(&target) {
             return Err(FetchError::Refused(Refused::Path));
         }
         if let Some(cached) = self.cached(url) {
@@ -228,15 +253,31 @@ mod tests {
     #[tokio::test]
     async fn a_refused_url_is_never_fetched_and_a_failure_is_remembered() {
         let f = fetcher();
-        let refused = f.certificate("https://evil.example/a.pem", PINS).await;
+        let refused = f
+            .certificate("https://evil.example/a.pem", PINS, PathRule::PemFile)
+            .await;
         assert_eq!(refused, Err(FetchError::Refused(Refused::Host)));
         let not_pem = f
-            .certificate("https://sns.us-east-1.amazonaws.com/a.txt", PINS)
+            .certificate(
+                "https://sns.us-east-1.amazonaws.com/a.txt",
+                PINS,
+                PathRule::PemFile,
+            )
             .await;
         assert_eq!(not_pem, Err(FetchError::Refused(Refused::Path)));
         assert!(f.cache.lock().unwrap().is_empty(), "refusals cache nothing");
         let url = "https://sns.us-east-1.amazonaws.com/a.pem";
-        assert_eq!(f.certificate(url, PINS).await, Err(FetchError::Unavailable));
+        assert_eq!(
+            f.certificate(url, PINS, PathRule::PemFile).await,
+            Err(FetchError::Unavailable)
+        );
+        let prefix = PathRule::Prefix("/v1/notifications/certs/");
+        let bare = "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/";
+        let refused = f.certificate(bare, PINS, prefix).await;
+        assert_eq!(refused, Err(FetchError::Refused(Refused::Path)));
+        let elsewhere = "https://sns.us-east-1.amazonaws.com/v1/other/CERT-1";
+        let refused = f.certificate(elsewhere, PINS, prefix).await;
+        assert_eq!(refused, Err(FetchError::Refused(Refused::Path)));
         assert!(f.cached(url).is_some(), "the failure is remembered");
     }
 

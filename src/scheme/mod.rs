@@ -11,6 +11,7 @@ mod handshake;
 mod jwt;
 mod presets;
 mod signed;
+mod signing_cert;
 mod sns;
 mod spec;
 pub mod template;
@@ -22,6 +23,7 @@ pub use field::Field;
 pub use handshake::Handshake;
 pub use jwt::{JwtRule, JwtSpec, jws_alg};
 pub use presets::{nearest_presets, preset, preset_names};
+pub use signing_cert::{CertRule, CertSpec};
 pub use sns::{SNS_HOSTS, SnsRule, SnsSpec};
 pub use spec::{ListSpec, SchemeError, SchemeSpec};
 pub use template::{Piece, Template};
@@ -265,13 +267,22 @@ pub struct Scheme {
     /// The body is an Amazon SNS message checked by this rule, under the certificate it
     /// names (fetched at run time), instead of a signature over `signed_payload`.
     pub sns: Option<SnsRule>,
+    /// The public key is the certificate at the URL a header names, fetched at run time
+    /// from the hosts this rule pins (PayPal).
+    pub signing_cert: Option<CertRule>,
 }
 
 impl Scheme {
     /// Whether a delivery names the key that signed it (`key_id_header`, or a JWT's `kid`),
     /// so a route's `public_keys` are picked by id rather than each tried.
     pub fn names_its_key(&self) -> bool {
+        // (A fetched certificate is named by URL, not by an id among the route's keys.)
         self.key_id_header.is_some() || self.jwt.is_some()
+    }
+
+    /// Whether the key is fetched at run time (SNS, `signing_cert`) rather than configured.
+    pub fn fetches_its_key(&self) -> bool {
+        self.sns.is_some() || self.signing_cert.is_some()
     }
 
     /// Whether the signed payload includes the public URL, so routes need `public_url`.

@@ -43,9 +43,10 @@ impl Scheme {
         }
         let payload = &self.signed_payload;
         match piece {
-            Piece::Literal(_) | Piece::Secret => true,
+            Piece::Literal(_) | Piece::Secret | Piece::WebhookId => true,
             Piece::Field(field) => {
                 payload.uses(&Piece::Body)
+                    || payload.uses(&Piece::BodySha256)
                     || payload.uses(piece)
                     || (matches!(field, Field::Form(_)) && payload.uses(&Piece::FormSorted))
             }
@@ -55,7 +56,13 @@ impl Scheme {
                         && payload.uses(&Piece::Timestamp))
             }
             Piece::Path => payload.uses(piece) || payload.uses(&Piece::Url),
-            Piece::Body | Piece::FormSorted => payload.uses(piece) || payload.uses(&Piece::Body),
+            // A CRC-32 is no hash: a body with the same checksum is easy to make.
+            Piece::Body | Piece::FormSorted | Piece::BodySha256 | Piece::BodyCrc32 => {
+                payload.uses(piece)
+                    || payload.uses(&Piece::Body)
+                    || payload.uses(&Piece::BodySha256)
+            }
+            Piece::Query(_) => payload.uses(piece) || payload.uses(&Piece::Url),
             Piece::Timestamp | Piece::Method | Piece::Url => payload.uses(piece),
         }
     }
@@ -65,15 +72,7 @@ impl Scheme {
 fn describe(piece: &Piece) -> String {
     match piece {
         Piece::Literal(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        Piece::Body => "{body}".into(),
-        Piece::Timestamp => "{timestamp}".into(),
-        Piece::Header(name) => format!("{{header:{name}}}"),
-        Piece::Method => "{method}".into(),
-        Piece::Path => "{path}".into(),
-        Piece::Url => "{url}".into(),
-        Piece::Field(field) => format!("{{{field}}}"),
-        Piece::FormSorted => "{form_sorted}".into(),
-        Piece::Secret => "{secret}".into(),
+        other => other.written(),
     }
 }
 

@@ -36,6 +36,26 @@ pub enum Piece {
     /// The secret itself, for senders that sign a plain digest of it and the payload
     /// (`algorithm: sha256_digest`). Rendered only into the digest, never shown.
     Secret,
+    /// The lowercase hex SHA-256 of the body (`{sha256:body}`).
+    BodySha256,
+    /// The CRC-32 (IEEE) of the body in decimal (`{crc32:body}`, PayPal). A checksum, not a
+    /// hash: it does not bind the body against anyone holding a signed delivery.
+    BodyCrc32,
+    /// A query parameter, percent-decoded (`{query:NAME}`); a delivery that repeats it is
+    /// refused, so the app cannot read another value than the one signed.
+    Query(Box<str>),
+    /// The route's `webhook_id` (`{webhook_id}`, PayPal's id of the subscription).
+    WebhookId,
+}
+
+impl Piece {
+    /// The piece as a template writes it.
+    pub fn written(&self) -> String {
+        Template {
+            pieces: Box::new([self.clone()]),
+        }
+        .to_string()
+    }
 }
 
 /// A parsed signed-payload template.
@@ -55,7 +75,7 @@ pub enum TemplateError {
     Unmatched(usize),
     /// A placeholder name that is not known.
     #[error(
-        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{url}}, {{header:NAME}}, {{json:PATH}}, {{form:NAME}}, {{form_sorted}}, {{secret}}"
+        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{url}}, {{header:NAME}}, {{query:NAME}}, {{json:PATH}}, {{form:NAME}}, {{form_sorted}}, {{sha256:body}}, {{crc32:body}}, {{webhook_id}}, {{secret}}"
     )]
     Unknown(String),
     /// `{header:...}` with an invalid header name.
@@ -75,8 +95,9 @@ impl Template {
     }
 
     /// Parses a template. Placeholders are `{body}`, `{timestamp}`, `{method}`, `{path}`,
-    /// `{url}`, `{header:NAME}`, `{json:PATH}`, `{form:NAME}`, `{form_sorted}` and `{secret}`; `{{` and
-    /// `}}` stand for literal braces.
+    /// `{url}`, `{header:NAME}`, `{query:NAME}`, `{json:PATH}`, `{form:NAME}`, `{form_sorted}`,
+    /// `{sha256:body}`, `{crc32:body}`, `{webhook_id}` and `{secret}`; `{{` and `}}` stand for
+    /// literal braces.
     ///
     /// # Errors
     /// A [`TemplateError`] naming the first problem.
@@ -127,6 +148,18 @@ impl Template {
             "url" => Piece::Url,
             "form_sorted" => Piece::FormSorted,
             "secret" => Piece::Secret,
+            "sha256:body" => Piece::BodySha256,
+            "crc32:body" => Piece::BodyCrc32,
+            "webhook_id" => Piece::WebhookId,
+            _ if name.starts_with("query:") => {
+                let param = &name["query:".len()..];
+                if param.is_empty() || param.contains(['&', '=', '#', ' ']) {
+                    return Err(TemplateError::BadField(format!(
+                        "`{{{name}}}` does not name a query parameter"
+                    )));
+                }
+                Piece::Query(param.into())
+            }
             _ if name.starts_with("json:") || name.starts_with("form:") => {
                 Piece::Field(Field::parse(name).map_err(TemplateError::BadField)?)
             }
@@ -174,6 +207,10 @@ impl fmt::Display for Template {
                 Piece::Url => f.write_str("{url}")?,
                 Piece::FormSorted => f.write_str("{form_sorted}")?,
                 Piece::Secret => f.write_str("{secret}")?,
+                Piece::BodySha256 => f.write_str("{sha256:body}")?,
+                Piece::BodyCrc32 => f.write_str("{crc32:body}")?,
+                Piece::WebhookId => f.write_str("{webhook_id}")?,
+                Piece::Query(name) => write!(f, "{{query:{name}}}")?,
                 Piece::Field(field) => write!(f, "{{{field}}}")?,
                 Piece::Header(name) => write!(f, "{{header:{name}}}")?,
             }

@@ -65,6 +65,7 @@ impl Verifier {
                     url: &self.public_url,
                     fields: &fields,
                     secret: &[],
+                    webhook_id: &self.webhook_id,
                 };
                 replay_fingerprint(key, &cx).unwrap_or(token_tag)
             }

@@ -37,8 +37,8 @@ impl Keys {
     /// # Errors
     /// A [`KeyError`] for the first key that cannot be used, with its position.
     pub(crate) fn new(scheme: &Scheme, keys: &[Secret]) -> Result<Keys, KeyError> {
-        if scheme.sns.is_some() {
-            // The key is the certificate each message names, fetched at run time.
+        if scheme.fetches_its_key() {
+            // The key is the certificate each delivery names, fetched at run time.
             return Ok(Keys::Public(Box::new([])));
         }
         match scheme.algorithm.key_kind() {

@@ -5,6 +5,7 @@
 //! the signed-payload template straight into a pre-keyed HMAC and compare in constant time.
 //! Nothing here reads the clock: `now` is a parameter.
 
+mod certificate;
 pub mod challenge;
 mod encoding;
 mod fields;
@@ -88,6 +89,8 @@ pub struct Verifier {
     public_key_ids: Box<[Box<str>]>,
     /// The SNS topics an `sns` route takes (`topic_arns`).
     topics: Box<[Box<str>]>,
+    /// The route's `webhook_id`, for schemes that sign it.
+    webhook_id: Box<[u8]>,
 }
 
 impl Verifier {
@@ -108,7 +111,14 @@ impl Verifier {
             public_url: Box::from(""),
             public_key_ids: Box::new([]),
             topics: Box::new([]),
+            webhook_id: Box::new([]),
         })
+    }
+
+    /// Sets the route's `webhook_id`, for schemes that sign `{webhook_id}`.
+    pub fn with_webhook_id(mut self, id: &[u8]) -> Verifier {
+        self.webhook_id = id.into();
+        self
     }
 
     /// The SNS topics the route takes (empty unless the scheme is an SNS scheme).
@@ -196,6 +206,30 @@ impl Verifier {
     /// # Errors
     /// The [`Rejection`] that says why the delivery is not authentic.
     pub fn verify(&self, delivery: &Delivery<'_>, now: i64) -> Result<Verified, Rejection> {
+        self.verify_keyed(delivery, now, None)
+    }
+
+    /// Verifies a delivery of a `signing_cert` scheme under the certificate (DER) its URL
+    /// named, fetched by the caller after [`Verifier::verify`] answered
+    /// [`Rejection::KeyUnavailable`], which it does once every other check has passed.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`].
+    pub fn verify_with_certificate(
+        &self,
+        delivery: &Delivery<'_>,
+        now: i64,
+        der: &[u8],
+    ) -> Result<Verified, Rejection> {
+        self.verify_keyed(delivery, now, Some(der))
+    }
+
+    fn verify_keyed(
+        &self,
+        delivery: &Delivery<'_>,
+        now: i64,
+        certificate: Option<&[u8]>,
+    ) -> Result<Verified, Rejection> {
         let scheme = &self.scheme;
         if let Some(rule) = &scheme.jwt {
             return self.verify_jwt(rule, delivery, now);
@@ -263,6 +297,13 @@ impl Verifier {
         if let Some(param) = &scheme.body_digest_param {
             check_body_digest(delivery, param)?;
         }
+        // A signed query parameter sent twice could reach the app as the other copy.
+        for piece in scheme.signed_payload.pieces() {
+            if let Piece::Query(name) = piece {
+                form::query_param_once(delivery.query, name)
+                    .map_err(|()| Rejection::SignatureMalformed)?;
+            }
+        }
         // A body that is not a form would sign as no fields at all: refuse it instead.
         if scheme.signed_payload.uses(&Piece::FormSorted) && !fields.is_form() {
             return Err(Rejection::SignatureMalformed);
@@ -274,8 +315,9 @@ impl Verifier {
             url: &self.public_url,
             fields: &fields,
             secret: &[],
+            webhook_id: &self.webhook_id,
         };
-        let (secret_index, fingerprint) = self.check_keys(&parsed, &cx)?;
+        let (secret_index, fingerprint) = self.check_keys(&parsed, &cx, certificate)?;
         let fingerprint = match &scheme.replay_key {
             Some(key) => replay_fingerprint(key, &cx).unwrap_or(fingerprint),
             None => fingerprint,
@@ -293,6 +335,7 @@ impl Verifier {
         &self,
         parsed: &Parsed<'_>,
         cx: &Context<'_, '_>,
+        certificate: Option<&[u8]>,
     ) -> Result<(usize, Tag), Rejection> {
         let scheme = &self.scheme;
         Ok(match &self.keys {
@@ -311,6 +354,26 @@ impl Verifier {
                 }
                 let index = found.ok_or(Rejection::SignatureMismatch)?;
                 (index, digest(&scheme.signed_payload, cx))
+            }
+            Keys::Public(_) if scheme.signing_cert.is_some() => {
+                let der = certificate.ok_or(Rejection::KeyUnavailable)?;
+                let mut message = Vec::with_capacity(cx.delivery.body.len() + 64);
+                render(&scheme.signed_payload, cx, &mut |chunk| {
+                    message.extend_from_slice(chunk);
+                });
+                let mut decodable = false;
+                let mut hit = false;
+                for candidate in parsed.candidates() {
+                    if let Some(signature) = encoding::decode_any(scheme.encoding, candidate) {
+                        decodable = true;
+                        hit |= certificate::verifies(scheme.algorithm, der, &message, &signature)?;
+                    }
+                }
+                match (decodable, hit) {
+                    (false, _) => return Err(Rejection::SignatureMalformed),
+                    (true, false) => return Err(Rejection::SignatureMismatch),
+                    (true, true) => (0, sha256_tag(&message)),
+                }
             }
             Keys::Public(keys) => {
                 let id = match &scheme.key_id_header {

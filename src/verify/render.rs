@@ -15,6 +15,8 @@ pub(super) struct Context<'a, 'f> {
     pub(super) fields: &'a BodyFields<'f>,
     /// The secret, for `{secret}` in a digest scheme; empty otherwise.
     pub(super) secret: &'a [u8],
+    /// The route's `webhook_id`, for `{webhook_id}`; empty otherwise.
+    pub(super) webhook_id: &'a [u8],
 }
 
 /// The SHA-256 of the rendered replay key; `None` when it renders empty (a sender that left
@@ -67,6 +69,13 @@ pub(super) fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn F
             }
             Piece::Field(field) => sink(&cx.fields.get(field).unwrap_or_default()),
             Piece::Secret => sink(cx.secret),
+            Piece::WebhookId => sink(cx.webhook_id),
+            Piece::BodySha256 => sink(hex::encode(Sha256::digest(delivery.body)).as_bytes()),
+            Piece::BodyCrc32 => sink(crc32fast::hash(delivery.body).to_string().as_bytes()),
+            // Repeats were refused before rendering (`Verifier::verify`).
+            Piece::Query(name) => {
+                sink(&crate::form::query_param(delivery.query, name).unwrap_or_default())
+            }
             Piece::FormSorted => {
                 for (name, value) in cx.fields.form_sorted() {
                     sink(name);

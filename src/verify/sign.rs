@@ -71,6 +71,7 @@ impl Verifier {
             url: &self.public_url,
             fields: &fields,
             secret,
+            webhook_id: &self.webhook_id,
         };
         render(&self.scheme.signed_payload, &cx, sink);
     }

@@ -10,17 +10,13 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
-use ring::signature::{
-    RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, RSA_PKCS1_2048_8192_SHA256, RsaParameters,
-    UnparsedPublicKey,
-};
-use rustls_pki_types::{AlgorithmIdentifier, CertificateDer, InvalidSignature, alg_id};
 use serde::Deserialize;
 
+use super::certificate;
 use super::render::sha256_tag;
 use super::{Verified, read_headers::single, timestamp};
 use crate::error::Rejection;
-use crate::scheme::{SnsRule, TimestampFormat};
+use crate::scheme::{Algorithm, SnsRule, TimestampFormat};
 
 /// The fields of an SNS message that matter here. Unknown fields are ignored; a repeated
 /// known field is refused by the parser, so the app cannot read another value than the one
@@ -208,12 +204,15 @@ pub fn check(message: &Message<'_>, der: &[u8]) -> Result<Verified, Rejection> {
     let signature = base64::engine::general_purpose::STANDARD
         .decode(message.fields.signature.as_bytes())
         .map_err(|_| Rejection::SignatureMalformed)?;
-    let der = CertificateDer::from(der);
-    let cert = webpki::EndEntityCert::try_from(&der).map_err(|_| Rejection::SignatureMalformed)?;
-    let algorithm = if message.sha256 { &SHA256 } else { &SHA1 };
+    let algorithm = if message.sha256 {
+        Algorithm::RsaPkcs1Sha256
+    } else {
+        Algorithm::RsaPkcs1Sha1
+    };
     let canonical = message.canonical()?;
-    cert.verify_signature(algorithm, &canonical, &signature)
-        .map_err(|_| Rejection::SignatureMismatch)?;
+    if !certificate::verifies(algorithm, der, &canonical, &signature)? {
+        return Err(Rejection::SignatureMismatch);
+    }
     let f = &message.fields;
     // SNS keeps a message's id across its retries: one delivery per topic and id.
     let id = [f.topic_arn.as_bytes(), b"\n", f.message_id.as_bytes()].concat();
@@ -222,48 +221,6 @@ pub fn check(message: &Message<'_>, der: &[u8]) -> Result<Verified, Rejection> {
         timestamp: Some(message.timestamp),
         fingerprint: sha256_tag(&id),
     })
-}
-
-/// RSASSA-PKCS1-v1_5 under the certificate's RSA key, for webpki's signature check.
-#[derive(Debug)]
-struct Rsa {
-    params: &'static RsaParameters,
-    id: AlgorithmIdentifier,
-}
-
-/// sha1WithRSAEncryption (1.2.840.113549.1.1.5) with its NULL parameters, DER content.
-const SHA1_WITH_RSA: AlgorithmIdentifier = AlgorithmIdentifier::from_slice(&[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05, 0x05, 0x00,
-]);
-
-static SHA1: Rsa = Rsa {
-    params: &RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-    id: SHA1_WITH_RSA,
-};
-static SHA256: Rsa = Rsa {
-    params: &RSA_PKCS1_2048_8192_SHA256,
-    id: alg_id::RSA_PKCS1_SHA256,
-};
-
-impl rustls_pki_types::SignatureVerificationAlgorithm for Rsa {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        UnparsedPublicKey::new(self.params, public_key)
-            .verify(message, signature)
-            .map_err(|_| InvalidSignature)
-    }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::RSA_ENCRYPTION
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        self.id
-    }
 }
 
 #[cfg(test)]

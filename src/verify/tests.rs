@@ -276,6 +276,7 @@ fn sign_output_verifies_for_every_preset() {
                     _ if in_query => SignError::InQuery,
                     (_, true) => SignError::InBody,
                     (KeyKind::Token, _) => SignError::Token,
+                    (KeyKind::PublicKey, _) if v.scheme().fetches_its_key() => SignError::PublicKey,
                     _ => panic!("{name}: {e}"),
                 };
                 assert_eq!(e, want, "{name}");

@@ -24,6 +24,7 @@ mod layering;
 mod limits;
 mod oracle;
 mod paths;
+mod paypal;
 mod providers_doc;
 mod query_signature;
 mod queue_cli;

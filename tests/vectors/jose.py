@@ -131,6 +131,7 @@ def providers():
         ("wise", "peers' formula (RSA PKCS#1 v1.5 SHA-256, Python cryptography), no SDK signs or verifies", rsa_body("X-Signature-SHA256", hashes.SHA256)),
         ("braintree", f"braintree (PyPI) {version('braintree')}: webhook_testing.sample_notification, checked by webhook_notification.parse", braintree_vectors),
         ("fireblocks", "docs formula (RSA PKCS#1 v1.5 SHA-512, Python cryptography), no SDK signs or verifies", rsa_body("Fireblocks-Signature", hashes.SHA512)),
+        ("paypal", "docs formula (RSA PKCS#1 v1.5 SHA-256 over id|time|webhook id|CRC-32, Python cryptography and zlib), no SDK signs or verifies", paypal),
         ("amazon-sns", f"docs formula (SNS canonical string, RSA PKCS#1 v1.5 SHA-1 and SHA-256, Python cryptography), notifications and subscription confirmations accepted by sns-validator (npm) {sns_validator_version()}: MessageValidator.validate", amazon_sns),
     ]
 
@@ -151,6 +152,30 @@ def sns_certificate(key):
             .not_valid_after(datetime.datetime(2033, 1, 1, tzinfo=datetime.timezone.utc))
             .sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+PAYPAL_CERT_URL = "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-hookgate"
+PAYPAL_WEBHOOK_ID = "9XL90610J3647323C"
+
+
+def paypal():
+    """PayPal's self-verification: SHA256withRSA over "<transmission id>|<transmission
+    time>|<webhook id>|<CRC-32 of the raw body in decimal>", under the certificate at
+    PAYPAL-CERT-URL."""
+    import zlib
+    key = serialization.load_pem_private_key(RSA_TEST_KEY.encode(), password=None)
+    cert = sns_certificate(key)
+    for i, (body, ts) in enumerate(each()):
+        transmission = f"d938e770-8046-11e6-8103-6b62a8a9{i:04x}"
+        stamp = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        message = f"{transmission}|{stamp}|{PAYPAL_WEBHOOK_ID}|{zlib.crc32(body.encode())}"
+        signature = key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+        headers = {"Content-Type": "application/json", "PAYPAL-TRANSMISSION-ID": transmission,
+                   "PAYPAL-TRANSMISSION-TIME": stamp, "PAYPAL-AUTH-ALGO": "SHA256withRSA",
+                   "PAYPAL-CERT-URL": PAYPAL_CERT_URL,
+                   "PAYPAL-TRANSMISSION-SIG": base64.b64encode(signature).decode()}
+        yield vector(headers, body, ts, signing_cert=cert, signing_cert_url=PAYPAL_CERT_URL,
+                     webhook_id=PAYPAL_WEBHOOK_ID)
 
 
 def sns_validator_version():

@@ -136,15 +136,13 @@ impl Validator<'_> {
         (keys.len() == references.len()).then_some((keys, ids))
     }
 
-    /// An SNS route's key material: none configured (each message names the certificate
-    /// that signed it), and `topic_arns`, the topics it takes, required. On any other route
-    /// `topic_arns` is refused.
-    pub(super) fn topics(
+    /// A route whose key is fetched at run time (SNS, `signing_cert`) configures none:
+    /// `secrets` and public keys are refused, so nothing is silently ignored.
+    pub(super) fn no_keys(
         &mut self,
         route: &file::RouteFile,
         key: &str,
-        sns: bool,
-    ) -> Option<Vec<Box<str>>> {
+    ) -> Option<(Vec<Secret>, Vec<Box<str>>)> {
         let configured = [
             route.secrets.as_ref().map(|s| ("secrets", s.referenced)),
             route
@@ -156,6 +154,24 @@ impl Validator<'_> {
                 .as_ref()
                 .map(|k| ("public_keys", k.referenced)),
         ];
+        if let Some((field, at)) = configured.into_iter().flatten().next() {
+            self.problem(
+                Some(at),
+                format!("{key}.{field}"),
+                "has no effect: this scheme verifies with the certificate each delivery names, fetched from the sender",
+            );
+            return None;
+        }
+        Some((Vec::new(), Vec::new()))
+    }
+
+    /// An SNS route's topics (`topic_arns`), required; on any other route refused.
+    pub(super) fn topics(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+        sns: bool,
+    ) -> Option<Vec<Box<str>>> {
         match (sns, &route.topic_arns) {
             (false, None) => Some(Vec::new()),
             (false, Some(t)) => {
@@ -167,14 +183,6 @@ impl Validator<'_> {
                 None
             }
             (true, topics) => {
-                if let Some((field, at)) = configured.into_iter().flatten().next() {
-                    self.problem(
-                        Some(at),
-                        format!("{key}.{field}"),
-                        "has no effect: an SNS message is verified with the certificate it names, fetched from Amazon; set topic_arns",
-                    );
-                    return None;
-                }
                 let Some(list) = topics.as_ref().filter(|t| !t.value.is_empty()) else {
                     let at = topics
                         .as_ref()
@@ -209,6 +217,47 @@ impl Validator<'_> {
                 }
                 (out.len() == list.value.len()).then_some(out)
             }
+        }
+    }
+
+    /// The route's `webhook_id` (PayPal's id of the subscription), required exactly when
+    /// the scheme signs `{webhook_id}`; `env:` and `file:` forms as for a secret.
+    pub(super) fn webhook_id(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+        needed: bool,
+    ) -> Option<Vec<u8>> {
+        let field = format!("{key}.webhook_id");
+        match (&route.webhook_id, needed) {
+            (None, false) => Some(Vec::new()),
+            (None, true) => {
+                self.problem(
+                    Some(route.name.referenced),
+                    field,
+                    "this scheme signs the id the sender gave the webhook; set webhook_id (PayPal: the webhook's ID in the developer dashboard)",
+                );
+                None
+            }
+            (Some(w), false) => {
+                self.problem(
+                    Some(w.referenced),
+                    field,
+                    "has no effect: this scheme does not sign a webhook id",
+                );
+                None
+            }
+            (Some(w), true) => match secrets::resolve(&w.value, self.env, self.base) {
+                Ok(id) if !id.expose().is_empty() => Some(id.expose().to_vec()),
+                Ok(_) => {
+                    self.problem(Some(w.referenced), field, "must not be empty");
+                    None
+                }
+                Err(message) => {
+                    self.problem(Some(w.referenced), field, message);
+                    None
+                }
+            },
         }
     }
 

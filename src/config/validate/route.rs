@@ -139,6 +139,10 @@ impl Validator<'_> {
         let spec = self.scheme_spec(route, key);
         // Whether the key is fetched at run time, known even when the scheme has a problem.
         let sns = spec.as_ref().is_some_and(|(spec, _, _)| spec.sns.is_some());
+        let fetched = sns
+            || spec
+                .as_ref()
+                .is_some_and(|(spec, _, _)| spec.signing_cert.is_some());
         let scheme = spec.and_then(|(spec, provider, at)| match spec.build() {
             Ok(scheme) => Some((scheme, provider)),
             Err(e) => {
@@ -162,8 +166,8 @@ impl Validator<'_> {
             (None, true, None) => KeyKind::PublicKey,
             (None, _, _) => KeyKind::Hmac,
         };
-        let keys = if sns {
-            Some((Vec::new(), Vec::new()))
+        let keys = if fetched {
+            self.no_keys(route, key)
         } else {
             self.keys(route, key, kind)
         };
@@ -266,6 +270,8 @@ impl Validator<'_> {
         let needs_url =
             scheme.needs_public_url() || handshake.is_some_and(Handshake::needs_public_url);
         let public_url = self.public_url(route, key, needs_url);
+        let signs_id = scheme.signed_payload.uses(&crate::scheme::Piece::WebhookId);
+        let webhook_id = self.webhook_id(route, key, signs_id);
         let rate_limit = route
             .rate_limit
             .as_ref()
@@ -277,7 +283,10 @@ impl Validator<'_> {
             ids => v.with_public_key_ids(ids),
         });
         let verifier = match verifier {
-            Ok(v) => v.with_public_url(&public_url?).with_topics(topics?),
+            Ok(v) => v
+                .with_public_url(&public_url?)
+                .with_topics(topics?)
+                .with_webhook_id(&webhook_id?),
             Err(e) => {
                 let (at, field) = match (&route.secrets, &route.public_key, &route.public_keys) {
                     (Some(s), _, _) => (s.referenced, "secrets"),

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::{
-    Algorithm, Encoding, Handshake, JwtSpec, KeyKind, ListFormat, Scheme, SecretEncoding,
+    Algorithm, CertSpec, Encoding, Handshake, JwtSpec, KeyKind, ListFormat, Scheme, SecretEncoding,
     SignatureFormat, SnsSpec, Template, TimestampFormat, TimestampSource,
 };
 use parts::{fail, field, header_name, one_byte, query_name, separator, template};
@@ -56,6 +56,8 @@ pub struct SchemeSpec {
     pub key_id_header: Option<Spanned<String>>,
     /// The body is an Amazon SNS message, signed under the certificate it names.
     pub sns: Option<Spanned<SnsSpec>>,
+    /// The public key is the certificate at the URL a header names (PayPal).
+    pub signing_cert: Option<Spanned<CertSpec>>,
 }
 
 /// A header name, or a list of them.
@@ -142,6 +144,7 @@ impl SchemeSpec {
             jwt: self.jwt.or_else(|| base.jwt.clone()),
             key_id_header: self.key_id_header.or_else(|| base.key_id_header.clone()),
             sns: self.sns.or_else(|| base.sns.clone()),
+            signing_cert: self.signing_cert.or_else(|| base.signing_cert.clone()),
         }
     }
 
@@ -341,9 +344,14 @@ impl SchemeSpec {
             Some(h) => Some(header_name("key_id_header", h)?),
             None => None,
         };
+        let signing_cert = match &self.signing_cert {
+            Some(spec) => Some(self.cert_rule(spec, algorithm)?),
+            None => None,
+        };
         Ok(Scheme {
             jwt,
             sns: None,
+            signing_cert,
             key_id_header,
             algorithm,
             encoding: self.encoding.unwrap_or(Encoding::Hex),

@@ -5,8 +5,9 @@ use http::HeaderName;
 use serde_saphyr::{Location, Spanned};
 
 use super::super::{
-    Algorithm, Encoding, Field, Handshake, JwtRule, JwtSpec, Scheme, SecretEncoding,
-    SignatureFormat, SignatureSource, SnsSpec, Template, TimestampFormat, TimestampSource,
+    Algorithm, CertRule, CertSpec, Encoding, Field, Handshake, JwtRule, JwtSpec, KeyKind, Scheme,
+    SecretEncoding, SignatureFormat, SignatureSource, SnsSpec, Template, TimestampFormat,
+    TimestampSource,
 };
 use super::{SchemeError, SchemeSpec};
 
@@ -222,6 +223,7 @@ impl SchemeSpec {
             ("body_digest_param", self.body_digest_param.is_some()),
             ("jwt", self.jwt.is_some()),
             ("key_id_header", self.key_id_header.is_some()),
+            ("signing_cert", self.signing_cert.is_some()),
         ];
         if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
             return Err(fail(
@@ -273,6 +275,32 @@ impl SchemeSpec {
             jwt: None,
             key_id_header: None,
             sns: Some(rule),
+            signing_cert: None,
         })
+    }
+
+    /// Builds the `signing_cert:` block: only for a public-key algorithm, and not with a
+    /// JWT or a key id, which name configured keys.
+    pub(super) fn cert_rule(
+        &self,
+        spec: &Spanned<CertSpec>,
+        algorithm: Algorithm,
+    ) -> Result<CertRule, SchemeError> {
+        let at = Some(spec.referenced);
+        if algorithm.key_kind() != KeyKind::PublicKey {
+            return Err(fail(
+                "signing_cert",
+                at,
+                "a certificate holds a public key; set a public-key algorithm (rsa_pkcs1_sha256, ...)",
+            ));
+        }
+        if self.jwt.is_some() || self.key_id_header.is_some() {
+            return Err(fail(
+                "signing_cert",
+                at,
+                "cannot be combined with jwt or key_id_header, which pick among the route's public_keys",
+            ));
+        }
+        spec.value.build().map_err(|e| fail("signing_cert", at, e))
     }
 }
