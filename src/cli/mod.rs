@@ -195,6 +195,13 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
                 "certificate fetched from SNS, {} topic(s)",
                 route.verifier.topics().len()
             ),
+            _ if scheme.signing_cert.is_some() => format!(
+                "certificate fetched from {}",
+                scheme
+                    .signing_cert
+                    .as_ref()
+                    .map_or(String::new(), |r| r.hosts.join(", "))
+            ),
             KeyKind::PublicKey => "public key".to_owned(),
             _ => format!("{} secret(s)", route.secret_count),
         };

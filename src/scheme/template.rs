@@ -284,6 +284,17 @@ mod tests {
     }
 
     #[test]
+    fn derived_and_query_pieces_parse_and_print_back() {
+        let text = "{query:data.id}|{sha256:body}|{crc32:body}|{webhook_id}";
+        let t = Template::parse(text).unwrap();
+        assert_eq!(t.pieces()[0], Piece::Query("data.id".into()));
+        assert_eq!(t.to_string(), text);
+        for bad in ["{query:}", "{query:a=b}", "{query:a&b}", "{md5:body}"] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn empty_template_is_empty() {
         assert!(Template::parse("").unwrap().pieces().is_empty());
     }

@@ -85,3 +85,61 @@ pub(super) fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn F
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue, Method};
+    use hmac::{KeyInit, Mac};
+
+    use crate::error::Rejection;
+    use crate::scheme::SchemeSpec;
+    use crate::secret::Secret;
+    use crate::verify::{Delivery, Verifier};
+
+    const BODY: &[u8] = b"{\"id\":\"WH-1\"}";
+
+    /// A verifier of HMAC-SHA256 over `template`, with webhook id `wh-1`.
+    fn verifier(template: &str) -> Verifier {
+        let yaml = format!("signature_header: X-Sig\nsigned_payload: '{template}'\n");
+        let spec: SchemeSpec = serde_saphyr::from_str(&yaml).unwrap();
+        Verifier::new(spec.build().unwrap(), &[Secret::new(b"k".to_vec())], 300)
+            .unwrap()
+            .with_webhook_id(b"wh-1")
+    }
+
+    fn send(v: &Verifier, query: Option<&str>, signed: &str) -> Result<(), Rejection> {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"k").unwrap();
+        mac.update(signed.as_bytes());
+        let mut headers = HeaderMap::new();
+        let tag = hex::encode(mac.finalize().into_bytes());
+        headers.insert("x-sig", HeaderValue::from_str(&tag).unwrap());
+        let delivery = Delivery {
+            method: &Method::POST,
+            path: "/hook",
+            query,
+            headers: &headers,
+            body: BODY,
+        };
+        v.verify(&delivery, 0).map(|_| ())
+    }
+
+    #[test]
+    fn derived_pieces_render_as_the_senders_compute_them() {
+        // CRC-32 (IEEE) of BODY, and its SHA-256, computed apart from the renderer.
+        let crc = crc32fast::hash(BODY);
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BODY));
+        let v = verifier("{webhook_id}|{crc32:body}|{sha256:body}|{query:data.id}");
+        let signed = format!("wh-1|{crc}|{sha}|42");
+        assert_eq!(send(&v, Some("data.id=42&x=1"), &signed), Ok(()));
+        assert_eq!(
+            send(&v, Some("data.id=43"), &signed),
+            Err(Rejection::SignatureMismatch)
+        );
+        assert_eq!(
+            send(&v, Some("data.id=42&data.id=43"), &signed),
+            Err(Rejection::SignatureMalformed),
+            "a repeated signed parameter"
+        );
+        assert_eq!(crc32fast::hash(b"123456789"), 0xcbf4_3926, "the IEEE check value");
+    }
+}

@@ -109,7 +109,19 @@ fn algorithm(s: &Scheme) -> String {
         SecretEncoding::Hex => "; secret hex".into(),
         SecretEncoding::Sha1 => "; key SHA-1(secret)".into(),
     };
-    format!("{name}, {encoding}{secret}")
+    match &s.signing_cert {
+        Some(rule) => format!(
+            "{}, {encoding}; certificate fetched from `{}` on {}",
+            name.trim_end_matches(" (public_key)"),
+            rule.url_header,
+            rule.hosts
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => format!("{name}, {encoding}{secret}"),
+    }
 }
 
 fn signed(s: &Scheme) -> String {
