@@ -88,8 +88,8 @@ pub(super) fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn F
 
 #[cfg(test)]
 mod tests {
-    use http::{HeaderMap, HeaderValue, Method};
     use hmac::{KeyInit, Mac};
+    use http::{HeaderMap, HeaderValue, Method};
 
     use crate::error::Rejection;
     use crate::scheme::SchemeSpec;
@@ -140,6 +140,10 @@ mod tests {
             Err(Rejection::SignatureMalformed),
             "a repeated signed parameter"
         );
-        assert_eq!(crc32fast::hash(b"123456789"), 0xcbf4_3926, "the IEEE check value");
+        assert_eq!(
+            crc32fast::hash(b"123456789"),
+            0xcbf4_3926,
+            "the IEEE check value"
+        );
     }
 }
