@@ -56,7 +56,10 @@ pub enum PathRule<'a> {
 impl PathRule<'_> {
     fn allows(self, target: &Target) -> bool {
         let path = target.path();
-        !target.path_and_query.contains('?')
+        // A dot segment or an escape could walk out of the prefix on the server's side.
+        let plain = !path.contains('%') && !path.split('/').any(|s| s == "." || s == "..");
+        plain
+            && !target.path_and_query.contains('?')
             && match self {
                 PathRule::PemFile => path.ends_with(".pem"),
                 PathRule::Prefix(prefix) => path.starts_with(prefix) && path.len() > prefix.len(),
@@ -275,6 +278,14 @@ mod tests {
         let bare = "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/";
         let refused = f.certificate(bare, PINS, prefix).await;
         assert_eq!(refused, Err(FetchError::Refused(Refused::Path)));
+        for walk in [
+            "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/../../oauth2/token",
+            "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/%2e%2e/x",
+            "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/./x",
+        ] {
+            let refused = f.certificate(walk, PINS, prefix).await;
+            assert_eq!(refused, Err(FetchError::Refused(Refused::Path)), "{walk}");
+        }
         let elsewhere = "https://sns.us-east-1.amazonaws.com/v1/other/CERT-1";
         let refused = f.certificate(elsewhere, PINS, prefix).await;
         assert_eq!(refused, Err(FetchError::Refused(Refused::Path)));
