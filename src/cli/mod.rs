@@ -202,6 +202,9 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
                     .as_ref()
                     .map_or(String::new(), |r| r.hosts.join(", "))
             ),
+            _ if scheme.jwks.is_some() => {
+                format!("key set fetched from {}", route.verifier.jwks_url())
+            }
             KeyKind::PublicKey => "public key".to_owned(),
             _ => format!("{} secret(s)", route.secret_count),
         };

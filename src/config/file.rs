@@ -105,6 +105,7 @@ pub(crate) struct RouteFile {
     pub(crate) verify_token: Option<Spanned<String>>,
     pub(crate) topic_arns: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) webhook_id: Option<Spanned<String>>,
+    pub(crate) jwks_url: Option<Spanned<String>>,
     pub(crate) upstream: Option<Spanned<String>>,
     pub(crate) tolerance_seconds: Option<Spanned<u64>>,
     pub(crate) replay: Option<bool>,

@@ -67,7 +67,7 @@ fn typo_names_line_column_and_key() {
         errors(&text),
         "gw.yaml:17:5: routes[1].secretz: unknown field `secretz`, expected one of name, path, \
          path_prefix, provider, scheme, algorithm, secrets, public_key, public_keys, public_url, \
-         verify_token, topic_arns, webhook_id, upstream, tolerance_seconds, replay, \
+         verify_token, topic_arns, webhook_id, jwks_url, upstream, tolerance_seconds, replay, \
          replay_window_seconds, duplicates, max_body_bytes, handshake, mode, rate_limit, delivery"
     );
 }

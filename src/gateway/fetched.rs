@@ -1,7 +1,7 @@
-//! The verify stage for deliveries whose key is fetched at run time (Amazon SNS, PayPal), and
-//! the SNS subscription visit: check all that needs no key, fetch the certificate the
-//! delivery names through the SSRF guard, check the signature; visit `SubscribeURL` for a
-//! confirmation.
+//! The verify stage for deliveries whose key is fetched at run time (Amazon SNS, PayPal,
+//! Fireblocks), and the SNS subscription visit: check all that needs no key, fetch the
+//! certificate the delivery names or the route's key set through the SSRF guard, check the
+//! signature; visit `SubscribeURL` for a confirmation.
 
 use http::StatusCode;
 
@@ -10,18 +10,41 @@ use crate::error::Rejection;
 use crate::keyfetch::{FetchError, PathRule, guard};
 use crate::proxy::Answer;
 use crate::response;
-use crate::scheme::{CertRule, SNS_HOSTS};
+use crate::scheme::{CertRule, JwksRule, SNS_HOSTS};
 use crate::verify::{self, Verified, Verifier, sns};
+
+/// Verifies a delivery whose key is fetched at run time; an SNS message also yields the
+/// `SubscribeURL` of a subscription confirmation.
+pub(super) async fn verify(
+    gateway: &Gateway,
+    verifier: &Verifier,
+    delivery: &verify::Delivery<'_>,
+    now: i64,
+) -> Result<(Verified, Option<String>), Rejection> {
+    let scheme = verifier.scheme();
+    if scheme.sns.is_some() {
+        let sns = verify_sns(gateway, verifier, delivery, now).await?;
+        Ok((sns.verified, sns.subscribe_url))
+    } else if let Some(rule) = &scheme.signing_cert {
+        let by_cert = verify_by_certificate(gateway, verifier, rule, delivery, now);
+        Ok((by_cert.await?, None))
+    } else if let Some(rule) = &scheme.jwks {
+        let by_set = verify_by_key_set(gateway, verifier, rule, delivery, now);
+        Ok((by_set.await?, None))
+    } else {
+        Ok((verifier.verify(delivery, now)?, None))
+    }
+}
 
 /// A verified SNS message: what verification established, and the `SubscribeURL` of a
 /// subscription confirmation.
-pub(super) struct SnsVerified {
-    pub(super) verified: Verified,
-    pub(super) subscribe_url: Option<String>,
+struct SnsVerified {
+    verified: Verified,
+    subscribe_url: Option<String>,
 }
 
 /// Verifies an SNS delivery (see `verify::sns`).
-pub(super) async fn verify_sns(
+async fn verify_sns(
     gateway: &Gateway,
     verifier: &Verifier,
     delivery: &verify::Delivery<'_>,
@@ -45,7 +68,7 @@ pub(super) async fn verify_sns(
 
 /// Verifies a delivery of a `signing_cert` scheme (PayPal): every check that needs no key
 /// first, then the certificate its header names, fetched through the SSRF guard.
-pub(super) async fn verify_by_certificate(
+async fn verify_by_certificate(
     gateway: &Gateway,
     verifier: &Verifier,
     rule: &CertRule,
@@ -68,6 +91,31 @@ pub(super) async fn verify_by_certificate(
         .await
         .map_err(refused)?;
     verifier.verify_with_certificate(delivery, now, &der)
+}
+
+/// Verifies a delivery of a `jwks` scheme (Fireblocks): the token's structure and
+/// algorithm first, then the key its `kid` names in the route's key set, fetched through the
+/// SSRF guard.
+async fn verify_by_key_set(
+    gateway: &Gateway,
+    verifier: &Verifier,
+    rule: &JwksRule,
+    delivery: &verify::Delivery<'_>,
+    now: i64,
+) -> Result<Verified, Rejection> {
+    match verifier.verify(delivery, now) {
+        Err(Rejection::KeyUnavailable) => {}
+        other => return other,
+    }
+    let kid = verifier
+        .jwt_kid(delivery)
+        .ok_or(Rejection::SignatureMalformed)?;
+    let keys = gateway.keys.as_ref().ok_or(Rejection::KeyUnavailable)?;
+    let set = keys
+        .key_set(verifier.jwks_url(), &rule.pins(), &kid)
+        .await
+        .map_err(refused)?;
+    verifier.verify_with_jwks(delivery, now, &set)
 }
 
 /// A refused URL is a forgery like any other; an unavailable key is worth a retry.

@@ -223,13 +223,8 @@ async fn verify(
     cx: &mut Context,
 ) -> Result<(Verified, Option<String>), Rejection> {
     let verifier = &routed.route.verifier;
-    let scheme = verifier.scheme();
-    let (verified, subscribe) = if scheme.sns.is_some() {
-        let sns = fetched::verify_sns(gateway, verifier, delivery, now).await?;
-        (sns.verified, sns.subscribe_url)
-    } else if let Some(rule) = &scheme.signing_cert {
-        let by_cert = fetched::verify_by_certificate(gateway, verifier, rule, delivery, now);
-        (by_cert.await?, None)
+    let (verified, subscribe) = if verifier.scheme().fetches_its_key() {
+        fetched::verify(gateway, verifier, delivery, now).await?
     } else {
         (verifier.verify(delivery, now)?, None)
     };

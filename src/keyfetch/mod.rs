@@ -26,6 +26,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
+use crate::verify::JwkSet;
 use client::Client;
 pub use guard::{Refused, Target};
 
@@ -41,6 +42,14 @@ const CACHE_FOR: Duration = Duration::from_secs(24 * 3600);
 const FAILURE_FOR: Duration = Duration::from_secs(10);
 /// The largest certificate file read; SNS's is about 2 KiB.
 const MAX_CERTIFICATE_FILE: usize = 64 << 10;
+/// How long a fetched key set is used: a key the sender withdraws stops verifying within
+/// this time (Fireblocks serves its set with `max-age=3600`).
+const KEY_SET_FOR: Duration = Duration::from_secs(3600);
+/// A `kid` the cached key set lacks fetches the set again, at most this often, so a flood
+/// of made-up ids costs one fetch per interval.
+const REFRESH_AFTER: Duration = Duration::from_secs(300);
+/// The largest key set read.
+const MAX_KEY_SET: usize = 64 << 10;
 /// Time allowed for connect, TLS, request and answer together.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -79,11 +88,33 @@ pub enum FetchError {
     Unavailable,
 }
 
+/// What a fetch keeps of the answer.
+#[derive(Debug, Clone)]
+enum Fetched {
+    /// A signing certificate's DER.
+    Certificate(Arc<[u8]>),
+    /// A JSON Web Key Set.
+    Keys(Arc<JwkSet>),
+}
+
+impl Fetched {
+    /// How long it is used before it is fetched again.
+    fn lifetime(&self) -> Duration {
+        match self {
+            Fetched::Certificate(_) => CACHE_FOR,
+            Fetched::Keys(_) => KEY_SET_FOR,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
-    /// The certificate's DER, or `None` for a recent failure.
-    der: Option<Arc<[u8]>>,
+    /// The last answer that was usable, or `None` after a failure with nothing to keep.
+    value: Option<Fetched>,
+    /// When `value` was fetched.
     at: Instant,
+    /// When the URL was last tried, successfully or not.
+    tried: Instant,
 }
 
 /// Fetches and caches keys; one per process, shared by every route and config generation.
@@ -147,34 +178,77 @@ impl KeyFetcher {
         if !path.allows(&target) {
             return Err(FetchError::Refused(Refused::Path));
         }
-        if let Some(cached) = self.cached(url) {
+        let parse =
+            |body: &[u8]| certificate_from_pem(body).map(|der| Fetched::Certificate(der.into()));
+        match self
+            .fetch(url, &target, MAX_CERTIFICATE_FILE, |_| false, parse)
+            .await?
+        {
+            Fetched::Certificate(der) => Ok(der),
+            Fetched::Keys(_) => Err(FetchError::Unavailable),
+        }
+    }
+
+    /// The JSON Web Key Set at `url`, which must pass the guard for `pins`; from the cache
+    /// when fetched within the hour, unless it lacks `kid` and was last tried over five
+    /// minutes ago (the sender may have rotated its key).
+    ///
+    /// # Errors
+    /// As [`KeyFetcher::certificate`].
+    pub async fn key_set(
+        &self,
+        url: &str,
+        pins: &[&str],
+        kid: &str,
+    ) -> Result<Arc<JwkSet>, FetchError> {
+        let target = guard::check(url, pins).map_err(FetchError::Refused)?;
+        let lacks_kid = |f: &Fetched| matches!(f, Fetched::Keys(set) if !set.has(kid));
+        let parse = |body: &[u8]| JwkSet::parse(body).map(|set| Fetched::Keys(Arc::new(set)));
+        match self
+            .fetch(url, &target, MAX_KEY_SET, lacks_kid, parse)
+            .await?
+        {
+            Fetched::Keys(set) => Ok(set),
+            Fetched::Certificate(_) => Err(FetchError::Unavailable),
+        }
+    }
+
+    /// The cached answer for `url`, or one fetched now; `outdated` marks a cached answer
+    /// worth fetching again once [`REFRESH_AFTER`] has passed since the last try.
+    async fn fetch(
+        &self,
+        url: &str,
+        target: &Target,
+        limit: usize,
+        outdated: impl Fn(&Fetched) -> bool,
+        parse: impl Fn(&[u8]) -> Result<Fetched, String>,
+    ) -> Result<Fetched, FetchError> {
+        if let Some(cached) = self.cached(url, &outdated) {
             return cached;
         }
         let Ok(_permit) = self.permits.acquire().await else {
             return Err(FetchError::Unavailable);
         };
         // Another delivery may have fetched it while this one waited.
-        if let Some(cached) = self.cached(url) {
+        if let Some(cached) = self.cached(url, &outdated) {
             return cached;
         }
         let started = Instant::now();
-        let der = match self.client.get(&target, MAX_CERTIFICATE_FILE).await {
-            Ok((StatusCode::OK, body)) => certificate_from_pem(&body),
+        let answer = match self.client.get(target, limit).await {
+            Ok((StatusCode::OK, body)) => parse(&body),
             Ok((status, _)) => Err(format!("answered {status}")),
             Err(e) => Err(e),
         };
         let elapsed_ms = started.elapsed().as_millis();
-        match &der {
-            Ok(_) => {
-                tracing::info!(host = %target.host, path = target.path(), elapsed_ms, "signing certificate fetched")
-            }
+        let (host, path) = (&target.host, target.path());
+        match &answer {
+            Ok(_) => tracing::info!(%host, path, elapsed_ms, "signing key fetched"),
             Err(e) => {
-                tracing::warn!(host = %target.host, path = target.path(), elapsed_ms, error = %e, "signing certificate fetch failed")
+                tracing::warn!(%host, path, elapsed_ms, error = %e, "signing key fetch failed")
             }
         }
-        let der = der.ok().map(Arc::from);
-        self.remember(url, der.clone());
-        der.ok_or(FetchError::Unavailable)
+        self.remember(url, answer.as_ref().ok().cloned());
+        answer.map_err(|_| FetchError::Unavailable)
     }
 
     /// GETs a guarded URL and returns the status (a subscription visit).
@@ -190,27 +264,42 @@ impl KeyFetcher {
         self.client.get(target, 16 << 10).await.map(|(s, _)| s)
     }
 
-    fn cached(&self, url: &str) -> Option<Result<Arc<[u8]>, FetchError>> {
+    fn cached(
+        &self,
+        url: &str,
+        outdated: &dyn Fn(&Fetched) -> bool,
+    ) -> Option<Result<Fetched, FetchError>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let entry = cache.get(url)?;
-        let ttl = if entry.der.is_some() {
-            CACHE_FOR
-        } else {
-            FAILURE_FOR
-        };
-        if entry.at.elapsed() > ttl {
-            return None;
+        match &entry.value {
+            None if entry.tried.elapsed() <= FAILURE_FOR => Some(Err(FetchError::Unavailable)),
+            None => None,
+            Some(value) if entry.at.elapsed() > value.lifetime() => None,
+            Some(value) if outdated(value) && entry.tried.elapsed() >= REFRESH_AFTER => None,
+            Some(value) => Some(Ok(value.clone())),
         }
-        Some(entry.der.clone().ok_or(FetchError::Unavailable))
     }
 
-    fn remember(&self, url: &str, der: Option<Arc<[u8]>>) {
+    /// Records a fetch's outcome. A failure keeps an answer that is still within its
+    /// lifetime (a refresh that failed), so deliveries it verifies go on verifying.
+    fn remember(&self, url: &str, value: Option<Fetched>) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let (None, Some(entry)) = (&value, cache.get_mut(url)) {
+            if entry
+                .value
+                .as_ref()
+                .is_some_and(|v| entry.at.elapsed() <= v.lifetime())
+            {
+                entry.tried = now;
+                return;
+            }
+        }
         if cache.len() >= CACHE_ENTRIES && !cache.contains_key(url) {
-            // Failures go first, then the oldest certificate.
+            // Failures go first, then the oldest answer.
             let victim = cache
                 .iter()
-                .min_by_key(|(_, e)| (e.der.is_some(), e.at))
+                .min_by_key(|(_, e)| (e.value.is_some(), e.at))
                 .map(|(k, _)| k.clone());
             if let Some(victim) = victim {
                 cache.remove(&victim);
@@ -219,8 +308,9 @@ impl KeyFetcher {
         cache.insert(
             url.to_owned(),
             Entry {
-                der,
-                at: Instant::now(),
+                value,
+                at: now,
+                tried: now,
             },
         );
     }
@@ -289,13 +379,16 @@ mod tests {
         let elsewhere = "https://sns.us-east-1.amazonaws.com/v1/other/CERT-1";
         let refused = f.certificate(elsewhere, PINS, prefix).await;
         assert_eq!(refused, Err(FetchError::Refused(Refused::Path)));
-        assert!(f.cached(url).is_some(), "the failure is remembered");
+        assert!(
+            f.cached(url, &|_| false).is_some(),
+            "the failure is remembered"
+        );
     }
 
     #[test]
     fn the_cache_stays_bounded_and_drops_failures_first() {
         let f = fetcher();
-        let der: Arc<[u8]> = Arc::from(&b"der"[..]);
+        let der = Fetched::Certificate(Arc::from(&b"der"[..]));
         f.remember("fail", None);
         for i in 0..CACHE_ENTRIES + 10 {
             f.remember(&format!("u{i}"), Some(der.clone()));

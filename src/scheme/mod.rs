@@ -8,6 +8,7 @@
 
 mod field;
 mod handshake;
+mod jwks;
 mod jwt;
 mod presets;
 mod signed;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 
 pub use field::Field;
 pub use handshake::Handshake;
+pub use jwks::{JwksRule, JwksSpec};
 pub use jwt::{JwtRule, JwtSpec, jws_alg};
 pub use presets::{nearest_presets, preset, preset_names};
 pub use signing_cert::{CertRule, CertSpec};
@@ -270,6 +272,9 @@ pub struct Scheme {
     /// The public key is the certificate at the URL a header names, fetched at run time
     /// from the hosts this rule pins (PayPal).
     pub signing_cert: Option<CertRule>,
+    /// The `jwt:` token's key is in the JSON Web Key Set this rule locates, fetched at run
+    /// time (Fireblocks).
+    pub jwks: Option<JwksRule>,
 }
 
 impl Scheme {
@@ -280,9 +285,10 @@ impl Scheme {
         self.key_id_header.is_some() || self.jwt.is_some()
     }
 
-    /// Whether the key is fetched at run time (SNS, `signing_cert`) rather than configured.
+    /// Whether the key is fetched at run time (SNS, `signing_cert`, `jwks`) rather than
+    /// configured.
     pub fn fetches_its_key(&self) -> bool {
-        self.sns.is_some() || self.signing_cert.is_some()
+        self.sns.is_some() || self.signing_cert.is_some() || self.jwks.is_some()
     }
 
     /// Whether the signed payload includes the public URL, so routes need `public_url`.

@@ -62,7 +62,7 @@ impl CertSpec {
 }
 
 /// A host pin: lowercase DNS labels, one of which may be `*`; no IP address, no port.
-fn host_pattern(host: &str) -> Result<(), String> {
+pub(super) fn host_pattern(host: &str) -> Result<(), String> {
     let labels: Vec<&str> = host.split('.').collect();
     let label_ok = |l: &&str| {
         *l == "*"

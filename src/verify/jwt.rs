@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::fields::BodyFields;
+use super::jwk::JwkSet;
 use super::keys::Keys;
 use super::render::{Context, replay_fingerprint, sha256_tag};
 use super::{Delivery, Verified, Verifier, challenge, content_type, encoding, single};
@@ -38,6 +39,7 @@ impl Verifier {
         rule: &JwtRule,
         delivery: &Delivery<'_>,
         now: i64,
+        fetched: Option<&JwkSet>,
     ) -> Result<Verified, Rejection> {
         let value = self.token_header(delivery)?;
         self.check_read_headers(delivery.headers)?;
@@ -47,7 +49,17 @@ impl Verifier {
         let signature = URL_SAFE_NO_PAD
             .decode(token.signature)
             .map_err(|_| Rejection::SignatureMalformed)?;
-        let secret_index = self.check_jws(&signing_input, &signature, kid.as_deref())?;
+        let secret_index = match &self.scheme.jwks {
+            Some(_) => check_fetched(
+                rule,
+                &self.scheme,
+                fetched,
+                kid.as_deref(),
+                &signing_input,
+                &signature,
+            )?,
+            None => self.check_jws(&signing_input, &signature, kid.as_deref())?,
+        };
         let timestamp = if rule.detached {
             None
         } else {
@@ -76,6 +88,33 @@ impl Verifier {
             timestamp,
             fingerprint,
         })
+    }
+
+    /// Verifies a delivery of a `jwks` scheme under the key set its URL serves, fetched by
+    /// the caller after [`Verifier::verify`] answered [`Rejection::KeyUnavailable`], which
+    /// it does once the token's structure and algorithm have passed.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`].
+    pub fn verify_with_jwks(
+        &self,
+        delivery: &Delivery<'_>,
+        now: i64,
+        set: &JwkSet,
+    ) -> Result<Verified, Rejection> {
+        let rule = self
+            .scheme
+            .jwt
+            .as_ref()
+            .ok_or(Rejection::SignatureMalformed)?;
+        self.verify_jwt(rule, delivery, now, Some(set))
+    }
+
+    /// The `kid` a delivery's token names, for picking it from a fetched key set.
+    pub fn jwt_kid(&self, delivery: &Delivery<'_>) -> Option<String> {
+        let rule = self.scheme.jwt.as_ref()?;
+        let token = split(self.token_header(delivery).ok()?, rule.detached).ok()?;
+        check_header(token.header, rule.alg).ok().flatten()
     }
 
     /// The token text: the one signature header's value without its prefix.
@@ -147,6 +186,32 @@ impl Verifier {
             }
             Keys::Token(_) => Err(Rejection::SignatureMalformed),
         }
+    }
+}
+
+/// Checks the JWS signature with the key the token's `kid` names in the fetched set; a
+/// token without a `kid` is malformed, one naming a key the set lacks cannot verify.
+fn check_fetched(
+    rule: &JwtRule,
+    scheme: &crate::scheme::Scheme,
+    set: Option<&JwkSet>,
+    kid: Option<&str>,
+    input: &[u8],
+    signature: &[u8],
+) -> Result<usize, Rejection> {
+    // Both are public facts, checked before anything is fetched.
+    let kid = kid.ok_or(Rejection::SignatureMalformed)?;
+    if signature.is_empty() || signature.len() > encoding::MAX_SIGNATURE_LEN {
+        return Err(Rejection::SignatureMalformed);
+    }
+    let set = set.ok_or(Rejection::KeyUnavailable)?;
+    let key = set
+        .key(kid, scheme.algorithm, rule.alg)
+        .ok_or(Rejection::SignatureMismatch)?;
+    if key.verify(input, signature) {
+        Ok(0)
+    } else {
+        Err(Rejection::SignatureMismatch)
     }
 }
 

@@ -11,6 +11,7 @@ mod check;
 mod encoding;
 mod fields;
 mod header;
+mod jwk;
 mod jwt;
 mod keys;
 mod mac;
@@ -34,6 +35,7 @@ use crate::secret::Secret;
 
 use fields::BodyFields;
 use header::Parsed;
+pub use jwk::JwkSet;
 pub use jwt::CLOCK_SKEW as JWT_CLOCK_SKEW;
 pub use keys::KeyError;
 use keys::Keys;
@@ -92,6 +94,8 @@ pub struct Verifier {
     topics: Box<[Box<str>]>,
     /// The route's `webhook_id`, for schemes that sign it.
     webhook_id: Box<[u8]>,
+    /// Where a `jwks` scheme's key set is fetched from.
+    jwks_url: Box<str>,
 }
 
 impl Verifier {
@@ -113,7 +117,19 @@ impl Verifier {
             public_key_ids: Box::new([]),
             topics: Box::new([]),
             webhook_id: Box::new([]),
+            jwks_url: Box::from(""),
         })
+    }
+
+    /// Sets where a `jwks` scheme's key set is fetched from (checked by the caller).
+    pub fn with_jwks_url(mut self, url: Box<str>) -> Verifier {
+        self.jwks_url = url;
+        self
+    }
+
+    /// Where a `jwks` scheme's key set is fetched from.
+    pub fn jwks_url(&self) -> &str {
+        &self.jwks_url
     }
 
     /// Sets the route's `webhook_id`, for schemes that sign `{webhook_id}`.
@@ -233,7 +249,7 @@ impl Verifier {
     ) -> Result<Verified, Rejection> {
         let scheme = &self.scheme;
         if let Some(rule) = &scheme.jwt {
-            return self.verify_jwt(rule, delivery, now);
+            return self.verify_jwt(rule, delivery, now, None);
         }
         if scheme.sns.is_some() {
             // Its key is fetched at run time: see `sns_message`.

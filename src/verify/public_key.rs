@@ -55,6 +55,16 @@ pub(crate) fn parse(algorithm: Algorithm, text: &[u8], jws: bool) -> Result<Publ
         .ok()
         .or_else(|| base64::engine::general_purpose::STANDARD.decode(&body).ok())
         .ok_or_else(|| KeyError("public_key is neither hex, base64 nor PEM".into()))?;
+    from_der(algorithm, der, jws)
+}
+
+/// The key in `der`: for Ed25519 and P-256 the raw key or its SubjectPublicKeyInfo, for
+/// RSA its SubjectPublicKeyInfo or PKCS#1 `RSAPublicKey`.
+pub(crate) fn from_der(
+    algorithm: Algorithm,
+    der: Vec<u8>,
+    jws: bool,
+) -> Result<PublicKey, KeyError> {
     let wrong = || {
         KeyError(format!(
             "public_key is not a {} public key",

@@ -158,7 +158,7 @@ impl Validator<'_> {
             self.problem(
                 Some(at),
                 format!("{key}.{field}"),
-                "has no effect: this scheme verifies with the certificate each delivery names, fetched from the sender",
+                "has no effect: this scheme verifies with a key fetched from the sender (the certificate each delivery names, or its published key set)",
             );
             return None;
         }
@@ -216,6 +216,55 @@ impl Validator<'_> {
                     }
                 }
                 (out.len() == list.value.len()).then_some(out)
+            }
+        }
+    }
+
+    /// The key set URL of a `jwks` scheme: the route's `jwks_url`, else the scheme's `url`;
+    /// either way it must pass the SSRF guard for the scheme's pinned hosts.
+    pub(super) fn jwks_url(
+        &mut self,
+        route: &file::RouteFile,
+        key: &str,
+        rule: Option<&crate::scheme::JwksRule>,
+    ) -> Option<Box<str>> {
+        let field = format!("{key}.jwks_url");
+        let (url, at) = match (rule, &route.jwks_url) {
+            (None, None) => return Some(Box::from("")),
+            (None, Some(u)) => {
+                self.problem(
+                    Some(u.referenced),
+                    field,
+                    "has no effect: this scheme's keys are not a fetched key set (jwks)",
+                );
+                return None;
+            }
+            (Some(_), Some(u)) => (u.value.as_str(), u.referenced),
+            (Some(rule), None) => match &rule.url {
+                Some(url) => (&**url, route.name.referenced),
+                None => {
+                    self.problem(
+                        Some(route.name.referenced),
+                        field,
+                        "this scheme's key set URL depends on the account; set jwks_url",
+                    );
+                    return None;
+                }
+            },
+        };
+        let rule = rule?;
+        match crate::keyfetch::guard::check(url, &rule.pins()) {
+            Ok(_) => Some(url.into()),
+            Err(why) => {
+                self.problem(
+                    Some(at),
+                    field,
+                    format!(
+                        "`{url}` refused: {why}; key sets are fetched over https from {}",
+                        rule.hosts.join(", ")
+                    ),
+                );
+                None
             }
         }
     }

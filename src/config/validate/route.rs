@@ -272,6 +272,7 @@ impl Validator<'_> {
         let public_url = self.public_url(route, key, needs_url);
         let signs_id = scheme.signed_payload.uses(&crate::scheme::Piece::WebhookId);
         let webhook_id = self.webhook_id(route, key, signs_id);
+        let jwks_url = self.jwks_url(route, key, scheme.jwks.as_ref());
         let rate_limit = route
             .rate_limit
             .as_ref()
@@ -286,7 +287,8 @@ impl Validator<'_> {
             Ok(v) => v
                 .with_public_url(&public_url?)
                 .with_topics(topics?)
-                .with_webhook_id(&webhook_id?),
+                .with_webhook_id(&webhook_id?)
+                .with_jwks_url(jwks_url?),
             Err(e) => {
                 let (at, field) = match (&route.secrets, &route.public_key, &route.public_keys) {
                     (Some(s), _, _) => (s.referenced, "secrets"),

@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::{
-    Algorithm, CertSpec, Encoding, Handshake, JwtSpec, KeyKind, ListFormat, Scheme, SecretEncoding,
-    SignatureFormat, SnsSpec, Template, TimestampFormat, TimestampSource,
+    Algorithm, CertSpec, Encoding, Handshake, JwksSpec, JwtSpec, KeyKind, ListFormat, Scheme,
+    SecretEncoding, SignatureFormat, SnsSpec, Template, TimestampFormat, TimestampSource,
 };
 use parts::{fail, field, header_name, one_byte, query_name, separator, template};
 
@@ -58,6 +58,8 @@ pub struct SchemeSpec {
     pub sns: Option<Spanned<SnsSpec>>,
     /// The public key is the certificate at the URL a header names (PayPal).
     pub signing_cert: Option<Spanned<CertSpec>>,
+    /// The JWT's key is in the JSON Web Key Set published at this URL (Fireblocks).
+    pub jwks: Option<Spanned<JwksSpec>>,
 }
 
 /// A header name, or a list of them.
@@ -145,6 +147,7 @@ impl SchemeSpec {
             key_id_header: self.key_id_header.or_else(|| base.key_id_header.clone()),
             sns: self.sns.or_else(|| base.sns.clone()),
             signing_cert: self.signing_cert.or_else(|| base.signing_cert.clone()),
+            jwks: self.jwks.or_else(|| base.jwks.clone()),
         }
     }
 
@@ -348,10 +351,15 @@ impl SchemeSpec {
             Some(spec) => Some(self.cert_rule(spec, algorithm)?),
             None => None,
         };
+        let jwks = match &self.jwks {
+            Some(spec) => Some(self.jwks_rule(spec, algorithm)?),
+            None => None,
+        };
         Ok(Scheme {
             jwt,
             sns: None,
             signing_cert,
+            jwks,
             key_id_header,
             algorithm,
             encoding: self.encoding.unwrap_or(Encoding::Hex),

@@ -5,9 +5,9 @@ use http::HeaderName;
 use serde_saphyr::{Location, Spanned};
 
 use super::super::{
-    Algorithm, CertRule, CertSpec, Encoding, Field, Handshake, JwtRule, JwtSpec, KeyKind, Scheme,
-    SecretEncoding, SignatureFormat, SignatureSource, SnsSpec, Template, TimestampFormat,
-    TimestampSource,
+    Algorithm, CertRule, CertSpec, Encoding, Field, Handshake, JwksRule, JwksSpec, JwtRule,
+    JwtSpec, KeyKind, Scheme, SecretEncoding, SignatureFormat, SignatureSource, SnsSpec, Template,
+    TimestampFormat, TimestampSource,
 };
 use super::{SchemeError, SchemeSpec};
 
@@ -224,6 +224,7 @@ impl SchemeSpec {
             ("jwt", self.jwt.is_some()),
             ("key_id_header", self.key_id_header.is_some()),
             ("signing_cert", self.signing_cert.is_some()),
+            ("jwks", self.jwks.is_some()),
         ];
         if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
             return Err(fail(
@@ -276,6 +277,7 @@ impl SchemeSpec {
             key_id_header: None,
             sns: Some(rule),
             signing_cert: None,
+            jwks: None,
         })
     }
 
@@ -302,5 +304,23 @@ impl SchemeSpec {
             ));
         }
         spec.value.build().map_err(|e| fail("signing_cert", at, e))
+    }
+
+    /// Builds the `jwks:` block: a `jwt:` scheme with a public-key algorithm, whose token
+    /// names its key in `kid`.
+    pub(super) fn jwks_rule(
+        &self,
+        spec: &Spanned<JwksSpec>,
+        algorithm: Algorithm,
+    ) -> Result<JwksRule, SchemeError> {
+        let at = Some(spec.referenced);
+        if self.jwt.is_none() || algorithm.key_kind() != KeyKind::PublicKey {
+            return Err(fail(
+                "jwks",
+                at,
+                "holds the keys of a jwt scheme with a public-key algorithm (rsa_pkcs1_sha512, ecdsa_p256_sha256, ed25519, ...)",
+            ));
+        }
+        spec.value.build().map_err(|e| fail("jwks", at, e))
     }
 }
