@@ -285,15 +285,14 @@ impl KeyFetcher {
     fn remember(&self, url: &str, value: Option<Fetched>) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if let (None, Some(entry)) = (&value, cache.get_mut(url)) {
-            if entry
+        if let (None, Some(entry)) = (&value, cache.get_mut(url))
+            && entry
                 .value
                 .as_ref()
                 .is_some_and(|v| entry.at.elapsed() <= v.lifetime())
-            {
-                entry.tried = now;
-                return;
-            }
+        {
+            entry.tried = now;
+            return;
         }
         if cache.len() >= CACHE_ENTRIES && !cache.contains_key(url) {
             // Failures go first, then the oldest answer.
