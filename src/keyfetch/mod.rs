@@ -1,5 +1,6 @@
 //! Keys fetched at run time: a sender's signing certificate, downloaded from a URL the
-//! delivery names (Amazon SNS's `SigningCertURL`), and the subscription visit SNS asks for.
+//! delivery names (Amazon SNS's `SigningCertURL`), a key set the sender publishes at a URL
+//! the route names (Fireblocks' JWKS), and the subscription visit SNS asks for.
 //!
 //! Every URL passes the SSRF guard (`guard`) first: https only, from hosts the preset pins,
 //! never one the request chooses. Certificates are cached (bounded, by URL) so a sender's
@@ -330,77 +331,4 @@ pub fn certificate_from_pem(pem: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fetcher() -> KeyFetcher {
-        let tls = crate::tls::client_config(None, false).unwrap();
-        // Nothing listens on port 9 of the loopback: every fetch fails fast.
-        let to = "127.0.0.1:9".parse().ok();
-        KeyFetcher::with(Client::new(tls, to, Duration::from_millis(500)))
-    }
-
-    const PINS: &[&str] = &["sns.*.amazonaws.com"];
-
-    #[tokio::test]
-    async fn a_refused_url_is_never_fetched_and_a_failure_is_remembered() {
-        let f = fetcher();
-        let refused = f
-            .certificate("https://evil.example/a.pem", PINS, PathRule::PemFile)
-            .await;
-        assert_eq!(refused, Err(FetchError::Refused(Refused::Host)));
-        let not_pem = f
-            .certificate(
-                "https://sns.us-east-1.amazonaws.com/a.txt",
-                PINS,
-                PathRule::PemFile,
-            )
-            .await;
-        assert_eq!(not_pem, Err(FetchError::Refused(Refused::Path)));
-        assert!(f.cache.lock().unwrap().is_empty(), "refusals cache nothing");
-        let url = "https://sns.us-east-1.amazonaws.com/a.pem";
-        assert_eq!(
-            f.certificate(url, PINS, PathRule::PemFile).await,
-            Err(FetchError::Unavailable)
-        );
-        let prefix = PathRule::Prefix("/v1/notifications/certs/");
-        let bare = "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/";
-        let refused = f.certificate(bare, PINS, prefix).await;
-        assert_eq!(refused, Err(FetchError::Refused(Refused::Path)));
-        for walk in [
-            "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/../../oauth2/token",
-            "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/%2e%2e/x",
-            "https://sns.us-east-1.amazonaws.com/v1/notifications/certs/./x",
-        ] {
-            let refused = f.certificate(walk, PINS, prefix).await;
-            assert_eq!(refused, Err(FetchError::Refused(Refused::Path)), "{walk}");
-        }
-        let elsewhere = "https://sns.us-east-1.amazonaws.com/v1/other/CERT-1";
-        let refused = f.certificate(elsewhere, PINS, prefix).await;
-        assert_eq!(refused, Err(FetchError::Refused(Refused::Path)));
-        assert!(
-            f.cached(url, &|_| false).is_some(),
-            "the failure is remembered"
-        );
-    }
-
-    #[test]
-    fn the_cache_stays_bounded_and_drops_failures_first() {
-        let f = fetcher();
-        let der = Fetched::Certificate(Arc::from(&b"der"[..]));
-        f.remember("fail", None);
-        for i in 0..CACHE_ENTRIES + 10 {
-            f.remember(&format!("u{i}"), Some(der.clone()));
-        }
-        let cache = f.cache.lock().unwrap();
-        assert_eq!(cache.len(), CACHE_ENTRIES);
-        assert!(!cache.contains_key("fail"));
-    }
-
-    #[test]
-    fn only_a_pem_certificate_is_taken() {
-        assert!(certificate_from_pem(b"<html>not found</html>").is_err());
-        let junk = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(certificate_from_pem(junk).is_err());
-    }
-}
+mod tests;
