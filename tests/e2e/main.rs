@@ -15,6 +15,7 @@ mod cli;
 mod deploy;
 mod duplicates;
 mod durable;
+mod fireblocks;
 mod handshake_catalog;
 mod handshakes;
 mod hostile;

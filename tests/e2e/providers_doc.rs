@@ -76,7 +76,14 @@ fn algorithm(s: &Scheme) -> String {
             hookgate::scheme::KeyKind::PublicKey => "public_key",
             _ => "secret",
         };
-        return format!("JWS {} ({key}), pinned", jwt.alg);
+        return match &s.jwks {
+            Some(set) => format!(
+                "JWS {}, pinned; key by `kid` from the key set at `{}`",
+                jwt.alg,
+                set.url.as_deref().unwrap_or("the route's `jwks_url`")
+            ),
+            None => format!("JWS {} ({key}), pinned", jwt.alg),
+        };
     }
     let name = match s.algorithm {
         Algorithm::Sha1 => "HMAC-SHA1",

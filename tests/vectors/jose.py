@@ -131,6 +131,7 @@ def providers():
         ("wise", "peers' formula (RSA PKCS#1 v1.5 SHA-256, Python cryptography), no SDK signs or verifies", rsa_body("X-Signature-SHA256", hashes.SHA256)),
         ("braintree", f"braintree (PyPI) {version('braintree')}: webhook_testing.sample_notification, checked by webhook_notification.parse", braintree_vectors),
         ("fireblocks", "docs formula (RSA PKCS#1 v1.5 SHA-512, Python cryptography), no SDK signs or verifies", rsa_body("Fireblocks-Signature", hashes.SHA512)),
+        ("fireblocks-v2", f"docs formula (detached JWS RS512, Python cryptography), accepted by the docs example verifier: Fireblocks' documented compactVerify from jose {jose_version()}, a JOSE library, not a Fireblocks SDK", fireblocks_v2),
         ("paypal", "docs formula (RSA PKCS#1 v1.5 SHA-256 over id|time|webhook id|CRC-32, Python cryptography and zlib), no SDK signs or verifies", paypal),
         ("amazon-sns", f"docs formula (SNS canonical string, RSA PKCS#1 v1.5 SHA-1 and SHA-256, Python cryptography), notifications and subscription confirmations accepted by sns-validator (npm) {sns_validator_version()}: MessageValidator.validate", amazon_sns),
     ]
@@ -176,6 +177,48 @@ def paypal():
                    "PAYPAL-TRANSMISSION-SIG": base64.b64encode(signature).decode()}
         yield vector(headers, body, ts, signing_cert=cert, signing_cert_url=PAYPAL_CERT_URL,
                      webhook_id=PAYPAL_WEBHOOK_ID)
+
+
+FIREBLOCKS_JWKS_URL = "https://keys.fireblocks.io/.well-known/jwks.json"
+FIREBLOCKS_KID = "hookgate-vectors-2026-01"
+
+
+def fireblocks_jwks():
+    """The key set Fireblocks would publish for the test key: one RS512 signing key."""
+    key = serialization.load_pem_private_key(RSA_TEST_KEY.encode(), password=None)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": FIREBLOCKS_KID, "use": "sig", "alg": "RS512"})
+    return json.dumps({"keys": [jwk]}, sort_keys=True)
+
+
+def fireblocks_v2():
+    """Fireblocks-Webhook-Signature: a detached JWS (header..signature, RFC 7515 appendix F)
+    over the raw body in base64url, RS512, naming its key in the published set by kid.
+    Built by hand: PyJWT's detached mode is RFC 7797's unencoded payload, which is not what
+    Fireblocks' docs verify."""
+    key = serialization.load_pem_private_key(RSA_TEST_KEY.encode(), password=None)
+    jwks = fireblocks_jwks()
+    # The token signs the body alone, so each body makes one vector (a second time would
+    # be a replay of the first).
+    for body in BODIES:
+        b64 = lambda data: base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        header = b64(json.dumps({"alg": "RS512", "kid": FIREBLOCKS_KID, "typ": "JOSE"}).encode())
+        signed = f"{header}.{b64(body.encode())}".encode()
+        token = f"{header}..{b64(key.sign(signed, padding.PKCS1v15(), hashes.SHA512()))}"
+        yield vector({"Content-Type": "application/json", "Fireblocks-Webhook-Signature": token},
+                     body, TIMESTAMPS[0], jwks=jwks, jwks_url=FIREBLOCKS_JWKS_URL)
+
+
+def jose_version():
+    """Has `jose` (npm) verify the Fireblocks vectors as Fireblocks' docs do (npm/jwks.mjs);
+    its version, or failure."""
+    checked = [{"token": v["headers"]["Fireblocks-Webhook-Signature"], "body": v["body"],
+                "jwks": v["jwks"], "alg": "RS512"} for v in fireblocks_v2()]
+    node = subprocess.run(["node", str(pathlib.Path(__file__).parent / "npm" / "jwks.mjs")],
+                          input=json.dumps(checked), capture_output=True, text=True)
+    if node.returncode != 0:
+        raise SystemExit(f"jose refused a vector: {node.stderr}")
+    return node.stdout.strip()
 
 
 def sns_validator_version():

@@ -142,7 +142,7 @@ impl Validator<'_> {
         let fetched = sns
             || spec
                 .as_ref()
-                .is_some_and(|(spec, _, _)| spec.signing_cert.is_some());
+                .is_some_and(|(spec, _, _)| spec.signing_cert.is_some() || spec.jwks.is_some());
         let scheme = spec.and_then(|(spec, provider, at)| match spec.build() {
             Ok(scheme) => Some((scheme, provider)),
             Err(e) => {
