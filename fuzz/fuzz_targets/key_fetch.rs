@@ -1,14 +1,14 @@
 //! The key fetcher's inputs, all of which a request or a fetched answer controls: the URL the
-//! SSRF guard judges, the PEM answer a fetch keeps, and the SNS message read before any
-//! fetch. Must never panic. Whatever URL the guard passes must be https, name a host of the
+//! SSRF guard judges, the PEM answer a fetch keeps (and the same bytes as a JWK Set), and
+//! the SNS message read before any fetch. Must never panic. Whatever URL the guard passes must be https, name a host of the
 //! pinned shape (`sns.<one label>.amazonaws.com[.cn]`) with no user info, and be read by an
 //! independent URL parser as that same host, so the connection goes where the check looked.
 
 #![no_main]
 
 use hookgate::keyfetch::{certificate_from_pem, guard};
-use hookgate::scheme::{SNS_HOSTS, SnsRule};
-use hookgate::verify::sns;
+use hookgate::scheme::{Algorithm, SNS_HOSTS, SnsRule};
+use hookgate::verify::{JwkSet, sns};
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 
@@ -47,6 +47,21 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let der = certificate_from_pem(pem);
+    // The same answer read as a key set, and a signature checked under each key it holds.
+    if let Ok(set) = JwkSet::parse(pem) {
+        assert!(!set.is_empty());
+        for (algorithm, alg) in [
+            (Algorithm::RsaPkcs1Sha512, "RS512"),
+            (Algorithm::EcdsaP256Sha256, "ES256"),
+            (Algorithm::Ed25519, "EdDSA"),
+        ] {
+            for kid in ["a", "k1", ""] {
+                let _ = set.has(kid);
+                assert!(!set.verifies(kid, algorithm, alg, body, &[]), "an empty signature");
+                let _ = set.verifies(kid, algorithm, alg, body, &body[..body.len().min(512)]);
+            }
+        }
+    }
 
     let rule = SnsRule {
         version_1: true,

@@ -552,3 +552,42 @@ fn the_redis_queue_is_validated_where_it_is_written() {
         "{embedded}"
     );
 }
+
+#[test]
+fn a_key_set_url_must_be_on_the_scheme_s_pinned_hosts() {
+    let route = |extra: &str| {
+        format!(
+            "listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:3000\nroutes:\n  - name: fb\n    path: /fb\n    provider: fireblocks-v2\n{extra}"
+        )
+    };
+    assert!(parse(&route("")).is_ok());
+    assert!(
+        parse(&route(
+            "    jwks_url: https://keys.eu1.fireblocks.io/jwks.json\n"
+        ))
+        .is_ok()
+    );
+    for (url, why) in [
+        ("https://evil.example/jwks.json", "host is not pinned"),
+        ("http://keys.fireblocks.io/jwks.json", "not https"),
+        ("https://keys.fireblocks.io:8443/jwks.json", "names a port"),
+        ("https://127.0.0.1/jwks.json", "host is not pinned"),
+        (
+            "https://fireblocks.io@127.0.0.1/jwks.json",
+            "carries user info",
+        ),
+    ] {
+        let text = route(&format!("    jwks_url: {url}\n"));
+        let message = errors(&text);
+        assert!(
+            message.starts_with("gw.yaml:7:15: routes[0].jwks_url: `"),
+            "{url}: {message}"
+        );
+        assert!(message.contains(why), "{url}: {message}");
+        assert!(message.contains("*.fireblocks.io"), "{url}: {message}");
+    }
+    let flow = "listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:3000\nroutes:\n  - name: f\n    path: /f\n    provider: flow\n    secrets: [s]\n    jwks_url: https://keys.fireblocks.io/x\n";
+    assert!(errors(flow).contains("routes[0].jwks_url: has no effect"));
+    let keyed = route("    public_key: abc\n");
+    assert!(errors(&keyed).contains("routes[0].public_key: has no effect"));
+}

@@ -62,7 +62,9 @@ impl Scheme {
                     || payload.uses(&Piece::Body)
                     || payload.uses(&Piece::BodySha256)
             }
+            // A lowercased parameter binds its value only up to case.
             Piece::Query(_) => payload.uses(piece) || payload.uses(&Piece::Url),
+            Piece::QueryLower(_) => payload.uses(piece),
             Piece::Timestamp | Piece::Method | Piece::Url => payload.uses(piece),
         }
     }

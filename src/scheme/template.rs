@@ -44,6 +44,9 @@ pub enum Piece {
     /// A query parameter, percent-decoded (`{query:NAME}`); a delivery that repeats it is
     /// refused, so the app cannot read another value than the one signed.
     Query(Box<str>),
+    /// A query parameter, percent-decoded and ASCII-lowercased (`{query_lower:NAME}`,
+    /// Mercado Pago's `data.id`); repeats are refused as for `{query:NAME}`.
+    QueryLower(Box<str>),
     /// The route's `webhook_id` (`{webhook_id}`, PayPal's id of the subscription).
     WebhookId,
 }
@@ -75,7 +78,7 @@ pub enum TemplateError {
     Unmatched(usize),
     /// A placeholder name that is not known.
     #[error(
-        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{url}}, {{header:NAME}}, {{query:NAME}}, {{json:PATH}}, {{form:NAME}}, {{form_sorted}}, {{sha256:body}}, {{crc32:body}}, {{webhook_id}}, {{secret}}"
+        "unknown placeholder `{{{0}}}`; known: {{body}}, {{timestamp}}, {{method}}, {{path}}, {{url}}, {{header:NAME}}, {{query:NAME}}, {{query_lower:NAME}}, {{json:PATH}}, {{form:NAME}}, {{form_sorted}}, {{sha256:body}}, {{crc32:body}}, {{webhook_id}}, {{secret}}"
     )]
     Unknown(String),
     /// `{header:...}` with an invalid header name.
@@ -151,14 +154,18 @@ impl Template {
             "sha256:body" => Piece::BodySha256,
             "crc32:body" => Piece::BodyCrc32,
             "webhook_id" => Piece::WebhookId,
-            _ if name.starts_with("query:") => {
-                let param = &name["query:".len()..];
+            _ if name.starts_with("query:") || name.starts_with("query_lower:") => {
+                let (kind, param) = name.split_once(':').unwrap_or_default();
                 if param.is_empty() || param.contains(['&', '=', '#', ' ']) {
                     return Err(TemplateError::BadField(format!(
                         "`{{{name}}}` does not name a query parameter"
                     )));
                 }
-                Piece::Query(param.into())
+                if kind == "query" {
+                    Piece::Query(param.into())
+                } else {
+                    Piece::QueryLower(param.into())
+                }
             }
             _ if name.starts_with("json:") || name.starts_with("form:") => {
                 Piece::Field(Field::parse(name).map_err(TemplateError::BadField)?)
@@ -211,6 +218,7 @@ impl fmt::Display for Template {
                 Piece::BodyCrc32 => f.write_str("{crc32:body}")?,
                 Piece::WebhookId => f.write_str("{webhook_id}")?,
                 Piece::Query(name) => write!(f, "{{query:{name}}}")?,
+                Piece::QueryLower(name) => write!(f, "{{query_lower:{name}}}")?,
                 Piece::Field(field) => write!(f, "{{{field}}}")?,
                 Piece::Header(name) => write!(f, "{{header:{name}}}")?,
             }

@@ -69,9 +69,23 @@ impl JwkSet {
         self.keys.is_empty()
     }
 
+    /// Whether `signature` over `input` verifies under the key `kid` names, checked with
+    /// `algorithm` (JWS `alg`); false when the set has no such key of a fitting type.
+    pub fn verifies(
+        &self,
+        kid: &str,
+        algorithm: Algorithm,
+        alg: &str,
+        input: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        self.key(kid, algorithm, alg)
+            .is_some_and(|key| key.verify(input, signature))
+    }
+
     /// The key `kid` names, when its type fits `algorithm` and its `alg`, if it states
     /// one, is the pinned JWS algorithm `alg`.
-    pub(crate) fn key(&self, kid: &str, algorithm: Algorithm, alg: &str) -> Option<PublicKey> {
+    fn key(&self, kid: &str, algorithm: Algorithm, alg: &str) -> Option<PublicKey> {
         let kind = match algorithm {
             Algorithm::RsaPkcs1Sha256 | Algorithm::RsaPkcs1Sha512 => KeyType::Rsa,
             Algorithm::EcdsaP256Sha256 => KeyType::P256,

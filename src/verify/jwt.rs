@@ -205,10 +205,7 @@ fn check_fetched(
         return Err(Rejection::SignatureMalformed);
     }
     let set = set.ok_or(Rejection::KeyUnavailable)?;
-    let key = set
-        .key(kid, scheme.algorithm, rule.alg)
-        .ok_or(Rejection::SignatureMismatch)?;
-    if key.verify(input, signature) {
+    if set.verifies(kid, scheme.algorithm, rule.alg, input, signature) {
         Ok(0)
     } else {
         Err(Rejection::SignatureMismatch)

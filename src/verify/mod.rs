@@ -316,7 +316,7 @@ impl Verifier {
         }
         // A signed query parameter sent twice could reach the app as the other copy.
         for piece in scheme.signed_payload.pieces() {
-            if let Piece::Query(name) = piece {
+            if let Piece::Query(name) | Piece::QueryLower(name) = piece {
                 form::query_param_once(delivery.query, name)
                     .map_err(|()| Rejection::SignatureMalformed)?;
             }

@@ -76,6 +76,11 @@ pub(super) fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn F
             Piece::Query(name) => {
                 sink(&crate::form::query_param(delivery.query, name).unwrap_or_default())
             }
+            Piece::QueryLower(name) => {
+                let mut value = crate::form::query_param(delivery.query, name).unwrap_or_default();
+                value.make_ascii_lowercase();
+                sink(&value)
+            }
             Piece::FormSorted => {
                 for (name, value) in cx.fields.form_sorted() {
                     sink(name);

@@ -137,6 +137,23 @@ fn inconsistent_descriptions_name_the_key() {
             "key_id_header",
         ),
         ("signature_header: X\nkey_id_header: K\n", "key_id_header"),
+        // A key set holds a JWT's public keys, on pinned hosts.
+        (
+            "signature_header: X\nalgorithm: ed25519\njwks: { url: https://keys.example.com/j }\n",
+            "jwks",
+        ),
+        (
+            "signature_header: X\njwt: {}\njwks: { url: https://keys.example.com/j }\n",
+            "jwks",
+        ),
+        (
+            "signature_header: X\nalgorithm: ed25519\njwt: {}\njwks: { hosts: ['*.com'] }\n",
+            "jwks",
+        ),
+        (
+            "signature_header: X\nalgorithm: ed25519\njwt: {}\njwks: { url: 'http://keys.example.com/j' }\n",
+            "jwks",
+        ),
         (
             "signature_header: X\nsignature_query: signature\n",
             "signature_query",
