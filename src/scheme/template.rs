@@ -293,11 +293,18 @@ mod tests {
 
     #[test]
     fn derived_and_query_pieces_parse_and_print_back() {
-        let text = "{query:data.id}|{sha256:body}|{crc32:body}|{webhook_id}";
+        let text = "{query:data.id}|{sha256:body}|{crc32:body}|{webhook_id}|{query_lower:d}";
         let t = Template::parse(text).unwrap();
         assert_eq!(t.pieces()[0], Piece::Query("data.id".into()));
+        assert_eq!(t.pieces()[8], Piece::QueryLower("d".into()));
         assert_eq!(t.to_string(), text);
-        for bad in ["{query:}", "{query:a=b}", "{query:a&b}", "{md5:body}"] {
+        for bad in [
+            "{query:}",
+            "{query:a=b}",
+            "{query:a&b}",
+            "{md5:body}",
+            "{query_lower:}",
+        ] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
     }

@@ -192,6 +192,21 @@ def pandadoc():
                      target=f"/hook?event=document_state_changed&signature={signature}")
 
 
+def mercado_pago():
+    """x-signature: ts=<ts>,v1=<hex HMAC-SHA256> over "id:<data.id>;request-id:<x-request-id>;ts:<ts>;",
+    data.id taken from the query and lowercased (alphanumeric ids are sent in capitals)."""
+    secret = "mercado-pago-secret-0000"
+    ids = ["1234567890", "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3"]
+    for i, (body, ts) in enumerate(each()):
+        data_id = ids[i % 2]
+        request_id = f"bb56a2f1-6aae-46ac-982e-9dcd3581{i:04x}"
+        manifest = f"id:{data_id.lower()};request-id:{request_id};ts:{ts};"
+        signature = mac(hashlib.sha256, secret, manifest).hex()
+        headers = {"Content-Type": "application/json", "x-request-id": request_id,
+                   "x-signature": f"ts={ts},v1={signature}"}
+        yield vector(headers, body, ts, secret, target=f"/hook?data.id={data_id}&type=payment")
+
+
 def secret_digest(header, secret):
     """A plain SHA-256 of the secret followed by the body (not an HMAC)."""
     def make():
@@ -209,6 +224,7 @@ def providers():
     docusign = ["X-DocuSign-Signature-1", "X-DocuSign-Signature-2"]
     rows = [
         ("clerk", svix_source, svix_alias("whsec_Y2xlcmstY2F0YWxvZy1zZWNyZXQ=")),
+        ("mercado-pago", SECONDARY, mercado_pago),
         ("stytch", svix_source, svix_alias("whsec_c3R5dGNoLWNhdGFsb2ctc2VjcmV0")),
         ("vanta", svix_source, svix_alias("whsec_dmFudGEtY2F0YWxvZy1zZWNyZXQ=")),
         ("beehiiv", svix_source, svix_alias("whsec_YmVlaGlpdi1jYXRhbG9nLXNlY3JldA==")),
