@@ -14,7 +14,7 @@ const CUSTOM: &[&str] = &[
     "signature_header: X-Sig\nprefix: 'v0='\nalgorithm: ripemd128\n",
     "signature_header: X-Sig\njwt: { detached: true }\n",
     "signature_header: X-Sig\nsignature_list: { separator: ';', timestamp_first: true }\nsigned_payload: '{timestamp}.{body}'\n",
-    "signature_header: X-Sig\nsigned_payload: '{query:id}.{crc32:body}.{sha256:body}.{webhook_id}'\n",
+    "signature_header: X-Sig\nsigned_payload: '{query:id}.{query_lower:k}.{crc32:body}.{sha256:body}.{webhook_id}'\n",
     "signature_header: Authorization\nprefix: 'Bearer '\nalgorithm: sha512\njwt: { body_hash_claim: h, body_hash_encoding: base64url, url_hash_claim: u, audience: a, require: [jti] }\n",
 ];
 
