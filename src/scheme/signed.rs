@@ -23,6 +23,28 @@ impl Scheme {
         }
     }
 
+    /// Whether the signed bytes depend on the body at all: on its bytes, a digest or
+    /// checksum of it (in the payload or, for Twilio, a query parameter), or fields read from
+    /// it (a JWT only through its claims). Mercado Pago
+    /// and monday.com sign nothing of it.
+    pub fn signature_reads_body(&self) -> bool {
+        if let Some(jwt) = &self.jwt {
+            return jwt.binds_body();
+        }
+        self.sns.is_some()
+            || self.body_digest_param.is_some()
+            || self.signed_payload.pieces().iter().any(|p| {
+                matches!(
+                    p,
+                    Piece::Body
+                        | Piece::BodySha256
+                        | Piece::BodyCrc32
+                        | Piece::FormSorted
+                        | Piece::Field(_)
+                )
+            })
+    }
+
     /// The pieces of `replay_key` the signature does not cover, as written in the config.
     pub fn unsigned_replay_key_pieces(&self) -> Vec<String> {
         let Some(key) = &self.replay_key else {
