@@ -12,6 +12,8 @@ use hookgate::secret::Secret;
 use hookgate::verify::{Delivery, Verifier, challenge};
 use libfuzzer_sys::fuzz_target;
 
+// Only `fields` is used here; the shared schemes serve the other targets.
+#[allow(dead_code)]
 #[path = "common.rs"]
 mod common;
 
