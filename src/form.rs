@@ -29,7 +29,7 @@ pub(crate) fn decode(text: &[u8]) -> Option<Vec<u8>> {
 /// The decoded `name=value` pairs in order. A pair without `=` has an empty value; empty
 /// pairs are skipped. `None` when any escape is broken, so a malformed body is refused
 /// rather than half read.
-pub(crate) fn pairs(text: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+pub(crate) fn pairs(text: &[u8]) -> Option<Pairs> {
     text.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
@@ -68,9 +68,37 @@ pub(crate) fn query_param_once(query: Option<&str>, name: &str) -> Result<Option
     Ok(found)
 }
 
+/// Decoded `name=value` pairs.
+pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Every query parameter, percent-decoded and sorted by name: `Err` when one is undecodable
+/// or a name repeats, so no hop can choose which copy the app reads.
+pub(crate) fn sorted_query_once(query: Option<&str>) -> Result<Pairs, ()> {
+    let mut pairs = pairs(query.unwrap_or("").as_bytes()).ok_or(())?;
+    pairs.sort();
+    if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(());
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sorted_query_holds_each_name_once() {
+        let sorted = sorted_query_once(Some("b=2&a=%41&&c")).unwrap();
+        let expected: Pairs = vec![
+            (b"a".to_vec(), b"A".to_vec()),
+            (b"b".to_vec(), b"2".to_vec()),
+            (b"c".to_vec(), b"".to_vec()),
+        ];
+        assert_eq!(sorted, expected);
+        assert_eq!(sorted_query_once(None), Ok(Vec::new()));
+        assert_eq!(sorted_query_once(Some("a=1&b=2&a=3")), Err(()));
+        assert_eq!(sorted_query_once(Some("a=%zz")), Err(()));
+    }
 
     #[test]
     fn a_query_parameter_counts_once() {

@@ -4,6 +4,7 @@
 #![no_main]
 
 use http::{HeaderMap, HeaderValue, Method};
+use hookgate::error::Rejection;
 use hookgate::scheme::{Piece, TimestampFormat, TimestampSource};
 use hookgate::verify::Delivery;
 use libfuzzer_sys::fuzz_target;
@@ -46,6 +47,14 @@ fuzz_target!(|data: &[u8]| {
                 headers.insert(name, HeaderValue::from_str(&value).expect("signed headers are valid"));
             }
             let delivery = Delivery { method: &Method::POST, path, query, headers: &headers, body };
+            if scheme.signed_payload.uses(&Piece::UrlSortedForm) {
+                // A repeated or undecodable query parameter or field is refused before any
+                // MAC; anything else verifies.
+                if let Err(refused) = verifier.verify(&delivery, now) {
+                    assert_eq!(refused, Rejection::SignatureMalformed, "own signature refused");
+                }
+                continue;
+            }
             if scheme.signed_payload.uses(&Piece::FormSorted) {
                 // A body that is not a form is refused before any MAC; and Twilio's form
                 // signature collapses repeated fields by design, so appending can be a no-op.

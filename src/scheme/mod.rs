@@ -294,10 +294,9 @@ impl Scheme {
     /// Whether the signed payload includes the public URL, so routes need `public_url`.
     pub fn needs_public_url(&self) -> bool {
         self.jwt.as_ref().is_some_and(JwtRule::needs_public_url)
-            || self.signed_payload.uses(&Piece::Url)
-            || self
-                .replay_key
-                .as_ref()
-                .is_some_and(|t| t.uses(&Piece::Url))
+            || [Piece::Url, Piece::UrlSortedForm].iter().any(|url| {
+                self.signed_payload.uses(url)
+                    || self.replay_key.as_ref().is_some_and(|t| t.uses(url))
+            })
     }
 }

@@ -40,6 +40,7 @@ impl Scheme {
                         | Piece::BodySha256
                         | Piece::BodyCrc32
                         | Piece::FormSorted
+                        | Piece::UrlSortedForm
                         | Piece::Field(_)
                 )
             })
@@ -70,14 +71,20 @@ impl Scheme {
                 payload.uses(&Piece::Body)
                     || payload.uses(&Piece::BodySha256)
                     || payload.uses(piece)
-                    || (matches!(field, Field::Form(_)) && payload.uses(&Piece::FormSorted))
+                    || (matches!(field, Field::Form(_))
+                        && (payload.uses(&Piece::FormSorted)
+                            || payload.uses(&Piece::UrlSortedForm)))
             }
             Piece::Header(name) => {
                 payload.uses(piece)
                     || (self.timestamp == Some(TimestampSource::Header(name.clone()))
                         && payload.uses(&Piece::Timestamp))
             }
-            Piece::Path => payload.uses(piece) || payload.uses(&Piece::Url),
+            Piece::Path => {
+                payload.uses(piece)
+                    || payload.uses(&Piece::Url)
+                    || payload.uses(&Piece::UrlSortedForm)
+            }
             // A CRC-32 is no hash: a body with the same checksum is easy to make.
             Piece::Body | Piece::FormSorted | Piece::BodySha256 | Piece::BodyCrc32 => {
                 payload.uses(piece)
@@ -85,9 +92,15 @@ impl Scheme {
                     || payload.uses(&Piece::BodySha256)
             }
             // A lowercased parameter binds its value only up to case.
-            Piece::Query(_) => payload.uses(piece) || payload.uses(&Piece::Url),
+            Piece::Query(_) => {
+                payload.uses(piece)
+                    || payload.uses(&Piece::Url)
+                    || payload.uses(&Piece::UrlSortedForm)
+            }
             Piece::QueryLower(_) => payload.uses(piece),
-            Piece::Timestamp | Piece::Method | Piece::Url => payload.uses(piece),
+            Piece::Timestamp | Piece::Method | Piece::Url | Piece::UrlSortedForm => {
+                payload.uses(piece)
+            }
         }
     }
 }

@@ -49,6 +49,12 @@ pub enum Piece {
     QueryLower(Box<str>),
     /// The route's `webhook_id` (`{webhook_id}`, PayPal's id of the subscription).
     WebhookId,
+    /// The route's `public_url` and the request path, then `?` and the query parameters
+    /// decoded and sorted (`name=value` joined by `&`), then `.` and the form fields as
+    /// [`Piece::FormSorted`] writes them; the `?` appears when either part has something and
+    /// the `.` only when both do (`{url_sorted_form}`, Plivo V3). A delivery that repeats a
+    /// query parameter or form field is refused.
+    UrlSortedForm,
 }
 
 impl Piece {
@@ -154,6 +160,7 @@ impl Template {
             "sha256:body" => Piece::BodySha256,
             "crc32:body" => Piece::BodyCrc32,
             "webhook_id" => Piece::WebhookId,
+            "url_sorted_form" => Piece::UrlSortedForm,
             _ if name.starts_with("query:") || name.starts_with("query_lower:") => {
                 let (kind, param) = name.split_once(':').unwrap_or_default();
                 if param.is_empty() || param.contains(['&', '=', '#', ' ']) {
@@ -217,6 +224,7 @@ impl fmt::Display for Template {
                 Piece::BodySha256 => f.write_str("{sha256:body}")?,
                 Piece::BodyCrc32 => f.write_str("{crc32:body}")?,
                 Piece::WebhookId => f.write_str("{webhook_id}")?,
+                Piece::UrlSortedForm => f.write_str("{url_sorted_form}")?,
                 Piece::Query(name) => write!(f, "{{query:{name}}}")?,
                 Piece::QueryLower(name) => write!(f, "{{query_lower:{name}}}")?,
                 Piece::Field(field) => write!(f, "{{{field}}}")?,

@@ -325,6 +325,15 @@ impl Verifier {
         if scheme.signed_payload.uses(&Piece::FormSorted) && !fields.is_form() {
             return Err(Rejection::SignatureMalformed);
         }
+        if scheme.signed_payload.uses(&Piece::UrlSortedForm) {
+            let form = fields.form_sorted();
+            if !fields.is_form()
+                || form.windows(2).any(|w| w[0].0 == w[1].0)
+                || form::sorted_query_once(delivery.query).is_err()
+            {
+                return Err(Rejection::SignatureMalformed);
+            }
+        }
 
         let cx = Context {
             delivery,

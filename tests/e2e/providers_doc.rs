@@ -205,12 +205,20 @@ fn handshake(s: &Scheme) -> String {
     }
 }
 
-/// The comment block above the preset's entry (`name:`, `name: &anchor` or `name: *alias`).
+/// The comment lines right above the preset's entry (`name:`, `name: &anchor` or
+/// `name: *alias`), so a missing blank line cannot lend it the entry before's comment.
 fn comments(name: &str) -> Option<&'static str> {
     let entry = [format!("\n{name}:\n"), format!("\n{name}: ")]
         .iter()
         .find_map(|line| PRESETS.find(line.as_str()))?;
-    PRESETS[..entry].rsplit("\n\n").next()
+    let above = &PRESETS[..entry];
+    let start = above
+        .rmatch_indices('\n')
+        .map(|(at, _)| at)
+        .take_while(|&at| above[at + 1..].starts_with('#'))
+        .last()
+        .map_or(above.len(), |at| at + 1);
+    Some(&above[start..])
 }
 
 /// The first https URL in the comment block above the preset's entry.

@@ -30,6 +30,7 @@ from slack_sdk.signature import SignatureVerifier
 import standardwebhooks
 import svix.webhooks
 from twilio.request_validator import RequestValidator
+from plivo.utils.signature_v3 import construct_post_url as plivo_url, get_signature_v3 as plivo_sign, validate_v3_signature as plivo_validate
 from square.utils.webhooks_helper import verify_signature as square_verify
 from box_sdk_gen.internal.utils import compute_webhook_signature as box_sign
 from paddle_billing.Notifications.PaddleSignature import PaddleSignature
@@ -89,6 +90,26 @@ def twilio_form_vectors():
             body = urllib.parse.urlencode(form)
             headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
             yield vector(headers, body, TIMESTAMPS[0], token, target=target, public_url=PUBLIC_URL)
+
+
+def plivo_vectors():
+    """Plivo's SDK signs; its validator must accept each vector too. ASCII fields only: the SDK
+    encodes the base string's non-ASCII bytes twice before the MAC (docs/providers.md)."""
+    token = "MAXXXXXXXXXXXXXXXXXX-plivo-auth-token"
+    forms = [
+        {"CallUUID": "c9527676-5fea-11e5-9f8b-a7ca0b5a3f4b", "From": "+14155550100", "To": "+14155550111", "Event": "Hangup"},
+        {"MessageUUID": "db3ce55a-7f1d-11e1-8ea7-1231380bc196", "Text": "hello & more", "Type": "sms"},
+        {},
+    ]
+    for n, form in enumerate(forms):
+        for target in ["/hook", "/hook?foo=1&bar=2"]:
+            nonce = f"{n}1234567890123456{len(target)}"
+            base = plivo_url(PUBLIC_URL + target, dict(form))
+            signature = plivo_sign(token.encode(), base, nonce.encode()).decode()
+            assert plivo_validate("POST", PUBLIC_URL + target, nonce, token, "other," + signature, dict(form))
+            headers = {"X-Plivo-Signature-V3": signature, "X-Plivo-Signature-V3-Nonce": nonce,
+                       "Content-Type": "application/x-www-form-urlencoded"}
+            yield vector(headers, urllib.parse.urlencode(form), TIMESTAMPS[0], token, target=target, public_url=PUBLIC_URL)
 
 
 def twilio_json_vectors():
@@ -345,6 +366,7 @@ def main():
          lambda: standard_webhooks_vectors("svix", svix.webhooks.Webhook, "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")),
         ("twilio", f"twilio (PyPI) {version('twilio')}: RequestValidator.compute_signature", twilio_form_vectors),
         ("twilio-json", f"twilio (PyPI) {version('twilio')}: RequestValidator.compute_hash and compute_signature", twilio_json_vectors),
+        ("plivo", f"plivo (PyPI) {version('plivo')}: construct_post_url and get_signature_v3, checked by validate_v3_signature", plivo_vectors),
         ("box", f"box-sdk-gen (PyPI boxsdk) {version('boxsdk')}: compute_webhook_signature", box_vectors),
         ("paddle", f"paddle-python-sdk (PyPI) {version('paddle-python-sdk')}: PaddleSignature.calculate_hmac, checked by PaddleSignature.verify", paddle_vectors),
         ("square", f"docs formula (Python hmac), accepted by squareup (PyPI) {version('squareup')}: verify_signature", square_vectors),

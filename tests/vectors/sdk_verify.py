@@ -4,7 +4,7 @@ and the same headers on a tampered body must not (so the check can fail).
 
 Covers every sender whose SDK has a verify function and whose scheme hookgate can sign (not
 the public-key senders, whose private key only they hold): PyPI stripe, slack_sdk,
-standardwebhooks, svix (also for the senders that sign as Svix or Standard Webhooks do), twilio (form and JSON), squareup, paddle-python-sdk, boxsdk, razorpay,
+standardwebhooks, svix (also for the senders that sign as Svix or Standard Webhooks do), twilio (form and JSON), plivo, squareup, paddle-python-sdk, boxsdk, razorpay,
 coinbase-commerce, gocardless-pro, workos, elevenlabs, openai, replicate, resend,
 line-bot-sdk, vonage-jwt, messagebird; npm @octokit/webhooks-methods, @hubspot/api-client, @linear/sdk,
 @shopify/shopify-api, @zoom/rivet, @mux/mux-node, @sanity/webhook (npm/verify.mjs).
@@ -26,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 import standardwebhooks
 import svix.webhooks
 from twilio.request_validator import RequestValidator
+from plivo.utils.signature_v3 import validate_v3_signature as plivo_validate
 from square.utils.webhooks_helper import verify_signature as square_verify
 from paddle_billing.Notifications.PaddleSignature import PaddleSignature
 from paddle_billing.Notifications.Secret import Secret as PaddleSecret
@@ -51,6 +52,7 @@ SECRETS = {
     "svix": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
     "twilio": "twilio-auth-token",
     "twilio-json": "twilio-auth-token",
+    "plivo": "plivo-auth-token",
     "square": "square-signature-key",
     "paddle": "pdl_ntfset_sdk_side",
     "box": "box-primary-key",
@@ -85,9 +87,11 @@ SAME_AS["bigcommerce"] = "polar"
 SECRETS.update({name: SECRETS[kind] for name, kind in SAME_AS.items() if kind in SECRETS})
 SECRETS["polar"] = "polar_whs_sdk_side_check"
 SECRETS["bigcommerce"] = "bigcommerce-client-secret-check"
-NEEDS_URL = {"twilio", "twilio-json", "square", "hubspot", "hubspot-v2", "messagebird"}
+NEEDS_URL = {"twilio", "twilio-json", "plivo", "square", "hubspot", "hubspot-v2", "messagebird"}
 BODIES = ['{"id":"evt_9","object":"event"}', '{"text":"caf\u00e9"}']
 FORM = {"Body": "caf\u00e9 & more", "From": "+15550001111", "To": "+15550002222"}
+# Plivo's SDK encodes non-ASCII bytes twice before its MAC (docs/providers.md): ASCII fields.
+PLIVO_FORM = {"Text": "hello & more", "From": "+15550001111", "To": "+15550002222"}
 
 
 def sign(binary, config, route, body_file, *extra):
@@ -126,6 +130,10 @@ def python_checks(name, secret, body, h, target):
         tampered = body.replace("more", "less")
     elif name == "twilio-json":
         check = lambda b: RequestValidator(secret).validate(URL + target, b, h["x-twilio-signature"])
+    elif name == "plivo":
+        check = lambda b: plivo_validate("POST", URL + target, h["x-plivo-signature-v3-nonce"], secret,
+                                         h["x-plivo-signature-v3"], dict(urllib.parse.parse_qsl(b)))
+        tampered = body.replace("more", "less")
     elif name == "square":
         check = lambda b: square_verify(request_body=b, signature_header=h["x-square-hmacsha256-signature"], signature_key=secret, notification_url=URL + target)
     elif name == "paddle":
@@ -184,7 +192,7 @@ def main():
         config.write_text(f"listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nroutes:\n{routes}")
         checked = 0
         for name, secret in SECRETS.items():
-            bodies = [urllib.parse.urlencode(FORM)] if name == "twilio" else BODIES
+            bodies = {"twilio": [urllib.parse.urlencode(FORM)], "plivo": [urllib.parse.urlencode(PLIVO_FORM)]}.get(name, BODIES)
             for i, body in enumerate(bodies):
                 if name == "linear":  # Linear's timestamp lives in the signed body
                     body = json.dumps({"action": "create", "webhookTimestamp": int(time.time() * 1000), "n": i})
@@ -198,7 +206,9 @@ def main():
                 extra = []
                 if name == "twilio-json":
                     target += "?bodySHA256=" + hashlib.sha256(body.encode()).hexdigest()
-                if name in ("standard-webhooks", "svix", "openai", "replicate", "resend", *SAME_AS):
+                if name == "plivo":
+                    target += "?b=2&a=1"
+                if name in ("standard-webhooks", "svix", "openai", "replicate", "resend", "plivo", *SAME_AS):
                     extra += ["--id", f"msg_sdk_{i}"]
                 extra += ["--path", target]
                 h = sign(binary, config, name, body_file, *extra)
