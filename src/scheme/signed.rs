@@ -158,6 +158,13 @@ mod tests {
             "signature_header: X-Sig\nsigned_payload: '{method}{url}'\nreplay_key: '{path}{body}'\n",
         );
         assert_eq!(s.unsigned_replay_key_pieces(), ["{body}"]);
+        // A sorted URL and form binds the path, each query parameter and each form field,
+        // not the raw body bytes.
+        let s = scheme(
+            "signature_header: X-Sig\nsigned_payload: '{url_sorted_form}'\nreplay_key: '{path}{query:a}{form:b}{body}'\n",
+        );
+        assert_eq!(s.unsigned_replay_key_pieces(), ["{body}"]);
+        assert!(s.needs_public_url() && s.signature_reads_body());
         let s = scheme("algorithm: token\nsignature_header: X-Token\nreplay_key: '{body}'\n");
         assert_eq!(
             s.unsigned_replay_key_pieces(),

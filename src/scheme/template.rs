@@ -104,9 +104,9 @@ impl Template {
     }
 
     /// Parses a template. Placeholders are `{body}`, `{timestamp}`, `{method}`, `{path}`,
-    /// `{url}`, `{header:NAME}`, `{query:NAME}`, `{json:PATH}`, `{form:NAME}`, `{form_sorted}`,
-    /// `{sha256:body}`, `{crc32:body}`, `{webhook_id}` and `{secret}`; `{{` and `}}` stand for
-    /// literal braces.
+    /// `{url}`, `{header:NAME}`, `{query:NAME}`, `{query_lower:NAME}`, `{json:PATH}`,
+    /// `{form:NAME}`, `{form_sorted}`, `{url_sorted_form}`, `{sha256:body}`, `{crc32:body}`,
+    /// `{webhook_id}` and `{secret}`; `{{` and `}}` stand for literal braces.
     ///
     /// # Errors
     /// A [`TemplateError`] naming the first problem.
@@ -287,11 +287,13 @@ mod tests {
 
     #[test]
     fn url_and_body_fields() {
-        let t = Template::parse("{method}{url}{json:a.b}{form:x}{form_sorted}").unwrap();
+        let t = Template::parse("{method}{url}{json:a.b}{form:x}{form_sorted}{url_sorted_form}")
+            .unwrap();
         assert!(t.uses(&Piece::Field(Field::parse("json:a.b").unwrap())));
+        assert!(t.uses(&Piece::UrlSortedForm));
         assert_eq!(
             t.to_string(),
-            "{method}{url}{json:a.b}{form:x}{form_sorted}"
+            "{method}{url}{json:a.b}{form:x}{form_sorted}{url_sorted_form}"
         );
         assert!(matches!(
             Template::parse("{json:}"),
