@@ -1,7 +1,7 @@
 //! Schemes every target exercises: each preset, plus custom ones covering the grammars presets
 //! do not (space- and `;`-separated lists, millisecond timestamps, templates over the method,
 //! path and other headers, query parameters, a sorted URL and form, body digests, base64url,
-//! detached JWS and JWT claims).
+//! detached JWS, JWT claims and a JWT that is the body).
 
 use hookgate::scheme::{SchemeSpec, preset, preset_names};
 use hookgate::secret::Secret;
@@ -16,6 +16,7 @@ const CUSTOM: &[&str] = &[
     "signature_header: X-Sig\nsignature_list: { separator: ';', timestamp_first: true }\nsigned_payload: '{timestamp}.{body}'\n",
     "signature_header: X-Sig\nsigned_payload: '{query:id}.{query_lower:k}.{crc32:body}.{sha256:body}.{webhook_id}'\n",
     "signature_header: X-Sig\nsignature_list: { separator: ',' }\nencoding: base64\nsigned_payload: '{url_sorted_form}.{header:X-Id}'\nreplay_key: '{header:X-Id}'\n",
+    "jwt: { in_body: true, require: [iat] }\n",
     "signature_header: Authorization\nprefix: 'Bearer '\nalgorithm: sha512\njwt: { body_hash_claim: h, body_hash_encoding: base64url, url_hash_claim: u, audience: a, require: [jti] }\n",
 ];
 

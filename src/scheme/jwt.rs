@@ -1,5 +1,5 @@
-//! JWT and JWS schemes: the signature header carries a compact JWT (or a detached JWS) whose
-//! algorithm the scheme pins, and whose claims bind the body and the URL.
+//! JWT and JWS schemes: the signature header carries a compact JWT (or a detached JWS), or the
+//! body is the JWT; the scheme pins its algorithm, and its claims bind the body and the URL.
 //!
 //! The scheme's `algorithm` names the JWS algorithm (`sha256` is HS256, `rsa_pkcs1_sha256` is
 //! RS256, ...). The token's own `alg` header must name exactly that algorithm: it is checked,
@@ -32,6 +32,10 @@ pub struct JwtSpec {
     /// appendix F), rather than a JWT carrying claims.
     #[serde(default)]
     pub detached: bool,
+    /// The whole body is the compact JWT (Wix, Kinde: `Content-Type: application/jwt`); no
+    /// signature header is read, and the app receives the token as sent.
+    #[serde(default)]
+    pub in_body: bool,
 }
 
 /// A validated `jwt:` block.
@@ -53,6 +57,8 @@ pub struct JwtRule {
     pub require: Box<[Box<str>]>,
     /// See [`JwtSpec::detached`].
     pub detached: bool,
+    /// See [`JwtSpec::in_body`].
+    pub in_body: bool,
 }
 
 /// The JWS algorithm (RFC 7518) a scheme `algorithm` stands for in a `jwt:` scheme.
@@ -88,6 +94,11 @@ impl JwtSpec {
         {
             return Err("a detached JWS signs the body itself and carries no claims".into());
         }
+        if self.in_body && (self.detached || self.body_hash_claim.is_some()) {
+            return Err(
+                "a token that is the body cannot be detached from it or carry its hash".into(),
+            );
+        }
         for claim in [&self.body_hash_claim, &self.url_hash_claim] {
             if claim.as_deref() == Some("") {
                 return Err("a claim name must not be empty".into());
@@ -105,6 +116,7 @@ impl JwtSpec {
             audience: self.audience.as_deref().map(Box::from),
             require: self.require.iter().map(|c| Box::from(c.as_str())).collect(),
             detached: self.detached,
+            in_body: self.in_body,
         })
     }
 }
@@ -115,9 +127,10 @@ impl JwtRule {
         self.url_hash_claim.is_some()
     }
 
-    /// Whether the claims bind the body (a detached JWS always does).
+    /// Whether the signature binds the body: a detached JWS and a token that is the body
+    /// always do, a JWT in a header through a body hash claim.
     pub fn binds_body(&self) -> bool {
-        self.detached || self.body_hash_claim.is_some()
+        self.detached || self.in_body || self.body_hash_claim.is_some()
     }
 }
 
@@ -154,5 +167,21 @@ mod tests {
         )
         .unwrap();
         assert!(full.needs_public_url() && full.binds_body());
+    }
+
+    #[test]
+    fn a_token_that_is_the_body_is_neither_detached_nor_hashed() {
+        let body = rule("{ in_body: true }", Algorithm::Sha256).unwrap();
+        assert!(body.in_body && body.binds_body());
+        for yaml in [
+            "{ in_body: true, detached: true }",
+            "{ in_body: true, body_hash_claim: h }",
+        ] {
+            assert!(
+                rule(yaml, Algorithm::Sha256)
+                    .unwrap_err()
+                    .contains("is the body")
+            );
+        }
     }
 }

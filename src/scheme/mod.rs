@@ -184,6 +184,8 @@ pub enum SignatureSource {
     Field(Field),
     /// A query parameter (PandaDoc's `?signature=`), percent-decoded; sent once.
     Query(Box<str>),
+    /// The whole body, a compact JWT (`jwt: { in_body: true }`: Wix, Kinde).
+    Body,
 }
 
 /// Where the signature is found in its header.

@@ -117,10 +117,19 @@ impl Verifier {
         check_header(token.header, rule.alg).ok().flatten()
     }
 
-    /// The token text: the one signature header's value without its prefix.
+    /// The token text: the body, or the one signature header's value without its prefix.
     fn token_header<'d>(&self, delivery: &Delivery<'d>) -> Result<&'d [u8], Rejection> {
-        let SignatureSource::Headers(names) = &self.scheme.signature else {
-            return Err(Rejection::SignatureMalformed);
+        let names = match &self.scheme.signature {
+            SignatureSource::Headers(names) => names,
+            SignatureSource::Body => {
+                let token = delivery.body.trim_ascii();
+                return match token.len() {
+                    0 => Err(Rejection::SignatureMissing),
+                    1..=MAX_TOKEN_BYTES => Ok(token),
+                    _ => Err(Rejection::SignatureMalformed),
+                };
+            }
+            _ => return Err(Rejection::SignatureMalformed),
         };
         let mut found = None;
         for name in names.iter() {

@@ -285,6 +285,8 @@ impl Verifier {
                     .ok_or(Rejection::SignatureMissing)?;
                 parsed.add(&scheme.format, &query_signature)?;
             }
+            // Only a `jwt` scheme reads its token from the body, and it returned above.
+            SignatureSource::Body => return Err(Rejection::SignatureMalformed),
         }
         parsed.finish()?;
         self.check_read_headers(delivery.headers)?;

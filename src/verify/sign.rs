@@ -89,7 +89,7 @@ impl Verifier {
         let scheme = &self.scheme;
         let names = match &scheme.signature {
             SignatureSource::Headers(names) => names,
-            SignatureSource::Field(_) => return Err(SignError::InBody),
+            SignatureSource::Field(_) | SignatureSource::Body => return Err(SignError::InBody),
             SignatureSource::Query(_) => return Err(SignError::InQuery),
         };
         let header = names.first().ok_or(SignError::NoSecret)?;

@@ -63,6 +63,7 @@ fn signature(s: &Scheme) -> String {
             .join(" or "),
         SignatureSource::Field(field) => format!("body `{field}`"),
         SignatureSource::Query(name) => format!("query `?{name}={value}`"),
+        SignatureSource::Body => "the body: `<jwt>`".into(),
     };
     format!("{source}{key_id}")
 }
@@ -138,6 +139,9 @@ fn signed(s: &Scheme) -> String {
     if let Some(jwt) = &s.jwt {
         if jwt.detached {
             return "`{body}` (detached JWS)".into();
+        }
+        if jwt.in_body {
+            return "the body, a JWT: its claims".into();
         }
         let mut bound = Vec::new();
         if let Some(claim) = &jwt.body_hash_claim {

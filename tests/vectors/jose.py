@@ -112,6 +112,18 @@ def rsa_body(header, digest):
     return make
 
 
+def wix():
+    """The body is the token: RS256 over claims whose `data` is the event envelope as text."""
+    key = serialization.load_pem_private_key(RSA_TEST_KEY.encode(), password=None)
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_key = base64.b64encode(der).decode()
+    for i, (body, ts) in enumerate(each()):
+        envelope = json.dumps({"eventType": "wix.ecom.v1.order_created", "instanceId": f"inst-{i}", "data": body})
+        token = jwt.encode({"data": envelope, "iat": ts, "exp": ts + 300}, RSA_TEST_KEY, algorithm="RS256",
+                           headers={"kid": "wix-app-key"})
+        yield vector({"Content-Type": "text/plain"}, token, ts, public_key=public_key)
+
+
 def providers():
     jwt_version = version("PyJWT")
     b64_sha256 = lambda body: base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
@@ -128,6 +140,7 @@ def providers():
             "Authorization", "monday-signing-secret-0000-0000000",
             lambda body, ts, i: {"accountId": 1000 + i, "userId": 7, "aud": "https://hooks.example.com/hook",
                                  "exp": ts + 60, "shortLivedToken": f"t{i}", "iat": ts})),
+        ("wix", f"docs formula (PyJWT {jwt_version} RS256, the token as the body), no SDK signs or verifies", wix),
         ("wise", "peers' formula (RSA PKCS#1 v1.5 SHA-256, Python cryptography), no SDK signs or verifies", rsa_body("X-Signature-SHA256", hashes.SHA256)),
         ("braintree", f"braintree (PyPI) {version('braintree')}: webhook_testing.sample_notification, checked by webhook_notification.parse", braintree_vectors),
         ("fireblocks", "docs formula (RSA PKCS#1 v1.5 SHA-512, Python cryptography), no SDK signs or verifies", rsa_body("Fireblocks-Signature", hashes.SHA512)),

@@ -137,6 +137,16 @@ impl SchemeSpec {
 impl SchemeSpec {
     /// Where the signature is read: headers, a body field or a query parameter, exactly one.
     pub(super) fn signature_source(&self) -> Result<SignatureSource, SchemeError> {
+        if let Some(jwt) = self.jwt.as_ref().filter(|j| j.value.in_body) {
+            if self.signature_header.is_some() || self.prefix.is_some() {
+                return Err(fail(
+                    "signature_header",
+                    Some(jwt.referenced),
+                    "has no effect when the token is the body (jwt.in_body)",
+                ));
+            }
+            return Ok(SignatureSource::Body);
+        }
         if let Some(q) = &self.signature_query {
             if self.signature_header.is_some() || self.signature_field.is_some() {
                 return Err(fail(

@@ -137,6 +137,19 @@ fn inconsistent_descriptions_name_the_key() {
             "key_id_header",
         ),
         ("signature_header: X\nkey_id_header: K\n", "key_id_header"),
+        // A token that is the body is read from nowhere else.
+        (
+            "signature_header: X\njwt: { in_body: true }\n",
+            "signature_header",
+        ),
+        (
+            "prefix: 'Bearer '\njwt: { in_body: true }\n",
+            "signature_header",
+        ),
+        (
+            "signature_field: json:sig\njwt: { in_body: true }\n",
+            "signature_field",
+        ),
         // A key set holds a JWT's public keys, on pinned hosts.
         (
             "signature_header: X\nalgorithm: ed25519\njwks: { url: https://keys.example.com/j }\n",

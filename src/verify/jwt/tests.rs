@@ -327,3 +327,29 @@ fn public_key_algorithms_verify_and_tokens_are_their_own_replay_key() {
         );
     }
 }
+
+#[test]
+fn a_token_that_is_the_body_verifies_and_any_change_to_it_does_not() {
+    let v = verifier("jwt: { in_body: true, issuer: Sender }\n", b"secret");
+    let claims = format!(r#"{{"iss":"Sender","iat":{NOW},"data":"{{\"a\":1}}"}}"#);
+    let t = token(r#"{"alg":"HS256"}"#, &claims, &hmac(b"secret"));
+    // No signature header is read: an unrelated one is ignored.
+    let ok = check(&v, "x-other", "1", t.as_bytes(), NOW).unwrap();
+    assert_eq!(ok.timestamp, Some(NOW));
+    let padded = format!("\n {t}\r\n");
+    assert!(check(&v, "x-other", "1", padded.as_bytes(), NOW).is_ok());
+    let mut changed = t.clone().into_bytes();
+    let at = changed.len() / 3;
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    assert!(check(&v, "x-other", "1", &changed, NOW).is_err());
+    assert_eq!(
+        check(&v, "x-other", "1", b"  ", NOW).unwrap_err(),
+        Rejection::SignatureMissing
+    );
+    let other = token(r#"{"alg":"HS256"}"#, &claims, &hmac(b"other"));
+    assert_eq!(
+        check(&v, "x-other", "1", other.as_bytes(), NOW).unwrap_err(),
+        Rejection::SignatureMismatch
+    );
+    assert!(v.scheme().signature_reads_body());
+}
