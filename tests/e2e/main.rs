@@ -20,6 +20,7 @@ mod handshake_catalog;
 mod handshakes;
 mod hostile;
 mod jwt;
+mod jwt_body;
 mod key_ids;
 mod layering;
 mod limits;

@@ -1,1 +1,0 @@
-/work/main/bench/bare-proxy/target/release/bare-proxy: /work/main/bench/bare-proxy/src/main.rs
