@@ -236,7 +236,10 @@ fn sign_output_verifies_for_every_preset() {
     for name in crate::scheme::preset_names() {
         let spec = preset(name).unwrap().build().unwrap();
         let kind = spec.algorithm.key_kind();
-        let in_body = matches!(spec.signature, SignatureSource::Field(_));
+        let in_body = matches!(
+            spec.signature,
+            SignatureSource::Field(_) | SignatureSource::Body
+        );
         let in_query = matches!(spec.signature, SignatureSource::Query(_));
         let stamp = match spec.timestamp_format {
             TimestampFormat::Unix => "1700000000",

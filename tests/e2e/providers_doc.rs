@@ -79,9 +79,12 @@ fn algorithm(s: &Scheme) -> String {
         };
         return match &s.jwks {
             Some(set) => format!(
-                "JWS {}, pinned; key by `kid` from the key set at `{}`",
+                "JWS {}, pinned; key by `kid` from the key set at {}",
                 jwt.alg,
-                set.url.as_deref().unwrap_or("the route's `jwks_url`")
+                set.url.as_deref().map_or_else(
+                    || format!("the route's `jwks_url` (on {})", set.hosts.join(", ")),
+                    |url| format!("`{url}`")
+                )
             ),
             None => format!("JWS {} ({key}), pinned", jwt.alg),
         };

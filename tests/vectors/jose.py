@@ -140,6 +140,7 @@ def providers():
             "Authorization", "monday-signing-secret-0000-0000000",
             lambda body, ts, i: {"accountId": 1000 + i, "userId": 7, "aud": "https://hooks.example.com/hook",
                                  "exp": ts + 60, "shortLivedToken": f"t{i}", "iat": ts})),
+        ("kinde", f"docs formula (PyJWT {jwt_version} RS256, the token as the body), accepted by @kinde/webhooks (npm) {kinde_version()}: decodeWebhook", kinde),
         ("wix", f"docs formula (PyJWT {jwt_version} RS256, the token as the body), no SDK signs or verifies", wix),
         ("wise", "peers' formula (RSA PKCS#1 v1.5 SHA-256, Python cryptography), no SDK signs or verifies", rsa_body("X-Signature-SHA256", hashes.SHA256)),
         ("braintree", f"braintree (PyPI) {version('braintree')}: webhook_testing.sample_notification, checked by webhook_notification.parse", braintree_vectors),
@@ -220,6 +221,40 @@ def fireblocks_v2():
         token = f"{header}..{b64(key.sign(signed, padding.PKCS1v15(), hashes.SHA512()))}"
         yield vector({"Content-Type": "application/json", "Fireblocks-Webhook-Signature": token},
                      body, TIMESTAMPS[0], jwks=jwks, jwks_url=FIREBLOCKS_JWKS_URL)
+
+
+KINDE_DOMAIN = "https://acme.kinde.com"
+KINDE_JWKS_URL = KINDE_DOMAIN + "/.well-known/jwks.json"
+KINDE_KID = "hookgate-vectors-kinde-01"
+
+
+def kinde_claims(i, body):
+    """An event shaped as Kinde's docs show one: no time claims, the event's own fields."""
+    return {"data": {"n": i, "body": body}, "event_id": f"event_{i:04d}", "source": "admin",
+            "timestamp": "2026-01-02T03:04:05.000000+00:00", "type": "user.created"}
+
+
+def kinde():
+    """The whole body is a JWT, RS256, naming its key in the account's key set by kid."""
+    key = serialization.load_pem_private_key(RSA_TEST_KEY.encode(), password=None)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": KINDE_KID, "use": "sig", "alg": "RS256"})
+    jwks = json.dumps({"keys": [jwk]}, sort_keys=True)
+    for i, body in enumerate(BODIES):
+        token = jwt.encode(kinde_claims(i, body), RSA_TEST_KEY, algorithm="RS256", headers={"kid": KINDE_KID})
+        yield vector({"Content-Type": "application/jwt"}, token, TIMESTAMPS[0], jwks=jwks,
+                     jwks_url=KINDE_JWKS_URL)
+
+
+def kinde_version():
+    """Has Kinde's @kinde/webhooks (npm) decode the vectors (npm/kinde.mjs); its version."""
+    checked = [{"token": v["body"], "jwks": v["jwks"], "domain": KINDE_DOMAIN, "claims": kinde_claims(i, b)}
+               for i, (v, b) in enumerate(zip(kinde(), BODIES))]
+    node = subprocess.run(["node", str(pathlib.Path(__file__).parent / "npm" / "kinde.mjs")],
+                          input=json.dumps(checked), capture_output=True, text=True)
+    if node.returncode != 0:
+        raise SystemExit(f"@kinde/webhooks refused a vector: {node.stderr}")
+    return node.stdout.strip()
 
 
 def jose_version():
