@@ -53,7 +53,8 @@ pub enum Piece {
     /// decoded and sorted (`name=value` joined by `&`), then `.` and the form fields as
     /// [`Piece::FormSorted`] writes them; the `?` appears when either part has something and
     /// the `.` only when both do (`{url_sorted_form}`, Plivo V3). A delivery that repeats a
-    /// query parameter or form field is refused.
+    /// query parameter name, or a form field name with another value, is refused (an exact
+    /// duplicate form pair counts once, as in `{form_sorted}`).
     UrlSortedForm,
 }
 
