@@ -42,7 +42,7 @@ fn post<'a>(headers: &'a HeaderMap, body: &'a [u8]) -> Delivery<'a> {
         path: "/hook",
         query: None,
         headers,
-        body,
+        body: body.into(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Reading the request body: bounded in size, time, fragmentation and process-wide memory,
-//! into one contiguous buffer.
+//! kept in the frames it arrived in, so the bytes verified and forwarded are never copied.
 //!
 //! A declared `Content-Length` over the limit is refused before a byte is read (and so before
 //! hyper sends `100 Continue`); a chunked body is counted as it arrives and refused the moment
@@ -30,9 +30,73 @@ pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// A body as it arrived: the frames hyper read, in order, not copied. A body that came in
+/// more than [`MAX_KEPT_FRAMES`] frames, or one a scheme reads whole, is one frame.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Received {
+    first: Bytes,
+    rest: Vec<Bytes>,
+}
+
+/// Frames kept as they came: past this many, the body is joined, so the app's connection
+/// never gets a write of more pieces than one `writev` takes.
+pub(crate) const MAX_KEPT_FRAMES: usize = 16;
+
+impl Received {
+    /// The body's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.first.len() + self.rest.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// The first frame, and the frames after it.
+    pub(crate) fn frames(&self) -> (&Bytes, &[Bytes]) {
+        (&self.first, &self.rest)
+    }
+
+    /// The first frame and the frames after it, taken apart.
+    pub(crate) fn into_frames(self) -> (Bytes, Vec<Bytes>) {
+        (self.first, self.rest)
+    }
+
+    /// How many frames the body is in (an empty body is one).
+    pub(crate) fn count(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// The body in one buffer: the frame itself when there is one, else a copy.
+    pub(crate) fn into_bytes(self) -> Bytes {
+        if self.rest.is_empty() {
+            return self.first;
+        }
+        let mut joined = Vec::with_capacity(self.len());
+        joined.extend_from_slice(&self.first);
+        for frame in &self.rest {
+            joined.extend_from_slice(frame);
+        }
+        Bytes::from(joined)
+    }
+
+    fn push(&mut self, data: Bytes) {
+        if self.first.is_empty() && self.rest.is_empty() {
+            self.first = data;
+        } else if !data.is_empty() {
+            self.rest.push(data);
+        }
+    }
+}
+
+impl From<Bytes> for Received {
+    fn from(first: Bytes) -> Received {
+        Received {
+            first,
+            rest: Vec::new(),
+        }
+    }
+}
+
 /// Reads the whole body, refusing more than `limit` bytes, longer than `timeout`, or more
-/// than the budget has left. The [`Charge`] holds the body's share of the budget: keep it
-/// as long as the bytes.
+/// than the budget has left; with `join`, into one buffer. The [`Charge`] holds the body's
+/// share of the budget: keep it as long as the bytes.
 ///
 /// # Errors
 /// [`Rejection::BodyTooLarge`], [`Rejection::BodyTimeout`], [`Rejection::BodyUnreadable`]
@@ -43,7 +107,8 @@ pub(crate) async fn read<B>(
     limit: u64,
     timeout: Duration,
     budget: &Arc<BodyBudget>,
-) -> Result<(Bytes, Charge), Rejection>
+    join: bool,
+) -> Result<(Received, Charge), Rejection>
 where
     B: Body<Data = Bytes> + Unpin,
 {
@@ -55,37 +120,28 @@ where
         return Err(Rejection::Overloaded);
     }
     let mut charge = budget.charge();
-    let collected = tokio::time::timeout(timeout, collect(body, limit, declared, &mut charge))
+    let mut received = tokio::time::timeout(timeout, collect(body, limit, &mut charge))
         .await
         .map_err(|_| Rejection::BodyTimeout)??;
-    Ok((collected, charge))
+    if received.count() > 1 && (join || received.count() > MAX_KEPT_FRAMES) {
+        // Charged while both the frames and the joined copy exist.
+        let total = received.len() as u64;
+        if !charge.set(2 * total) {
+            return Err(Rejection::Overloaded);
+        }
+        received = Received::from(received.into_bytes());
+        charge.set(total);
+    }
+    Ok((received, charge))
 }
 
-/// The largest piece a chunked body is gathered in. Pieces are allocated as bytes arrive and
-/// never grown in place, so a stalled upload holds about what it sent (no doubling, no
-/// realloc copy); they are joined once, when the body is complete.
-const MAX_PIECE: usize = 64 << 10;
-
-/// The budget is charged in pages: what a buffer written this far holds resident.
-const PAGE: u64 = 4096;
-
-async fn collect<B>(
-    mut body: B,
-    limit: u64,
-    declared: Option<u64>,
-    charge: &mut Charge,
-) -> Result<Bytes, Rejection>
+/// Gathers the frames. Each is a piece of hyper's read buffer, kept as it is: the budget is
+/// charged for the bytes as they arrive, so a stalled upload costs only what it sent.
+async fn collect<B>(mut body: B, limit: u64, charge: &mut Charge) -> Result<Received, Rejection>
 where
     B: Body<Data = Bytes> + Unpin,
 {
-    let mut first: Option<Bytes> = None;
-    // With a declared length, one buffer of exactly that size: the kernel backs its pages
-    // only as they are written, and the charge follows the bytes written, so a stalled
-    // upload still holds only what it sent, and a complete body is copied once. A chunked
-    // body of unknown length is gathered in pieces instead.
-    let mut exact: Option<Vec<u8>> = None;
-    let mut pieces: Vec<Vec<u8>> = Vec::new();
-    let mut held: u64 = 0;
+    let mut received = Received::default();
     let (mut total, mut frames) = (0u64, 0u64);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| Rejection::BodyUnreadable)?;
@@ -101,69 +157,12 @@ where
             tracing::debug!(frames, total, "body refused: too many tiny frames");
             return Err(Rejection::BodyUnreadable);
         }
-        // A body that arrives in one frame is kept as is: no copy at all.
-        if first.is_none() && pieces.is_empty() && exact.is_none() {
-            held = data.len() as u64;
-            if !charge.set(held) {
-                return Err(Rejection::Overloaded);
-            }
-            first = Some(data);
-            continue;
+        if !charge.set(total) {
+            return Err(Rejection::Overloaded);
         }
-        if let Some(length) = declared {
-            let buffer = exact
-                .get_or_insert_with(|| Vec::with_capacity(usize::try_from(length).unwrap_or(0)));
-            if let Some(earlier) = first.take() {
-                buffer.extend_from_slice(&earlier);
-            }
-            buffer.extend_from_slice(&data);
-            if !charge.set((buffer.len() as u64).div_ceil(PAGE) * PAGE) {
-                return Err(Rejection::Overloaded);
-            }
-            continue;
-        }
-        let mut rest = &data[..];
-        while !rest.is_empty() {
-            let room = pieces.last().map_or(0, |p| p.capacity() - p.len());
-            if room == 0 {
-                let size = usize::try_from(total)
-                    .unwrap_or(usize::MAX)
-                    .clamp(4096, MAX_PIECE);
-                held += size as u64;
-                if !charge.set(held) {
-                    return Err(Rejection::Overloaded);
-                }
-                pieces.push(Vec::with_capacity(size));
-                continue;
-            }
-            let (now, later) = rest.split_at(room.min(rest.len()));
-            if let Some(piece) = pieces.last_mut() {
-                piece.extend_from_slice(now);
-            }
-            rest = later;
-        }
+        received.push(data);
     }
-    if let Some(buffer) = exact {
-        charge.set(buffer.len() as u64);
-        return Ok(Bytes::from(buffer));
-    }
-    if pieces.is_empty() {
-        return Ok(first.unwrap_or_default());
-    }
-    // Joined into one buffer of the exact size: charged while both exist.
-    let len = usize::try_from(total).unwrap_or(usize::MAX);
-    if !charge.set(held + total) {
-        return Err(Rejection::Overloaded);
-    }
-    let mut joined = Vec::with_capacity(len);
-    if let Some(first) = first {
-        joined.extend_from_slice(&first);
-    }
-    for piece in pieces {
-        joined.extend_from_slice(&piece);
-    }
-    charge.set(total);
-    Ok(Bytes::from(joined))
+    Ok(received)
 }
 
 #[cfg(test)]
@@ -202,30 +201,63 @@ mod tests {
 
     const MINUTE: Duration = Duration::from_secs(60);
 
-    #[tokio::test]
-    async fn frames_join_into_the_exact_bytes_and_the_charge_comes_back() {
-        let budget = BodyBudget::new(1 << 20);
-        let none = HeaderMap::new();
-        let body = frames(vec![b"{\"a\":", b"", b"1}"]);
-        let (bytes, charge) = read(body, &none, 100, MINUTE, &budget).await.unwrap();
-        assert_eq!(&bytes[..], b"{\"a\":1}");
-        assert!(charge.bytes() >= 7 && charge.bytes() <= 100);
-        drop(charge);
-        assert_eq!(budget.used(), 0);
-        let one = Full::new(Bytes::from_static(b"x"));
-        let (one, _) = read(one, &none, 100, MINUTE, &budget).await.unwrap();
-        assert_eq!(&one[..], b"x");
+    fn joined(received: &Received) -> Vec<u8> {
+        received.clone().into_bytes().to_vec()
     }
 
     #[tokio::test]
-    async fn a_declared_length_is_gathered_in_one_buffer_charged_as_written() {
+    async fn frames_are_kept_as_they_came_and_the_charge_comes_back() {
+        let budget = BodyBudget::new(1 << 20);
+        let none = HeaderMap::new();
+        let body = frames(vec![b"{\"a\":", b"", b"1}"]);
+        let (got, charge) = read(body, &none, 100, MINUTE, &budget, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            got.count(),
+            2,
+            "the empty frame is dropped, the others kept"
+        );
+        assert_eq!(got.len(), 7);
+        assert_eq!(joined(&got), b"{\"a\":1}");
+        assert_eq!(charge.bytes(), 7);
+        drop(charge);
+        assert_eq!(budget.used(), 0);
+        let one = Full::new(Bytes::from_static(b"x"));
+        let (one, _) = read(one, &none, 100, MINUTE, &budget, false).await.unwrap();
+        assert_eq!((one.count(), joined(&one)), (1, b"x".to_vec()));
+        let (empty, _) = read(frames(vec![]), &none, 100, MINUTE, &budget, false)
+            .await
+            .unwrap();
+        assert_eq!((empty.count(), empty.len()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_body_is_joined_when_asked_or_past_the_kept_frames() {
         let budget = BodyBudget::new(1 << 20);
         let mut declared = HeaderMap::new();
         declared.insert(CONTENT_LENGTH, "9".parse().unwrap());
         let body = frames(vec![b"abc", b"def", b"ghi"]);
-        let (bytes, charge) = read(body, &declared, 100, MINUTE, &budget).await.unwrap();
-        assert_eq!(&bytes[..], b"abcdefghi");
-        assert_eq!(charge.bytes(), 9, "the bytes, not the pages, once complete");
+        let (got, charge) = read(body, &declared, 100, MINUTE, &budget, true)
+            .await
+            .unwrap();
+        assert_eq!((got.count(), joined(&got)), (1, b"abcdefghi".to_vec()));
+        assert_eq!(
+            charge.bytes(),
+            9,
+            "the joined bytes, once the frames are gone"
+        );
+        let many: Vec<&'static [u8]> = vec![b"ab"; MAX_KEPT_FRAMES + 1];
+        let (got, _) = read(frames(many), &HeaderMap::new(), 100, MINUTE, &budget, false)
+            .await
+            .unwrap();
+        assert_eq!(got.count(), 1);
+        assert_eq!(got.len(), 2 * (MAX_KEPT_FRAMES + 1));
+        let few: Vec<&'static [u8]> = vec![b"ab"; MAX_KEPT_FRAMES];
+        let (got, _) = read(frames(few), &HeaderMap::new(), 100, MINUTE, &budget, false)
+            .await
+            .unwrap();
+        assert_eq!(got.count(), MAX_KEPT_FRAMES);
     }
 
     #[tokio::test]
@@ -234,7 +266,15 @@ mod tests {
         let none = HeaderMap::new();
         let mut declared = HeaderMap::new();
         declared.insert(CONTENT_LENGTH, "11".parse().unwrap());
-        let refused = read(Full::new(Bytes::new()), &declared, 100, MINUTE, &budget).await;
+        let refused = read(
+            Full::new(Bytes::new()),
+            &declared,
+            100,
+            MINUTE,
+            &budget,
+            false,
+        )
+        .await;
         assert_eq!(
             refused.unwrap_err(),
             Rejection::Overloaded,
@@ -246,6 +286,7 @@ mod tests {
             100,
             MINUTE,
             &budget,
+            false,
         )
         .await;
         assert_eq!(
@@ -255,7 +296,15 @@ mod tests {
         );
         assert_eq!(budget.used(), 0);
         let roomy = BodyBudget::new(100);
-        let refused = read(frames(vec![b"123456", b"789012"]), &none, 8, MINUTE, &roomy).await;
+        let refused = read(
+            frames(vec![b"123456", b"789012"]),
+            &none,
+            8,
+            MINUTE,
+            &roomy,
+            false,
+        )
+        .await;
         assert_eq!(refused.unwrap_err(), Rejection::BodyTooLarge);
     }
 
@@ -264,12 +313,16 @@ mod tests {
         let budget = BodyBudget::new(1 << 20);
         let none = HeaderMap::new();
         let tiny: Vec<&'static [u8]> = vec![b"a"; 2000];
-        let refused = read(frames(tiny), &none, 1 << 20, MINUTE, &budget).await;
+        let refused = read(frames(tiny), &none, 1 << 20, MINUTE, &budget, false).await;
         assert_eq!(refused.unwrap_err(), Rejection::BodyUnreadable);
         let fine: Vec<&'static [u8]> = vec![&[b'a'; 64]; 2000];
-        let (bytes, _) = read(frames(fine), &none, 1 << 20, MINUTE, &budget)
+        let (got, _) = read(frames(fine), &none, 1 << 20, MINUTE, &budget, false)
             .await
             .unwrap();
-        assert_eq!(bytes.len(), 128_000);
+        assert_eq!(
+            (got.len(), got.count()),
+            (128_000, 1),
+            "joined: past the kept frames"
+        );
     }
 }

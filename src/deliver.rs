@@ -149,7 +149,7 @@ async fn attempt(
     };
     let sent = generation
         .proxy()
-        .send(&route.upstream, method, uri, headers, body)
+        .send(&route.upstream, method, uri, headers, body.into())
         .await;
     let now_ms = gateway.clock().now_ms();
     let (result, status, retry_after, error) = match &sent {

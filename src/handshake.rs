@@ -154,7 +154,7 @@ pub fn after_verify(
     verifier: &Verifier,
     secret_index: usize,
 ) -> Option<Answer> {
-    let body = || serde_json::from_slice::<serde_json::Value>(delivery.body).ok();
+    let body = || serde_json::from_slice::<serde_json::Value>(&delivery.body.contiguous()).ok();
     match handshake {
         Handshake::SlackUrlVerification => {
             let body = body()?;

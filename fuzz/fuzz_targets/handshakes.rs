@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
                 );
             }
             let _ = with_body(handshake, &headers, body);
-            let delivery = Delivery { method, path: uri.path(), query: uri.query(), headers: &headers, body };
+            let delivery = Delivery { method, path: uri.path(), query: uri.query(), headers: &headers, body: body.into() };
             let _ = after_verify(handshake, &delivery, verifier, 0);
         }
     });

@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
             let Ok(value) = HeaderValue::from_bytes(token) else { return false };
             let mut headers = HeaderMap::new();
             headers.insert("x-jwt", value);
-            let delivery = Delivery { method: &Method::POST, path: "/h", query: None, headers: &headers, body };
+            let delivery = Delivery { method: &Method::POST, path: "/h", query: None, headers: &headers, body: body.into() };
             verifier.verify(&delivery, NOW).is_ok()
         };
         if verify(signed.as_bytes()) {

@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
         path: "/hook",
         query: None,
         headers: &headers,
-        body,
+        body: body.into(),
     };
     VERIFIERS.with(|verifiers| {
         for verifier in verifiers {

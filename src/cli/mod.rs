@@ -332,7 +332,7 @@ pub fn sign(config: &Config, args: &SignArgs) -> anyhow::Result<String> {
         path,
         query,
         headers: &headers,
-        body: &body,
+        body: (&body).into(),
     };
     let signed = route
         .verifier

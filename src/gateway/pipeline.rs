@@ -20,13 +20,13 @@ use super::Gateway;
 use super::fetched;
 use super::generation::{Generation, Routed, admit};
 use super::replay_step::{self, Judgement, Taken};
-use crate::body;
+use crate::body::{self, Received};
 use crate::budget::Charge;
 use crate::error::Rejection;
 use crate::handshake;
 use crate::metrics::Outcome;
 use crate::path;
-use crate::proxy::Answer;
+use crate::proxy::{Answer, Outgoing};
 use crate::queue::{Accepted, Refused};
 use crate::replay::Key;
 use crate::response;
@@ -81,7 +81,7 @@ where
         path: parts.uri.path(),
         query: parts.uri.query(),
         headers: &parts.headers,
-        body: &body,
+        body: verify::Body::from(&body),
     };
     let now = gateway.clock.now();
     let mut replay_key = None;
@@ -116,7 +116,7 @@ where
         Delivery::Durable(durable) => {
             let stored = Stored {
                 parts,
-                body,
+                body: body.into_bytes(),
                 peer,
                 replay_key,
             };
@@ -171,14 +171,17 @@ fn unsigned_handshake<B>(
 fn body_handshake(
     routed: Routed<'_>,
     parts: &Parts,
-    body: &[u8],
+    body: &Received,
     cx: &mut Context,
 ) -> Option<Result<Answer, Rejection>> {
     let answer = routed
         .route
         .handshake
         .filter(|h| h.reads_body())
-        .and_then(|h| handshake::with_body(h, &parts.headers, body))?;
+        // Joined already on a route with a handshake (`Route::joins_body`): borrowed.
+        .and_then(|h| {
+            handshake::with_body(h, &parts.headers, &verify::Body::from(body).contiguous())
+        })?;
     cx.outcome = Some(Outcome::Handshake);
     Some(admit(&routed.state.handshakes).and(answer))
 }
@@ -197,7 +200,7 @@ async fn read_body<B>(
     routed: Routed<'_>,
     parts: &Parts,
     body: B,
-) -> Result<(Bytes, Charge), Rejection>
+) -> Result<(Received, Charge), Rejection>
 where
     B: Body<Data = Bytes> + Unpin,
 {
@@ -207,6 +210,7 @@ where
         routed.route.max_body_bytes,
         generation.config.timeouts.body,
         &gateway.budget,
+        routed.route.joins_body,
     )
     .await?;
     routed.state.metrics.body(read.0.len());
@@ -318,14 +322,14 @@ async fn forward(
     generation: &Generation,
     routed: Routed<'_>,
     parts: Parts,
-    body: Bytes,
+    body: Received,
     peer: SocketAddr,
     cx: &mut Context,
 ) -> Result<Answer, Rejection> {
     let sent = Instant::now();
     let result = generation
         .proxy
-        .forward(&routed.route.upstream, parts, body, peer)
+        .forward(&routed.route.upstream, parts, Outgoing::from(body), peer)
         .await;
     routed.state.metrics.upstream(sent.elapsed());
     cx.upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());

@@ -160,7 +160,7 @@ fn delivery<'a>(headers: &'a HeaderMap, body: &'a str) -> Delivery<'a> {
         path: "/h",
         query: None,
         headers,
-        body: body.as_bytes(),
+        body: body.as_bytes().into(),
     }
 }
 

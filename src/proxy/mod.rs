@@ -22,9 +22,11 @@ use crate::route::Upstream;
 
 mod forwarded;
 mod local_wake;
+mod outgoing;
 mod pool;
 
 pub use forwarded::TrustedProxies;
+pub use outgoing::Outgoing;
 
 use pool::{Failure, Pool};
 
@@ -98,7 +100,7 @@ impl Proxy {
         &self,
         upstream: &Upstream,
         parts: Parts,
-        body: Bytes,
+        body: Outgoing,
         peer: SocketAddr,
     ) -> Result<Answer, Rejection> {
         let root = PathAndQuery::from_static("/");
@@ -106,7 +108,8 @@ impl Proxy {
         let uri = upstream
             .uri_for(path)
             .map_err(|_| Rejection::UpstreamUnreachable)?;
-        let headers = self.outgoing_headers(upstream, parts.headers, body.len(), peer);
+        let length = usize::try_from(body.len()).unwrap_or(usize::MAX);
+        let headers = self.outgoing_headers(upstream, parts.headers, length, peer);
         self.send(upstream, parts.method, uri, headers, body).await
     }
 
@@ -141,12 +144,12 @@ impl Proxy {
         method: http::Method,
         uri: http::Uri,
         headers: HeaderMap,
-        body: Bytes,
+        body: Outgoing,
     ) -> Result<Answer, Rejection> {
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
-            .body(Full::new(body))
+            .body(body)
             .map_err(|_| Rejection::UpstreamUnreachable)?;
         *request.headers_mut() = headers;
         tokio::time::timeout(self.timeout, self.exchange(upstream, request))
@@ -164,7 +167,7 @@ impl Proxy {
     async fn exchange(
         &self,
         upstream: &Upstream,
-        request: Request<Full<Bytes>>,
+        request: Request<Outgoing>,
     ) -> Result<Answer, String> {
         let (scheme, authority) = (&upstream.scheme, &upstream.authority);
         let mut request = request;

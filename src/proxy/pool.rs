@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -33,7 +33,7 @@ const MAX_IDLE: usize = 1024;
 /// Idle connections older than this are not reused (upstreams often close at 60-75 s).
 const IDLE_FOR: Duration = Duration::from_secs(55);
 
-type Body = Full<Bytes>;
+type Body = super::Outgoing;
 
 /// The I/O half of a connection: hyper's connection state machine over TCP or TLS.
 // Its variants differ in size, but it lives boxed, in [`Conn`], whatever the variant.

@@ -84,6 +84,10 @@ pub struct Route {
     pub duplicates: Duplicates,
     /// Largest body accepted.
     pub max_body_bytes: u64,
+    /// The body is read into one buffer: the scheme parses it or a handshake reads it
+    /// (`Scheme::parses_body`). Otherwise it is verified and forwarded in the frames it
+    /// arrived in, never copied.
+    pub joins_body: bool,
     /// A handshake the route answers itself, if enabled.
     pub handshake: Option<Handshake>,
     /// Enforce verdicts, or only observe them.

@@ -293,6 +293,29 @@ impl Scheme {
         self.sns.is_some() || self.signing_cert.is_some() || self.jwks.is_some()
     }
 
+    /// Whether checking a delivery parses its body (a field, the form, JSON, a token), so the
+    /// gateway hands the body over in one piece; a MAC or digest of the bytes reads the
+    /// frames as they arrived.
+    pub fn parses_body(&self) -> bool {
+        let fields = |t: &Template| {
+            t.pieces().iter().any(|p| {
+                matches!(
+                    p,
+                    Piece::Field(_) | Piece::FormSorted | Piece::UrlSortedForm
+                )
+            })
+        };
+        self.jwt.is_some()
+            || self.sns.is_some()
+            || matches!(
+                self.signature,
+                SignatureSource::Field(_) | SignatureSource::Body
+            )
+            || matches!(self.timestamp, Some(TimestampSource::Field(_)))
+            || fields(&self.signed_payload)
+            || self.replay_key.as_ref().is_some_and(fields)
+    }
+
     /// Whether the signed payload includes the public URL, so routes need `public_url`.
     pub fn needs_public_url(&self) -> bool {
         self.jwt.as_ref().is_some_and(JwtRule::needs_public_url)

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
+use super::Body;
 use super::multipart;
 use crate::form;
 use crate::scheme::Field;
@@ -17,7 +18,9 @@ type FormFields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Lazily parsed views of one body.
 pub(crate) struct BodyFields<'a> {
-    body: &'a [u8],
+    body: Body<'a>,
+    /// The body in one piece, made when a field is first read.
+    whole: OnceCell<Cow<'a, [u8]>>,
     content_type: &'a [u8],
     json: OnceCell<Option<serde_json::Value>>,
     form: OnceCell<Option<FormFields>>,
@@ -26,9 +29,10 @@ pub(crate) struct BodyFields<'a> {
 impl<'a> BodyFields<'a> {
     /// Views of `body`, sent with `content_type` (empty when absent): a
     /// `multipart/form-data` body's text fields are its form fields.
-    pub(crate) fn new(body: &'a [u8], content_type: &'a [u8]) -> BodyFields<'a> {
+    pub(crate) fn new(body: Body<'a>, content_type: &'a [u8]) -> BodyFields<'a> {
         BodyFields {
             body,
+            whole: OnceCell::new(),
             content_type,
             json: OnceCell::new(),
             form: OnceCell::new(),
@@ -60,9 +64,13 @@ impl<'a> BodyFields<'a> {
         self.form().is_some()
     }
 
+    fn whole(&self) -> &[u8] {
+        self.whole.get_or_init(|| self.body.contiguous())
+    }
+
     fn json(&self) -> &Option<serde_json::Value> {
         self.json
-            .get_or_init(|| serde_json::from_slice(self.body).ok())
+            .get_or_init(|| serde_json::from_slice(self.whole()).ok())
     }
 
     fn form(&self) -> Option<&FormFields> {
@@ -70,15 +78,16 @@ impl<'a> BodyFields<'a> {
             .get_or_init(|| {
                 // Counted before anything is decoded or allocated: a forged megabyte of tiny
                 // fields costs one pass over the bytes, not a quarter-million allocations.
+                let body = self.whole();
                 let mut pairs =
-                    match multipart::text_fields(self.body, self.content_type, MAX_FORM_FIELDS) {
+                    match multipart::text_fields(body, self.content_type, MAX_FORM_FIELDS) {
                         Some(fields) => fields,
                         None => {
-                            let separators = self.body.iter().filter(|&&b| b == b'&').count();
+                            let separators = body.iter().filter(|&&b| b == b'&').count();
                             if separators >= MAX_FORM_FIELDS {
                                 return None;
                             }
-                            form::pairs(self.body)?
+                            form::pairs(body)?
                         }
                     };
                 pairs.sort();
@@ -126,7 +135,7 @@ mod tests {
     use super::*;
 
     fn get(body: &str, field: &str) -> Option<String> {
-        let fields = BodyFields::new(body.as_bytes(), b"");
+        let fields = BodyFields::new(body.as_bytes().into(), b"");
         fields
             .get(&Field::parse(field).unwrap())
             .map(|v| String::from_utf8(v.into_owned()).unwrap())
@@ -163,7 +172,7 @@ mod tests {
         let body = "To=%2B1555&From=%2B1666&Body=hi+there&A=2&A=1";
         assert_eq!(get(body, "form:Body").unwrap(), "hi there");
         assert_eq!(get(body, "form:A"), None, "a repeated field is ambiguous");
-        let fields = BodyFields::new(body.as_bytes(), b"");
+        let fields = BodyFields::new(body.as_bytes().into(), b"");
         let names: Vec<_> = fields
             .form_sorted()
             .iter()
@@ -176,13 +185,17 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["A1", "A2", "Bodyhi there", "From+1666", "To+1555"]);
-        assert!(BodyFields::new(b"a=%zz", b"").form_sorted().is_empty());
+        assert!(
+            BodyFields::new(b"a=%zz".into(), b"")
+                .form_sorted()
+                .is_empty()
+        );
         let many = "a=1&".repeat(MAX_FORM_FIELDS);
         assert!(
-            !BodyFields::new(many.as_bytes(), b"").is_form(),
+            !BodyFields::new(many.as_bytes().into(), b"").is_form(),
             "too many fields"
         );
         let enough = "a=1&".repeat(MAX_FORM_FIELDS - 1);
-        assert!(BodyFields::new(enough.as_bytes(), b"").is_form());
+        assert!(BodyFields::new(enough.as_bytes().into(), b"").is_form());
     }
 }

@@ -15,7 +15,7 @@ use super::fields::BodyFields;
 use super::jwk::JwkSet;
 use super::keys::Keys;
 use super::render::{Context, replay_fingerprint, sha256_tag};
-use super::{Delivery, Verified, Verifier, challenge, content_type, encoding, single};
+use super::{Body, Delivery, Verified, Verifier, challenge, content_type, encoding, single};
 use crate::error::Rejection;
 use crate::scheme::{Encoding, JwtRule, SignatureFormat, SignatureSource};
 
@@ -124,7 +124,9 @@ impl Verifier {
             // A token that is the body carries the whole event: the route's body limit
             // bounds it, not the header tokens' size.
             SignatureSource::Body => {
-                let token = delivery.body.trim_ascii();
+                // The gateway joins a `jwt` scheme's body (`Verifier::joins_body`).
+                let body = delivery.body.as_slice().ok_or(Rejection::BodyUnreadable)?;
+                let token = body.trim_ascii();
                 return if token.is_empty() {
                     Err(Rejection::SignatureMissing)
                 } else {
@@ -253,12 +255,12 @@ fn check_header(segment: &[u8], alg: &str) -> Result<Option<String>, Rejection> 
 
 /// What the signature covers: `header.payload`, or for a detached JWS `header.` and the
 /// body in base64url.
-fn signing_input(token: &Token<'_>, body: &[u8], detached: bool) -> Vec<u8> {
+fn signing_input(token: &Token<'_>, body: Body<'_>, detached: bool) -> Vec<u8> {
     let mut input = Vec::with_capacity(token.header.len() + 1 + token.payload.len());
     input.extend_from_slice(token.header);
     input.push(b'.');
     if detached {
-        input.extend_from_slice(URL_SAFE_NO_PAD.encode(body).as_bytes());
+        input.extend_from_slice(URL_SAFE_NO_PAD.encode(body.contiguous()).as_bytes());
     } else {
         input.extend_from_slice(token.payload);
     }
@@ -312,7 +314,7 @@ fn check_claims(
             None if delivery.body.is_empty() && !claims.contains_key(&**claim) => {}
             None => return Err(Rejection::SignatureMismatch),
             Some(offered) => {
-                let digest: [u8; 32] = Sha256::digest(delivery.body).into();
+                let digest = delivery.body.sha256();
                 hash_matches(rule.body_hash_encoding, offered, &digest)?;
             }
         }

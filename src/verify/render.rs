@@ -48,7 +48,11 @@ pub(super) fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn F
     for piece in template.pieces() {
         match piece {
             Piece::Literal(bytes) => sink(bytes),
-            Piece::Body => sink(delivery.body),
+            Piece::Body => {
+                for chunk in delivery.body.chunks() {
+                    sink(chunk);
+                }
+            }
             Piece::Timestamp => sink(cx.stamp.unwrap_or_default()),
             Piece::Header(name) => sink(
                 delivery
@@ -70,8 +74,12 @@ pub(super) fn render(template: &Template, cx: &Context<'_, '_>, sink: &mut dyn F
             Piece::Field(field) => sink(&cx.fields.get(field).unwrap_or_default()),
             Piece::Secret => sink(cx.secret),
             Piece::WebhookId => sink(cx.webhook_id),
-            Piece::BodySha256 => sink(hex::encode(Sha256::digest(delivery.body)).as_bytes()),
-            Piece::BodyCrc32 => sink(crc32fast::hash(delivery.body).to_string().as_bytes()),
+            Piece::BodySha256 => sink(hex::encode(delivery.body.sha256()).as_bytes()),
+            Piece::BodyCrc32 => {
+                let mut crc = crc32fast::Hasher::new();
+                delivery.body.chunks().for_each(|chunk| crc.update(chunk));
+                sink(crc.finalize().to_string().as_bytes())
+            }
             // Repeats were refused before rendering (`Verifier::verify`).
             Piece::Query(name) => {
                 sink(&crate::form::query_param(delivery.query, name).unwrap_or_default())
@@ -149,7 +157,7 @@ mod tests {
             path: "/hook",
             query,
             headers: &headers,
-            body,
+            body: body.into(),
         };
         v.verify(&delivery, 0).map(|_| ())
     }

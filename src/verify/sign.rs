@@ -182,7 +182,7 @@ impl Verifier {
             if let Some(audience) = &rule.audience {
                 claims.insert("aud".into(), audience.to_string().into());
             }
-            let body: [u8; 32] = Sha256::digest(delivery.body).into();
+            let body = delivery.body.sha256();
             if let Some(claim) = &rule.body_hash_claim {
                 let tag = super::Tag::from(body);
                 let text = encoding::encode(rule.body_hash_encoding, &tag);
@@ -207,7 +207,7 @@ impl Verifier {
         };
         let mut input = format!("{header}.");
         if rule.detached {
-            input.push_str(&URL_SAFE_NO_PAD.encode(delivery.body));
+            input.push_str(&URL_SAFE_NO_PAD.encode(delivery.body.contiguous()));
         } else {
             input.push_str(&payload);
         }

@@ -16,6 +16,7 @@ mod deploy;
 mod duplicates;
 mod durable;
 mod fireblocks;
+mod frames;
 mod handshake_catalog;
 mod handshakes;
 mod hostile;

@@ -214,7 +214,7 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
                 path: "/h",
                 query: None,
                 headers,
-                body: body.as_bytes(),
+                body: body.as_bytes().into(),
             };
             let Ok(signed) = route.verifier.sign(&delivery(&none), &ts) else {
                 continue;
@@ -271,7 +271,7 @@ fn no_handshake_answer_is_a_delivery_signature_on_any_route() {
             })
             .to_string();
             let zoom_delivery = Delivery {
-                body: zoom.as_bytes(),
+                body: zoom.as_bytes().into(),
                 ..delivery(&none)
             };
             let zoom_answers = after_verify(

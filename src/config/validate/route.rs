@@ -301,6 +301,7 @@ impl Validator<'_> {
             }
         };
         Some(Route {
+            joins_body: verifier.scheme().parses_body() || handshake.is_some(),
             name: route.name.value.as_str().into(),
             path,
             provider,

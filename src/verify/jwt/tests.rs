@@ -50,7 +50,7 @@ fn check(
             path: "/hook",
             query: Some("a=1"),
             headers: &headers,
-            body,
+            body: body.into(),
         },
         now,
     )
@@ -252,7 +252,7 @@ fn sign_mints_what_verify_accepts() {
             path: "/hook",
             query: Some("a=1"),
             headers: &headers,
-            body: BODY,
+            body: BODY.into(),
         };
         // A sender clock up to the tolerance ahead still verifies.
         let signed = v.sign(&delivery, &(NOW + 200).to_string()).unwrap();
