@@ -81,8 +81,10 @@ async fn clients_that_never_read_give_their_slots_back() {
         }
         // All four slots are taken now.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let took = time_until_served(gw.addr, Duration::from_secs(8)).await;
-        let took = took.unwrap_or_else(|| panic!("{what}: 8 s later every slot was still held"));
+        // A bound on liveness, not a speed goal: the floods' 400,000 requests are parsed
+        // and answered first, which on a loaded machine takes seconds.
+        let took = time_until_served(gw.addr, Duration::from_secs(20)).await;
+        let took = took.unwrap_or_else(|| panic!("{what}: 20 s later every slot was still held"));
         eprintln!(
             "{what}: a valid delivery was served {took:?} after four never-reading pipelines"
         );
