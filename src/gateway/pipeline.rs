@@ -120,7 +120,7 @@ where
                 peer,
                 replay_key,
             };
-            enqueue(gateway, generation, routed, durable, stored, cx).await
+            Box::pin(enqueue(gateway, generation, routed, durable, stored, cx)).await
         }
         Delivery::Sync => forward(generation, routed, parts, body, peer, cx).await,
     };

@@ -181,7 +181,9 @@ impl Proxy {
                 Err(Failure::Failed(why)) => return Err(why),
             }
         }
-        let mut conn = self.pool.connect(scheme, authority).await?;
+        // Boxed: a new connection is rare, and its TLS handshake's state would otherwise make
+        // every request's future (which hyper moves in and out) kilobytes larger.
+        let mut conn = Box::pin(self.pool.connect(scheme, authority)).await?;
         match conn.round_trip(request).await {
             Ok(response) => Ok(self.relay(upstream, conn, response)),
             Err(Failure::Unsent(_, why) | Failure::Failed(why)) => Err(why),
