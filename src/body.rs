@@ -39,13 +39,28 @@ pub(crate) struct Received {
 }
 
 /// Frames kept as they came: past this many, the body is joined, so the app's connection
-/// never gets a write of more pieces than one `writev` takes.
+/// never gets a write of more pieces than one `writev` takes, and a body holds at most this
+/// many of hyper's read buffers.
 pub(crate) const MAX_KEPT_FRAMES: usize = 16;
+
+/// What a kept frame after the first is charged, at least: a frame holds the read buffer it
+/// was cut from (hyper's, capped at 64 KiB in `server`), however few bytes it has. Charging
+/// the bytes alone would let a body trickled in tiny frames hold far more memory than the
+/// budget sees.
+const KEPT_FRAME_CHARGE: u64 = 64 << 10;
+
+/// The budget is charged in pages for a joined buffer: what it holds resident so far.
+const PAGE: u64 = 4096;
 
 impl Received {
     /// The body's length in bytes.
     pub(crate) fn len(&self) -> usize {
         self.first.len() + self.rest.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// Its frames, in order.
+    fn chunks(&self) -> impl Iterator<Item = &Bytes> {
+        std::iter::once(&self.first).chain(&self.rest)
     }
 
     /// The first frame, and the frames after it.
@@ -74,6 +89,15 @@ impl Received {
             joined.extend_from_slice(frame);
         }
         Bytes::from(joined)
+    }
+
+    /// What the frames are charged (see [`KEPT_FRAME_CHARGE`]).
+    fn charge(&self) -> u64 {
+        let rest = self
+            .rest
+            .iter()
+            .map(|f| (f.len() as u64).max(KEPT_FRAME_CHARGE));
+        self.first.len() as u64 + rest.sum::<u64>()
     }
 
     fn push(&mut self, data: Bytes) {
@@ -120,28 +144,37 @@ where
         return Err(Rejection::Overloaded);
     }
     let mut charge = budget.charge();
-    let mut received = tokio::time::timeout(timeout, collect(body, limit, &mut charge))
+    let collected = collect(body, limit, declared, &mut charge);
+    let mut received = tokio::time::timeout(timeout, collected)
         .await
         .map_err(|_| Rejection::BodyTimeout)??;
-    if received.count() > 1 && (join || received.count() > MAX_KEPT_FRAMES) {
+    if join && received.count() > 1 {
         // Charged while both the frames and the joined copy exist.
         let total = received.len() as u64;
-        if !charge.set(2 * total) {
+        if !charge.set(received.charge() + total) {
             return Err(Rejection::Overloaded);
         }
         received = Received::from(received.into_bytes());
-        charge.set(total);
     }
+    charge.set(received.charge());
     Ok((received, charge))
 }
 
-/// Gathers the frames. Each is a piece of hyper's read buffer, kept as it is: the budget is
-/// charged for the bytes as they arrive, so a stalled upload costs only what it sent.
-async fn collect<B>(mut body: B, limit: u64, charge: &mut Charge) -> Result<Received, Rejection>
+/// Gathers the frames, each a piece of hyper's read buffer, kept as it is and charged as it
+/// arrives, so a stalled upload costs only what it holds. Past [`MAX_KEPT_FRAMES`] they are
+/// copied into one buffer (of the declared length, its pages charged as they are written)
+/// and let go.
+async fn collect<B>(
+    mut body: B,
+    limit: u64,
+    declared: Option<u64>,
+    charge: &mut Charge,
+) -> Result<Received, Rejection>
 where
     B: Body<Data = Bytes> + Unpin,
 {
     let mut received = Received::default();
+    let mut joined: Option<Vec<u8>> = None;
     let (mut total, mut frames) = (0u64, 0u64);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| Rejection::BodyUnreadable)?;
@@ -157,12 +190,44 @@ where
             tracing::debug!(frames, total, "body refused: too many tiny frames");
             return Err(Rejection::BodyUnreadable);
         }
-        if !charge.set(total) {
+        let held = match joined.as_mut() {
+            Some(buffer) => grow(buffer, &data, limit, declared.is_some()),
+            None if received.count() < MAX_KEPT_FRAMES || received.len() == 0 => {
+                received.push(data);
+                received.charge()
+            }
+            None => {
+                let length = declared.unwrap_or(2 * total).min(limit);
+                let mut buffer = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+                for frame in std::mem::take(&mut received).chunks() {
+                    buffer.extend_from_slice(frame);
+                }
+                let held = grow(&mut buffer, &data, limit, declared.is_some());
+                joined = Some(buffer);
+                held
+            }
+        };
+        if !charge.set(held) {
             return Err(Rejection::Overloaded);
         }
-        received.push(data);
     }
-    Ok(received)
+    Ok(joined.map_or(received, |buffer| Received::from(Bytes::from(buffer))))
+}
+
+/// Appends `data`; returns what the buffer holds resident: the pages written, for a buffer
+/// of the declared length, else its capacity (which grows, at most to `limit`).
+fn grow(buffer: &mut Vec<u8>, data: &[u8], limit: u64, exact: bool) -> u64 {
+    if !exact && buffer.capacity() - buffer.len() < data.len() {
+        let wanted = (2 * buffer.capacity()).max(buffer.len() + data.len());
+        let bounded = wanted.min(usize::try_from(limit).unwrap_or(usize::MAX));
+        buffer.reserve_exact(bounded.max(buffer.len() + data.len()) - buffer.len());
+    }
+    buffer.extend_from_slice(data);
+    if exact {
+        (buffer.len() as u64).div_ceil(PAGE) * PAGE
+    } else {
+        buffer.capacity() as u64
+    }
 }
 
 #[cfg(test)]
@@ -220,7 +285,11 @@ mod tests {
         );
         assert_eq!(got.len(), 7);
         assert_eq!(joined(&got), b"{\"a\":1}");
-        assert_eq!(charge.bytes(), 7);
+        assert_eq!(
+            charge.bytes(),
+            5 + KEPT_FRAME_CHARGE,
+            "a later frame holds a read buffer"
+        );
         drop(charge);
         assert_eq!(budget.used(), 0);
         let one = Full::new(Bytes::from_static(b"x"));
@@ -234,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_is_joined_when_asked_or_past_the_kept_frames() {
-        let budget = BodyBudget::new(1 << 20);
+        let budget = BodyBudget::new(4 << 20);
         let mut declared = HeaderMap::new();
         declared.insert(CONTENT_LENGTH, "9".parse().unwrap());
         let body = frames(vec![b"abc", b"def", b"ghi"]);
@@ -309,8 +378,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn kept_frames_are_charged_for_the_buffers_they_hold() {
+        // Ten 10-byte frames, each of which can hold a read buffer of its own.
+        let tight = BodyBudget::new(512 << 10);
+        let tiny: Vec<&'static [u8]> = vec![b"0123456789"; 10];
+        let refused = read(
+            frames(tiny),
+            &HeaderMap::new(),
+            1 << 20,
+            MINUTE,
+            &tight,
+            false,
+        )
+        .await;
+        assert_eq!(refused.unwrap_err(), Rejection::Overloaded);
+        assert_eq!(tight.used(), 0);
+        // Past the kept frames the body is copied and the buffers let go: charged its pages.
+        let roomy = BodyBudget::new(2 << 20);
+        let mut declared = HeaderMap::new();
+        declared.insert(CONTENT_LENGTH, "400".parse().unwrap());
+        let tiny: Vec<&'static [u8]> = vec![b"0123456789"; 40];
+        let (got, charge) = read(frames(tiny), &declared, 1 << 20, MINUTE, &roomy, false)
+            .await
+            .unwrap();
+        assert_eq!((got.count(), got.len()), (1, 400));
+        assert_eq!(charge.bytes(), 400);
+    }
+
+    #[tokio::test]
     async fn a_body_of_tiny_frames_is_refused() {
-        let budget = BodyBudget::new(1 << 20);
+        let budget = BodyBudget::new(4 << 20);
         let none = HeaderMap::new();
         let tiny: Vec<&'static [u8]> = vec![b"a"; 2000];
         let refused = read(frames(tiny), &none, 1 << 20, MINUTE, &budget, false).await;
