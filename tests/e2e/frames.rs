@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::sign::{hmac_sha256, sign};
-use crate::support::{GatewayConfig, InProcess, NOW, Upstream, parse_reply, raw};
+use crate::support::{GatewayConfig, InProcess, NOW, Upstream, chunked_post, parse_reply, raw};
 
 const LIMIT: &str = "max_body_bytes: 1048576\ntimeouts: { upstream_seconds: 5, body_seconds: 5 }";
 
@@ -105,13 +105,7 @@ async fn a_chunked_body_of_many_frames_is_joined_and_forwarded_whole() {
     // Each chunk is a frame: more than the gateway keeps apart.
     let body: Vec<u8> = (0..40u8).flat_map(|i| [b'a' + i % 26; 100]).collect();
     let (name, value) = sign("flow", &["s"], &body, NOW).remove(0);
-    let mut request = format!("POST /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n{name}: {value}\r\n\r\n").into_bytes();
-    for part in body.chunks(100) {
-        request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
-        request.extend_from_slice(part);
-        request.extend_from_slice(b"\r\n");
-    }
-    request.extend_from_slice(b"0\r\n\r\n");
+    let request = chunked_post(&name, &value, &body, 100);
     let reply = raw(gw.addr, &request).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     let received = upstream.received();

@@ -8,7 +8,8 @@ use tokio::net::TcpStream;
 
 use crate::support::sign::sign;
 use crate::support::{
-    Act, GatewayConfig, InProcess, NOW, RawUpstream, Upstream, one_route, parse_reply, post, raw,
+    Act, GatewayConfig, InProcess, NOW, RawUpstream, Upstream, chunked_post, one_route,
+    parse_reply, post, raw,
 };
 
 async fn flow_gateway() -> (Upstream, InProcess) {
@@ -83,13 +84,7 @@ async fn chunked_body_within_the_limit_is_verified_and_forwarded_whole() {
     let (upstream, gw) = flow_gateway().await;
     let body = b"{\"chunked\":true,\"pad\":\"0123456789\"}";
     let (name, value) = sign("flow", &["s"], body, NOW).remove(0);
-    let mut request = format!("POST /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n{name}: {value}\r\n\r\n").into_bytes();
-    for part in body.chunks(7) {
-        request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
-        request.extend_from_slice(part);
-        request.extend_from_slice(b"\r\n");
-    }
-    request.extend_from_slice(b"0\r\n\r\n");
+    let request = chunked_post(&name, &value, body, 7);
     let reply = raw(gw.addr, &request).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     let received = upstream.received();

@@ -23,6 +23,19 @@ impl Reply {
     }
 }
 
+/// A chunked `POST /hook` of `body` in chunks of `size` bytes (each a frame to the server),
+/// with the header `name: value`; the connection closes after it.
+pub fn chunked_post(name: &str, value: &str, body: &[u8], size: usize) -> Vec<u8> {
+    let mut request = format!("POST /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n{name}: {value}\r\n\r\n").into_bytes();
+    for part in body.chunks(size) {
+        request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        request.extend_from_slice(part);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    request
+}
+
 /// Sends raw request bytes and reads the reply until the server closes.
 pub async fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
     let mut stream = TcpStream::connect(addr).await.unwrap();

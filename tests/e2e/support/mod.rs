@@ -14,7 +14,7 @@ pub mod sign;
 pub mod tls;
 pub mod upstream;
 
-pub use client::{Reply, get, parse_reply, post, raw, request, try_post};
+pub use client::{Reply, chunked_post, get, parse_reply, post, raw, request, try_post};
 pub use config::GatewayConfig;
 pub use gateway::{Binary, InProcess, NOW, bin};
 pub use upstream::{Act, RawUpstream, Upstream};
