@@ -84,8 +84,7 @@ impl Received {
             return self.first;
         }
         let mut joined = Vec::with_capacity(self.len());
-        joined.extend_from_slice(&self.first);
-        for frame in &self.rest {
+        for frame in self.chunks() {
             joined.extend_from_slice(frame);
         }
         Bytes::from(joined)
@@ -192,7 +191,7 @@ where
         }
         let held = match joined.as_mut() {
             Some(buffer) => grow(buffer, &data, limit, declared.is_some()),
-            None if received.count() < MAX_KEPT_FRAMES || received.len() == 0 => {
+            None if received.count() < MAX_KEPT_FRAMES => {
                 received.push(data);
                 received.charge()
             }
